@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Runs every test file of the repository with Node's own test runner (TypeScript through tsx).
+// Usage: node scripts/run-tests.mjs [path-prefix ...]   e.g. `npm run test:only -- packages/core`
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const roots = ["packages", "examples"];
+const skip = new Set(["node_modules", "dist", "cdk.out", ".cacheplane"]);
+
+function* walk(dir) {
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (skip.has(name)) continue;
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) yield* walk(full);
+    else if (/\.test\.ts$/.test(name) && /[/\\]test[/\\]/.test(full)) yield full;
+  }
+}
+
+const filters = process.argv.slice(2);
+const files = roots
+  .flatMap((r) => [...walk(join(root, r))])
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p)))
+  .sort();
+
+if (files.length === 0) {
+  console.error(`run-tests: no test files match ${filters.join(" ") || "(all)"}`);
+  process.exit(1);
+}
+
+const concurrency = process.env.TEST_CONCURRENCY ?? "2";
+const args = [
+  "--import",
+  "tsx",
+  "--test",
+  `--test-concurrency=${concurrency}`,
+  "--test-timeout=180000",
+  ...(process.env.TEST_REPORTER ? [`--test-reporter=${process.env.TEST_REPORTER}`] : ["--test-reporter=spec"]),
+  ...files,
+];
+console.log(`run-tests: ${files.length} files, concurrency ${concurrency}`);
+const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
