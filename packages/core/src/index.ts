@@ -1,1 +1,63 @@
-export {};
+export {
+  type AccessPreset,
+  type AccessSpec,
+  type AccessStringInput,
+  buildAccessString,
+  DANGEROUS_CATEGORIES,
+  DANGEROUS_COMMANDS,
+  isDangerousGrant,
+  normalizeAccessString,
+  parseCommandRule,
+} from "./access.js";
+export {
+  defineConfig,
+  ENGINES,
+  type Engine,
+  findService,
+  type PlatformConfig,
+  type PlatformConfigInput,
+  parseConfig,
+  type ResolvedService,
+  type ServiceInput,
+} from "./config.js";
+export { ConfigError, type ConfigIssue } from "./errors.js";
+export { type PlatformExports, platformExports } from "./exports.js";
+export { formatMigrationChecklist, type MigrationStep, migrationChecklist } from "./migration.js";
+export {
+  keyPrefix,
+  MAX_KEYSPACE_LENGTH,
+  MAX_USER_ID_LENGTH,
+  normalizeKeyspace,
+  normalizeResourceName,
+  RESERVED_USER_IDS,
+  secretNameFor,
+  userIdFor,
+} from "./naming.js";
+export {
+  type ActualState,
+  type ActualUser,
+  type DesiredState,
+  type DesiredUser,
+  desiredStateFromConfig,
+  formatPlan,
+  type ModifyChange,
+  type PlanAction,
+  type PlanActionType,
+  type PlanOptions,
+  plan,
+  summarizePlan,
+} from "./plan.js";
+export {
+  buildSecretPayload,
+  isAcceptablePassword,
+  PASSWORD_ALPHABET,
+  PASSWORD_LENGTH,
+  passwordHash,
+  type SecretTarget,
+} from "./secret.js";
+export {
+  parseSecretPayload,
+  redactSecret,
+  type SecretPayload,
+  SecretPayloadError,
+} from "./secret-payload.js";

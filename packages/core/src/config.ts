@@ -1,0 +1,305 @@
+/**
+ * The platform config: one typed description of a platform and its services, validated with zod and
+ * then checked as a whole (duplicates, collisions, overlaps). `parseConfig` either returns a fully
+ * resolved config (every derived name filled in) or throws one ConfigError listing every problem.
+ */
+import { z } from "zod";
+import {
+  type AccessSpec,
+  buildAccessString,
+  DANGEROUS_CATEGORIES,
+  isDangerousGrant,
+  parseCommandRule,
+} from "./access.js";
+import { ConfigError, type ConfigIssue } from "./errors.js";
+import { type PlatformExports, platformExports } from "./exports.js";
+import {
+  normalizeKeyspace,
+  normalizeResourceName,
+  RESERVED_USER_IDS,
+  secretNameFor,
+  userIdFor,
+} from "./naming.js";
+
+export type Engine = "valkey" | "redis";
+export const ENGINES: readonly Engine[] = ["valkey", "redis"];
+
+const accessSchema = z.union([
+  z.enum(["read-write", "read-only"]),
+  z.strictObject({
+    preset: z.enum(["read-write", "read-only", "none"]).optional(),
+    commands: z.array(z.string()).min(1, 'list at least one command rule, e.g. ["+get"]'),
+  }),
+]);
+
+const serviceSchema = z.strictObject({
+  name: z.string().min(1, "a service needs a name"),
+  keyspace: z.string().optional(),
+  access: accessSchema,
+  sharedKeyspaces: z.array(z.string()).optional(),
+  allowDangerous: z.boolean().optional(),
+  enabled: z.boolean().optional(),
+  owner: z.string().optional(),
+  description: z.string().optional(),
+  passwordRotation: z
+    .strictObject({
+      intervalDays: z.number().int().min(1).max(365),
+    })
+    .optional(),
+});
+
+const slug = /^[a-z0-9][a-z0-9-]*$/;
+
+const configSchema = z.strictObject({
+  stage: z.string().regex(slug, 'use lowercase letters, digits and hyphens, e.g. "dev" or "prod"'),
+  region: z.string().regex(slug, 'use an AWS region such as "eu-west-1" (or "local")'),
+  engine: z.enum(ENGINES, { error: 'engine must be "valkey" or "redis"' }).optional(),
+  cacheName: z.string().regex(slug, "use lowercase letters, digits and hyphens").max(40).optional(),
+  userGroupId: z.string().regex(slug, "use lowercase letters, digits and hyphens").max(40).optional(),
+  userPrefix: z
+    .string()
+    .regex(/^[a-z0-9]*$/, "use lowercase letters and digits only")
+    .max(10)
+    .optional(),
+  endpoint: z
+    .strictObject({
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).optional(),
+      tls: z.boolean().optional(),
+      cluster: z.boolean().optional(),
+    })
+    .optional(),
+  services: z.array(serviceSchema),
+});
+
+/** What a config file declares (see `defineConfig`). */
+export type PlatformConfigInput = z.input<typeof configSchema>;
+/** One service as declared. */
+export type ServiceInput = z.input<typeof serviceSchema>;
+
+/** A service with every derived name filled in. */
+export interface ResolvedService {
+  name: string;
+  /** Redis user id; also the user name. */
+  userId: string;
+  userName: string;
+  keyspace: string;
+  sharedKeyspaces: string[];
+  access: AccessSpec;
+  accessString: string;
+  secretName: string;
+  enabled: boolean;
+  allowDangerous: boolean;
+  owner?: string;
+  description?: string;
+  passwordRotation?: { intervalDays: number };
+}
+
+/** A validated platform: defaults applied, names derived. */
+export interface PlatformConfig {
+  stage: string;
+  region: string;
+  engine: Engine;
+  cacheName: string;
+  userGroupId: string;
+  userPrefix: string;
+  endpoint?: { host: string; port: number; tls: boolean; cluster: boolean };
+  services: ResolvedService[];
+  exports: PlatformExports;
+}
+
+/** Typed identity for `cacheplane.config.ts`: `export default defineConfig({ ... })`. */
+export function defineConfig(config: PlatformConfigInput): PlatformConfigInput {
+  return config;
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
+    .join("");
+}
+
+/**
+ * Validates and resolves a platform config.
+ * @throws ConfigError with one line per problem; nothing is derived from a config that has any.
+ */
+export function parseConfig(input: unknown): PlatformConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })));
+  }
+  const raw = parsed.data;
+  const issues: ConfigIssue[] = [];
+  const userPrefix = raw.userPrefix ?? "";
+
+  const services: ResolvedService[] = raw.services.map((svc, index) => {
+    const at = `services[${index}]`;
+    const keyspace = normalizeKeyspace(svc.keyspace ?? svc.name);
+    if (keyspace.length === 0) {
+      issues.push({
+        path: `${at}.keyspace`,
+        message: `service "${svc.name}" has an empty keyspace after normalisation; use letters or digits`,
+      });
+    }
+    const userId = userIdFor(svc.name, userPrefix);
+    if (userId.length === 0) {
+      issues.push({
+        path: `${at}.name`,
+        message: `"${svc.name}" has no letters or digits to make a Redis user name`,
+      });
+    } else if (RESERVED_USER_IDS.has(userId)) {
+      issues.push({
+        path: `${at}.name`,
+        message: `"${svc.name}" would become the reserved user "${userId}"; rename it`,
+      });
+    }
+    const sharedKeyspaces = (svc.sharedKeyspaces ?? []).map((s, j) => {
+      const ks = normalizeKeyspace(s);
+      if (ks.length === 0)
+        issues.push({ path: `${at}.sharedKeyspaces[${j}]`, message: "empty shared keyspace" });
+      return ks;
+    });
+    if (typeof svc.access !== "string") {
+      svc.access.commands.forEach((rule, j) => {
+        const parsedRule = parseCommandRule(rule);
+        if (!parsedRule) {
+          issues.push({
+            path: `${at}.access.commands[${j}]`,
+            message: `"${rule}" is not an ACL command rule; write e.g. "+get", "-del", "+@hash" or "+client|setname"`,
+          });
+        } else if (
+          parsedRule.sign === "+" &&
+          isDangerousGrant(parsedRule.name) &&
+          svc.allowDangerous !== true
+        ) {
+          const kind = DANGEROUS_CATEGORIES.has(parsedRule.name) ? "category" : "command";
+          issues.push({
+            path: `${at}.access.commands[${j}]`,
+            message: `${kind} "${parsedRule.name}" is dangerous on a shared cache; remove it or set allowDangerous: true on "${svc.name}"`,
+          });
+        }
+      });
+    }
+    const resolved: ResolvedService = {
+      name: svc.name,
+      userId,
+      userName: userId,
+      keyspace,
+      sharedKeyspaces,
+      access: svc.access,
+      accessString: "",
+      secretName: secretNameFor(svc.name, keyspace),
+      enabled: svc.enabled ?? true,
+      allowDangerous: svc.allowDangerous ?? false,
+    };
+    if (svc.owner !== undefined) resolved.owner = svc.owner;
+    if (svc.description !== undefined) resolved.description = svc.description;
+    if (svc.passwordRotation !== undefined) resolved.passwordRotation = svc.passwordRotation;
+    return resolved;
+  });
+
+  const lowerNames = services.map((s) => s.name.toLowerCase());
+  const firstOfName = (i: number) => lowerNames.indexOf(lowerNames[i]!) === i;
+  reportDuplicates(
+    lowerNames,
+    (first, second, value) => ({
+      path: `services[${second}].name`,
+      message: `service name "${value}" is used twice (services[${first}] and services[${second}])`,
+    }),
+    issues,
+  );
+  reportDuplicates(
+    services.map((s) => s.userId),
+    (first, second, value) => ({
+      path: `services[${second}].name`,
+      message: `"${services[first]!.name}" and "${services[second]!.name}" both become Redis user "${value}"; rename one`,
+    }),
+    issues,
+    (i) =>
+      services[i]!.userId.length > 0 &&
+      services.map((s) => s.name.toLowerCase()).indexOf(services[i]!.name.toLowerCase()) === i,
+  );
+  reportDuplicates(
+    services.map((s) => s.keyspace),
+    (first, second, value) => ({
+      path: `services[${second}].keyspace`,
+      message: `keyspace "${value}" belongs to "${services[first]!.name}" already; give "${services[second]!.name}" its own`,
+    }),
+    issues,
+    (i) => services[i]!.keyspace.length > 0 && firstOfName(i),
+  );
+  const owners = new Map<string, string>();
+  for (const s of services) if (!owners.has(s.keyspace)) owners.set(s.keyspace, s.name);
+  services.forEach((svc, index) => {
+    svc.sharedKeyspaces.forEach((shared, j) => {
+      const owner = owners.get(shared);
+      if (owner !== undefined && owner !== svc.name) {
+        issues.push({
+          path: `services[${index}].sharedKeyspaces[${j}]`,
+          message: `"${shared}" is the private keyspace of "${owner}"; a shared keyspace must not belong to a service`,
+        });
+      }
+    });
+  });
+
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  for (const svc of services) {
+    svc.accessString = buildAccessString({
+      keyspace: svc.keyspace,
+      sharedKeyspaces: svc.sharedKeyspaces,
+      access: svc.access,
+      enabled: svc.enabled,
+    });
+  }
+  const cacheName = raw.cacheName ?? "shared";
+  const base = {
+    stage: raw.stage,
+    region: raw.region,
+    engine: raw.engine ?? "valkey",
+    cacheName,
+    userGroupId: raw.userGroupId ?? normalizeResourceName(`${raw.stage}-${cacheName}-users`),
+    userPrefix,
+  };
+  const config: PlatformConfig = { ...base, services, exports: platformExports(base) };
+  if (raw.endpoint) {
+    config.endpoint = {
+      host: raw.endpoint.host,
+      port: raw.endpoint.port ?? 6379,
+      tls: raw.endpoint.tls ?? true,
+      cluster: raw.endpoint.cluster ?? false,
+    };
+  }
+  return config;
+}
+
+function reportDuplicates(
+  values: string[],
+  describe: (first: number, second: number, value: string) => ConfigIssue,
+  issues: ConfigIssue[],
+  include: (index: number) => boolean = () => true,
+): void {
+  const seen = new Map<string, number>();
+  values.forEach((value, index) => {
+    if (!include(index)) return;
+    const first = seen.get(value);
+    if (first === undefined) seen.set(value, index);
+    else issues.push(describe(first, index, value));
+  });
+}
+
+/** The resolved service called `name` (exact or case-insensitive), or a ConfigError naming the choices. */
+export function findService(config: PlatformConfig, name: string): ResolvedService {
+  const found =
+    config.services.find((s) => s.name === name) ??
+    config.services.find((s) => s.name.toLowerCase() === name.toLowerCase() || s.userId === name);
+  if (!found) {
+    throw new ConfigError([
+      {
+        path: "services",
+        message: `no service "${name}"; the config has ${config.services.map((s) => `"${s.name}"`).join(", ") || "none"}`,
+      },
+    ]);
+  }
+  return found;
+}

@@ -1,0 +1,227 @@
+/**
+ * Plans: the ordered, typed actions that turn what a target reports into what the config declares.
+ * Pure and deterministic: the same desired and actual state always give the same plan, and applying a
+ * plan then planning again gives an empty plan. Plans never hold passwords, only password hashes'
+ * agreement, so a plan can be printed, stored and reviewed.
+ */
+import { normalizeAccessString } from "./access.js";
+import type { PlatformConfig } from "./config.js";
+
+/** A user the config declares. */
+export interface DesiredUser {
+  service: string;
+  userId: string;
+  userName: string;
+  keyspace: string;
+  accessString: string;
+  /**
+   * SHA-256 hex of the passwords the service's secret holds (current and, during rotation, previous).
+   * Undefined when no secret exists yet: the applier generates one.
+   */
+  passwordHashes?: string[];
+}
+
+export interface DesiredState {
+  users: DesiredUser[];
+  /** The user group every service user belongs to; omitted for targets without groups (plain Redis). */
+  userGroupId?: string;
+}
+
+/** A user as a target reports it. */
+export interface ActualUser {
+  userId: string;
+  userName: string;
+  /** In the same canonical form as the desired one (targets canonicalise both sides). */
+  accessString: string;
+  /** SHA-256 hex of the user's passwords, when the target can tell (Redis can; ElastiCache cannot). */
+  passwordHashes?: string[];
+  /** Created by Cacheplane (tag, secret or marker): only managed users are ever pruned. */
+  managed: boolean;
+}
+
+export interface ActualState {
+  users: ActualUser[];
+  /** The user group's members, when the target has groups. */
+  userGroup?: { groupId: string; userIds: string[] };
+}
+
+export type ModifyChange = "access" | "passwords";
+
+export type PlanAction =
+  | {
+      type: "create-user";
+      service: string;
+      userId: string;
+      userName: string;
+      keyspace: string;
+      accessString: string;
+    }
+  | {
+      type: "modify-user";
+      service: string;
+      userId: string;
+      changes: ModifyChange[];
+      accessString: string;
+      previousAccessString: string;
+    }
+  | { type: "add-to-group"; service: string; groupId: string; userId: string }
+  | { type: "remove-from-group"; groupId: string; userId: string }
+  | { type: "delete-user"; userId: string; userName: string };
+
+export type PlanActionType = PlanAction["type"];
+
+export interface PlanOptions {
+  /** Remove managed users the config no longer declares. @default false */
+  prune?: boolean;
+}
+
+const ORDER: Record<PlanActionType, number> = {
+  "create-user": 0,
+  "modify-user": 1,
+  "add-to-group": 2,
+  "remove-from-group": 3,
+  "delete-user": 4,
+};
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((x) => set.has(x));
+}
+
+/**
+ * Compares declared users with a target's users and returns what to do, in apply order:
+ * creates, modifies, group additions, group removals, deletions (only with `prune`). Users the config
+ * does not declare are left alone unless they are managed and `prune` is set.
+ */
+export function plan(desired: DesiredState, actual: ActualState, options: PlanOptions = {}): PlanAction[] {
+  const actions: PlanAction[] = [];
+  const actualById = new Map(actual.users.map((u) => [u.userId, u]));
+  const desiredIds = new Set(desired.users.map((u) => u.userId));
+  const group = desired.userGroupId !== undefined ? actual.userGroup : undefined;
+  const members = new Set(group?.userIds ?? []);
+
+  for (const want of [...desired.users].sort((a, b) => a.userId.localeCompare(b.userId))) {
+    const have = actualById.get(want.userId);
+    if (!have) {
+      actions.push({
+        type: "create-user",
+        service: want.service,
+        userId: want.userId,
+        userName: want.userName,
+        keyspace: want.keyspace,
+        accessString: want.accessString,
+      });
+    } else {
+      const changes: ModifyChange[] = [];
+      if (normalizeAccessString(have.accessString) !== normalizeAccessString(want.accessString))
+        changes.push("access");
+      const passwordsKnown = want.passwordHashes !== undefined && have.passwordHashes !== undefined;
+      if (
+        want.passwordHashes === undefined ||
+        (passwordsKnown && !sameSet(want.passwordHashes!, have.passwordHashes!))
+      )
+        changes.push("passwords");
+      if (changes.length > 0) {
+        actions.push({
+          type: "modify-user",
+          service: want.service,
+          userId: want.userId,
+          changes,
+          accessString: want.accessString,
+          previousAccessString: have.accessString,
+        });
+      }
+    }
+    if (group && !members.has(want.userId)) {
+      actions.push({
+        type: "add-to-group",
+        service: want.service,
+        groupId: group.groupId,
+        userId: want.userId,
+      });
+    }
+  }
+
+  if (options.prune) {
+    const stale = actual.users
+      .filter((u) => u.managed && !desiredIds.has(u.userId))
+      .sort((a, b) => a.userId.localeCompare(b.userId));
+    for (const user of stale) {
+      if (group && members.has(user.userId)) {
+        actions.push({ type: "remove-from-group", groupId: group.groupId, userId: user.userId });
+      }
+      actions.push({ type: "delete-user", userId: user.userId, userName: user.userName });
+    }
+  }
+  return actions.sort((a, b) => ORDER[a.type] - ORDER[b.type]);
+}
+
+/** The desired state a config declares, with the password hashes its secrets hold (by service name). */
+export function desiredStateFromConfig(
+  config: PlatformConfig,
+  options: { passwordHashes?: Record<string, string[] | undefined>; withUserGroup?: boolean } = {},
+): DesiredState {
+  const state: DesiredState = {
+    users: config.services.map((svc) => {
+      const user: DesiredUser = {
+        service: svc.name,
+        userId: svc.userId,
+        userName: svc.userName,
+        keyspace: svc.keyspace,
+        accessString: svc.accessString,
+      };
+      const hashes = options.passwordHashes?.[svc.name];
+      if (hashes !== undefined) user.passwordHashes = hashes;
+      return user;
+    }),
+  };
+  if (options.withUserGroup) state.userGroupId = config.userGroupId;
+  return state;
+}
+
+/** Counts of each action type, for summaries: `{ "create-user": 2, ... }`. */
+export function summarizePlan(actions: readonly PlanAction[]): Partial<Record<PlanActionType, number>> {
+  const counts: Partial<Record<PlanActionType, number>> = {};
+  for (const a of actions) counts[a.type] = (counts[a.type] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * A plan as a reviewable diff: `+` creates and adds, `~` modifies (with the old and new access
+ * string), `-` removes and deletes. An empty plan reads `No changes.`
+ */
+export function formatPlan(actions: readonly PlanAction[]): string {
+  if (actions.length === 0) return "No changes. The target matches the config.";
+  const lines: string[] = [];
+  for (const a of actions) {
+    switch (a.type) {
+      case "create-user":
+        lines.push(`+ create user ${a.userId} (service ${a.service}, keyspace ${a.keyspace}:*)`);
+        lines.push(`    access: ${a.accessString}`);
+        break;
+      case "modify-user":
+        lines.push(`~ modify user ${a.userId} (service ${a.service}): ${a.changes.join(", ")}`);
+        if (a.changes.includes("access")) {
+          lines.push(`    - ${a.previousAccessString}`);
+          lines.push(`    + ${a.accessString}`);
+        }
+        if (a.changes.includes("passwords")) lines.push("    passwords: set from the service's secret");
+        break;
+      case "add-to-group":
+        lines.push(`+ add user ${a.userId} to group ${a.groupId}`);
+        break;
+      case "remove-from-group":
+        lines.push(`- remove user ${a.userId} from group ${a.groupId}`);
+        break;
+      case "delete-user":
+        lines.push(`- delete user ${a.userId}`);
+        break;
+    }
+  }
+  const summary = Object.entries(summarizePlan(actions))
+    .map(([type, n]) => `${n} ${type}`)
+    .join(", ");
+  lines.push("", `Plan: ${summary}.`);
+  return lines.join("\n");
+}

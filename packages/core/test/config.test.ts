@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  ConfigError,
+  defineConfig,
+  findService,
+  type PlatformConfigInput,
+  parseConfig,
+} from "../src/index.js";
+
+const base = defineConfig({
+  stage: "dev",
+  region: "eu-west-1",
+  services: [
+    { name: "orders-api", keyspace: "orders", access: "read-write", sharedKeyspaces: ["common"] },
+    { name: "catalog", access: "read-only" },
+  ],
+});
+
+function problems(input: unknown): string[] {
+  try {
+    parseConfig(input);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+    return err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail("config was accepted");
+}
+
+describe("parseConfig", () => {
+  it("fills in defaults and derived names", () => {
+    const config = parseConfig(base);
+    assert.equal(config.engine, "valkey");
+    assert.equal(config.cacheName, "shared");
+    assert.equal(config.userGroupId, "dev-shared-users");
+    assert.equal(config.exports.endpointParameter, "/platform/dev/eu-west-1/redis/shared/endpoint");
+    assert.equal(config.exports.userGroupArnParameter, "/platform/dev/eu-west-1/redis/shared/userGroupArn");
+    const orders = findService(config, "orders-api");
+    assert.equal(orders.userId, "ordersapi");
+    assert.equal(orders.keyspace, "orders");
+    assert.equal(orders.secretName, "/services/orders-api/redis/orders");
+    assert.match(orders.accessString, /^on ~orders:\* ~common:\* /);
+    assert.equal(findService(config, "catalog").keyspace, "catalog");
+  });
+
+  it("reports one clear message per problem and all of them at once", () => {
+    const bad = {
+      stage: "dev",
+      region: "eu-west-1",
+      services: [
+        { name: "orders", access: "read-write" },
+        { name: "orders", access: "read-only" },
+        { name: "Pay-Ments", access: "read-write" },
+        { name: "payments", keyspace: "pay", access: "read-write" },
+        { name: "empty", keyspace: "***", access: "read-write" },
+      ],
+    };
+    const list = problems(bad);
+    assert.equal(list.length, 3, list.join("\n"));
+    assert.ok(list.some((p) => p.startsWith("services[1].name") && p.includes('"orders" is used twice')));
+    assert.ok(
+      list.some((p) => p.startsWith("services[3].name") && p.includes('both become Redis user "payments"')),
+    );
+    assert.ok(list.some((p) => p.startsWith("services[4].keyspace") && p.includes("empty keyspace")));
+  });
+
+  it("rejects an unknown engine naming the field", () => {
+    const list = problems({ ...base, engine: "memcached" });
+    assert.deepEqual(list, ['engine: engine must be "valkey" or "redis"']);
+  });
+
+  it("rejects a keyspace used by two services and a shared keyspace owned by a service", () => {
+    const list = problems({
+      stage: "dev",
+      region: "eu-west-1",
+      services: [
+        { name: "a", keyspace: "Orders", access: "read-write" },
+        { name: "b", keyspace: "orders", access: "read-write" },
+        { name: "c", access: "read-only", sharedKeyspaces: ["ORDERS"] },
+      ],
+    });
+    assert.equal(list.length, 2, list.join("\n"));
+    assert.ok(list.some((p) => p.includes('keyspace "orders" belongs to "a"')));
+    assert.ok(list.some((p) => p.includes('"orders" is the private keyspace of "a"')));
+  });
+
+  it("refuses dangerous commands unless allowed", () => {
+    const input: PlatformConfigInput = {
+      stage: "dev",
+      region: "eu-west-1",
+      services: [
+        { name: "ops", access: { preset: "read-only", commands: ["+flushall", "+get", "bad rule"] } },
+      ],
+    };
+    const list = problems(input);
+    assert.equal(list.length, 2, list.join("\n"));
+    assert.ok(list.some((p) => p.includes('command "flushall" is dangerous')));
+    assert.ok(list.some((p) => p.includes('"bad rule" is not an ACL command rule')));
+    input.services[0]!.allowDangerous = true;
+    input.services[0]!.access = { commands: ["+flushall"] };
+    assert.ok(parseConfig(input).services[0]!.accessString.endsWith("+flushall"));
+  });
+
+  it("rejects reserved user names, unknown fields and wrong types", () => {
+    const list = problems({
+      stage: "Dev!",
+      region: "eu-west-1",
+      services: [
+        { name: "default", access: "read-write" },
+        { name: "x", access: "admin" },
+      ],
+      extra: true,
+    });
+    assert.ok(
+      list.some((p) => p.startsWith("stage:")),
+      list.join("\n"),
+    );
+    assert.ok(
+      list.some((p) => p.startsWith("services[1].access")),
+      list.join("\n"),
+    );
+    assert.ok(
+      list.some((p) => p.includes("extra")),
+      list.join("\n"),
+    );
+    const reserved = problems({
+      stage: "dev",
+      region: "local",
+      services: [{ name: "default", access: "read-only" }],
+    });
+    assert.deepEqual(reserved, [
+      'services[0].name: "default" would become the reserved user "default"; rename it',
+    ]);
+  });
+
+  it("the error message lists every problem on its own line", () => {
+    try {
+      parseConfig({ stage: "dev", region: "x", services: [{ name: "a", access: "nope" }, { name: "" }] });
+      assert.fail("accepted");
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message.split("\n").length, err.issues.length + 1);
+    }
+  });
+
+  it("findService names the choices when the service is missing", () => {
+    assert.throws(() => findService(parseConfig(base), "nope"), /the config has "orders-api", "catalog"/);
+  });
+});

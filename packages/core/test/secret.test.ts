@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  buildSecretPayload,
+  findService,
+  isAcceptablePassword,
+  parseConfig,
+  parseSecretPayload,
+  redactSecret,
+  SecretPayloadError,
+} from "../src/index.js";
+
+const password = "Zx9QkP2mW7vR4tY8uN3bL6cF1hJ5gD0sA2eK7qW";
+
+describe("secret payload", () => {
+  it("builds the payload shape and parses it back", () => {
+    const config = parseConfig({
+      stage: "dev",
+      region: "local",
+      services: [{ name: "orders", access: "read-write", sharedKeyspaces: ["common"] }],
+    });
+    const payload = buildSecretPayload(
+      config,
+      findService(config, "orders"),
+      { host: "127.0.0.1", port: 7000, tls: false },
+      { current: password },
+    );
+    assert.deepEqual(parseSecretPayload(JSON.stringify(payload)), payload);
+    assert.deepEqual(Object.keys(payload).sort(), [
+      "engine",
+      "host",
+      "keyspace",
+      "password",
+      "port",
+      "sharedKeyspaces",
+      "tls",
+      "username",
+    ]);
+  });
+
+  it("names every bad field and never echoes the password", () => {
+    try {
+      parseSecretPayload(
+        { host: "", port: "abc", username: 3, password, keyspace: "a:b", tls: "maybe" },
+        "file.json",
+      );
+      assert.fail("accepted");
+    } catch (err) {
+      assert.ok(err instanceof SecretPayloadError);
+      assert.deepEqual(err.fields, ["host", "port", "username", "keyspace", "tls"]);
+      assert.ok(!err.message.includes(password));
+      assert.ok(!String(err.stack).includes(password));
+      assert.match(err.message, /in file\.json/);
+    }
+  });
+
+  it("defaults tls to true, accepts string port and tls, rejects non-objects and bad JSON", () => {
+    const p = parseSecretPayload({ host: "h", port: "6379", username: "u", password: "p", keyspace: "k" });
+    assert.equal(p.tls, true);
+    assert.equal(p.port, 6379);
+    assert.equal(parseSecretPayload({ ...p, tls: "false" }).tls, false);
+    assert.throws(() => parseSecretPayload("{nope"), /not valid JSON/);
+    assert.throws(() => parseSecretPayload([1]), /must be a JSON object/);
+    assert.throws(
+      () => parseSecretPayload({ ...p, password: "" }),
+      (e: SecretPayloadError) => e.fields.includes("password"),
+    );
+  });
+
+  it("redacts both passwords", () => {
+    const p = parseSecretPayload({
+      host: "h",
+      port: 1,
+      username: "u",
+      password,
+      keyspace: "k",
+      previousPassword: "old-one-x",
+    });
+    const r = redactSecret(p);
+    assert.equal(r.password, "***");
+    assert.equal(r.previousPassword, "***");
+    assert.ok(!JSON.stringify(r).includes(password));
+  });
+
+  it("checks ElastiCache password rules", () => {
+    assert.ok(isAcceptablePassword(password));
+    assert.ok(!isAcceptablePassword("short"));
+    assert.ok(!isAcceptablePassword(`${password}@`));
+    assert.ok(!isAcceptablePassword(`${password} x`));
+  });
+});
