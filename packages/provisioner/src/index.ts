@@ -1,1 +1,19 @@
-export {};
+export { type AccessRuleDiff, accessRuleDiff, describeAccessChanges } from "./access-diff.js";
+export type { AclSaveMode } from "./acl-persistence.js";
+export { PROBE_USER_PREFIX } from "./acl-rules.js";
+export { applyPlatform } from "./apply.js";
+export type { ClusterNode } from "./cluster-topology.js";
+export { ProvisionerError, RotationError, SecretStoreError, TargetError } from "./errors.js";
+export { FILE_STORE_STATE_FILE, FileSecretStore } from "./file-secret-store.js";
+export type { AdminTlsOptions } from "./node-set.js";
+export { generatePassword } from "./password.js";
+export { type PlanAgainstResult, planAgainst } from "./plan-against.js";
+export { redact, redactUrl } from "./redaction.js";
+export {
+  type NodeDisagreement,
+  PASSWORDS_DIFFER_BETWEEN_NODES,
+  RedisAclTarget,
+  type RedisAclTargetOptions,
+} from "./redis-acl-target.js";
+export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
+export * from "./types.js";

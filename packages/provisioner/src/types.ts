@@ -3,7 +3,13 @@
  * `core` plan; the Redis target (standalone/cluster) and the ElastiCache target both implement
  * `ProvisioningTarget`; the local file store and Secrets Manager both implement `SecretStore`.
  */
-import type { ActualState, PlanAction, PlatformConfig, ResolvedService, SecretPayload } from "@cacheplane/core";
+import type {
+  ActualState,
+  PlanAction,
+  PlatformConfig,
+  ResolvedService,
+  SecretPayload,
+} from "@cacheplane/core";
 
 export type CreateUserAction = Extract<PlanAction, { type: "create-user" }>;
 export type ModifyUserAction = Extract<PlanAction, { type: "modify-user" }>;
@@ -50,7 +56,11 @@ export interface SecretStore {
   readonly kind: "file" | "secrets-manager";
   get(service: ResolvedService): Promise<StoredSecret | undefined>;
   /** Writes atomically (a crash leaves the old or the new secret, never half of one). */
-  put(service: ResolvedService, payload: SecretPayload, meta?: { rotation?: { startedAt: string } }): Promise<void>;
+  put(
+    service: ResolvedService,
+    payload: SecretPayload,
+    meta?: { rotation?: { startedAt: string } },
+  ): Promise<void>;
   /** User ids of every secret this store holds: the users Cacheplane manages. */
   listManagedUserIds(): Promise<string[]>;
   /** Removes the secret of a pruned user (by user id). */

@@ -1,0 +1,55 @@
+/** `cacheplane plan`: what `apply` would change, as a reviewable diff or as JSON. */
+import { formatPlan, type PlanAction, summarizePlan } from "@cacheplane/core";
+import { planAgainst } from "@cacheplane/provisioner";
+import type { Command } from "commander";
+import { loadConfig } from "../config-loader.js";
+import { EXIT } from "../errors.js";
+import type { CommandContext } from "../io.js";
+import { addTargetOptions, openSecretStore, type TargetFlags, withTarget } from "../target-options.js";
+import { type ActionFactory, type ConfigFlags, DEFAULT_CONFIG_FILE } from "./action.js";
+
+/** Flags of `cacheplane plan`. */
+export interface PlanFlags extends ConfigFlags, TargetFlags {
+  prune?: boolean;
+  detailedExitcode?: boolean;
+}
+
+/** Computes the plan for the config against the target, without changing anything. */
+export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promise<PlanAction[]> {
+  const config = await loadConfig(flags.config, ctx.io.cwd);
+  const store = openSecretStore(flags, ctx);
+  return withTarget(flags, ctx, async (target) => {
+    const { actions } = await planAgainst(config, target, store, { prune: flags.prune ?? false });
+    return actions;
+  });
+}
+
+/** Prints the plan; exit code 0, or 2 with `--detailed-exitcode` when changes are pending. */
+export async function runPlan(flags: PlanFlags, ctx: CommandContext): Promise<number> {
+  const actions = await computePlan(flags, ctx);
+  if (flags.json) {
+    ctx.out(JSON.stringify(actions, null, 2));
+  } else {
+    ctx.out(formatPlan(actions));
+    if (actions.length > 0) ctx.log("Run `cacheplane apply` with the same flags to make these changes.");
+  }
+  if (flags.json && actions.length > 0) {
+    const counts = Object.entries(summarizePlan(actions)).map(([type, n]) => `${n} ${type}`);
+    ctx.log(`Plan: ${counts.join(", ")}.`);
+  }
+  return flags.detailedExitcode && actions.length > 0 ? EXIT.usage : EXIT.ok;
+}
+
+/** Registers `plan` on the program. */
+export function registerPlan(program: Command, action: ActionFactory): void {
+  addTargetOptions(
+    program
+      .command("plan")
+      .description("show what apply would change on the target (changes nothing)")
+      .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE),
+  )
+    .option("--prune", "also plan deletion of managed users the config no longer declares", false)
+    .option("--json", "print the actions as a JSON array on stdout", false)
+    .option("--detailed-exitcode", "exit 2 when changes are pending, 0 when there are none", false)
+    .action(action(runPlan));
+}

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parseConfig } from "@cacheplane/core";
+import { Redis } from "ioredis";
+import { startDevPlatform } from "../src/dev/platform.js";
+import { cli, SAMPLE_CONFIG, tempDir, writeConfig } from "./helpers.js";
+
+const run = promisify(execFile);
+const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+const bin = join(repoRoot, "packages/cli/bin/cacheplane.js");
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves with everything the child wrote to stdout once `line` appeared; rejects if it exits first. */
+function waitForLine(child: ChildProcess, line: string, stderr: () => string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let out = "";
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+      if (out.split("\n").includes(line)) {
+        child.stdout?.off("data", onData);
+        child.off("exit", onExit);
+        resolvePromise(out);
+      }
+    };
+    const onExit = (code: number | null) =>
+      reject(new Error(`cacheplane dev exited (${code}) before "${line}":\n${out}\n${stderr()}`));
+    child.stdout?.on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+test("dev end-to-end: the real binary starts redis-server, prints working redis-cli commands, stops on SIGINT", async (t) => {
+  const dir = await tempDir(t);
+  const config = join(dir, "platform.config.ts");
+  await writeFile(
+    config,
+    `const services: Array<{ name: string; access: "read-write" | "read-only"; keyspace?: string }> = ${JSON.stringify(SAMPLE_CONFIG.services)};\nexport default { stage: "dev", region: "local", services };\n`,
+  );
+  const state = join(dir, "state");
+  const child = spawn(process.execPath, [bin, "dev", "--config", config, "--dir", state], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.once("exit", (code, signal) => r({ code, signal })),
+  );
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+
+  const stdout = await waitForLine(child, "cacheplane dev: ready", () => stderr);
+  const pid = Number(/redis-server [\d.]+ \(pid (\d+)\)/.exec(stderr)?.[1]);
+  assert.ok(pid > 0 && isAlive(pid), stderr);
+  assert.equal(stdout.split("\n").filter((l) => l === "cacheplane dev: ready").length, 1);
+
+  // The printed instructions for orders-api: the secret file and a redis-cli command that works as is.
+  const secretFile = join(state, "secrets", "orders-api.json");
+  assert.ok(stdout.includes(`export REDIS_SECRET_FILE=${secretFile}`), stdout);
+  const command = /^ {2}try {5}(redis-cli .* --user ordersapi .*)$/m.exec(stdout)?.[1];
+  assert.ok(command, stdout);
+  const secret = JSON.parse(await readFile(secretFile, "utf8")) as { password: string; port: number };
+  assert.ok(!stdout.includes(secret.password) && !stderr.includes(secret.password), "password printed");
+  const admin = JSON.parse(await readFile(join(state, "admin.json"), "utf8")) as { password: string };
+  assert.ok(!stdout.includes(admin.password) && !stderr.includes(admin.password), "admin password printed");
+  assert.equal((await stat(join(state, "admin.json"))).mode & 0o777, 0o600);
+
+  const redisCli = async (...args: string[]) =>
+    (await run("sh", ["-c", `${command} ${args.join(" ")}`], { cwd: dir })).stdout.trim();
+  assert.equal(await redisCli("SET", "orders:greeting", "hello"), "OK");
+  assert.equal(await redisCli("GET", "orders:greeting"), "hello");
+  assert.equal(await redisCli("SET", "common:shared", "1"), "OK");
+  assert.match(await redisCli("GET", "catalog:item"), /^NOPERM/);
+  assert.match(await redisCli("FLUSHALL"), /^NOPERM/);
+
+  child.kill("SIGINT");
+  const how = await exited;
+  assert.equal(how.code, 0, stderr);
+  assert.match(stderr, /stopping redis-server/);
+  assert.ok(!isAlive(pid), "redis-server is gone");
+  // Secrets survive for the next run.
+  assert.ok((await stat(secretFile)).isFile());
+});
+
+test("startDevPlatform: a restart reuses the admin password, the port and the users (no changes)", async (t) => {
+  const dir = await tempDir(t);
+  const config = parseConfig(SAMPLE_CONFIG);
+  const first = await startDevPlatform({ config, dir: join(dir, "state") });
+  t.after(() => first.stop());
+  assert.equal(first.applied.length, 3);
+  const adminBefore = await readFile(first.adminFile, "utf8");
+  const secretBefore = await readFile(first.services[0]!.secretFile, "utf8");
+
+  // A second platform on the same directory refuses while the first runs.
+  await assert.rejects(startDevPlatform({ config, dir: first.dir }), /still running \(pid \d+/);
+
+  const firstPid = first.redisPid;
+  await first.stop();
+  assert.ok(!isAlive(firstPid));
+
+  const second = await startDevPlatform({ config, dir: first.dir });
+  t.after(() => second.stop());
+  assert.equal(second.port, first.port, "same port as before");
+  assert.deepEqual(second.applied, [], "users survived the restart");
+  assert.equal(await readFile(second.adminFile, "utf8"), adminBefore);
+  assert.equal(await readFile(second.services[0]!.secretFile, "utf8"), secretBefore);
+
+  const secret = JSON.parse(secretBefore) as { username: string; password: string };
+  const client = new Redis({
+    port: second.port,
+    host: "127.0.0.1",
+    username: secret.username,
+    password: secret.password,
+    lazyConnect: true,
+    enableReadyCheck: false,
+  });
+  client.on("error", () => undefined);
+  await client.connect();
+  assert.equal(await client.call("PING"), "PONG");
+  client.disconnect();
+  await second.stop();
+  assert.ok(!isAlive(second.redisPid));
+
+  // The dev server mirrors the config: a service removed from it loses its user and secret.
+  const smaller = parseConfig({ ...SAMPLE_CONFIG, services: SAMPLE_CONFIG.services.slice(0, 2) });
+  const third = await startDevPlatform({ config: smaller, dir: first.dir });
+  t.after(() => third.stop());
+  assert.deepEqual(
+    third.applied.map((a) => a.type),
+    ["delete-user"],
+  );
+  await assert.rejects(stat(join(third.secretsDir, "sessions.json")), /ENOENT/);
+  await third.stop();
+});
+
+test("dev in-process: ready line, then stops when the stop signal fires", async (t) => {
+  const dir = await tempDir(t);
+  const config = await writeConfig(dir, SAMPLE_CONFIG);
+  const controller = new AbortController();
+  const lines: string[] = [];
+  const { runCli } = await import("../src/main.js");
+  const done = runCli(["dev", "--config", config, "--dir", join(dir, "state")], {
+    stdout: (text) => {
+      lines.push(text);
+      if (text.includes("cacheplane dev: ready")) controller.abort();
+    },
+    stderr: () => undefined,
+    env: { PATH: process.env.PATH },
+    cwd: dir,
+    stopSignal: controller.signal,
+  });
+  assert.equal(await done, 0);
+  assert.ok(lines.join("").includes("orders-api  user ordersapi, read-write, keys orders:*, common:*"));
+  const state = JSON.parse(await readFile(join(dir, "state", "dev.json"), "utf8")) as { pid?: number };
+  assert.equal(state.pid, undefined, "no running pid recorded after stop");
+});
+
+test("dev without a redis-server binary prints the install hint and exits 1", async (t) => {
+  const dir = await tempDir(t);
+  const config = await writeConfig(dir, SAMPLE_CONFIG);
+  const none = await cli(["dev", "--config", config, "--dir", join(dir, "s")], { env: { PATH: dir } });
+  assert.equal(none.code, 1);
+  assert.match(
+    none.stderr,
+    /^error: redis-server not found on PATH; install it with `sudo apt-get install -y redis-server` .* or `brew install redis`/,
+  );
+  const bad = await cli(["dev", "--config", config, "--dir", join(dir, "s")], {
+    env: { PATH: process.env.PATH, REDIS_SERVER_BIN: join(dir, "nope") },
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /REDIS_SERVER_BIN=.*nope is not an executable file/);
+  const port = await cli(["dev", "--config", config, "--port", "99999"]);
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /--port 99999 is not a TCP port/);
+});

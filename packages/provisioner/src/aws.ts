@@ -1,0 +1,52 @@
+/**
+ * The AWS side of the provisioner: the ElastiCache target, the Secrets Manager store and the helpers
+ * they share. Re-exported from the package index.
+ */
+export {
+  awsErrorName,
+  describeAwsError,
+  type ElastiCacheFailureContext,
+  ElastiCacheTargetError,
+  hasErrorName,
+  isThrottlingError,
+  isTransientError,
+} from "./elasticache-errors.js";
+export {
+  backoffDelay,
+  type RetryClock,
+  type RetryPolicy,
+  resolveClock,
+  systemClock,
+  type WaitObservation,
+  type WaitPolicy,
+  WaitTimeoutError,
+  waitFor,
+  withRetry,
+} from "./elasticache-retry.js";
+export {
+  type AwsTag,
+  MANAGED_BY_CLOUDFORMATION,
+  MANAGED_BY_PROVISIONER,
+  MANAGED_TAG,
+  provisionerTags,
+  SERVICE_TAG,
+  tagValue,
+  USER_ID_TAG,
+} from "./elasticache-tags.js";
+export {
+  type ElastiCacheEndpoint,
+  ElastiCacheTarget,
+  type ElastiCacheTargetOptions,
+} from "./elasticache-target.js";
+export {
+  BOOKKEEPING_FIELD,
+  decodeSecretDocument,
+  encodeSecretDocument,
+  type SecretBookkeeping,
+} from "./secrets-manager-document.js";
+export {
+  type SecretsManagerEntry,
+  SecretsManagerStore,
+  SecretsManagerStoreError,
+  type SecretsManagerStoreOptions,
+} from "./secrets-manager-store.js";
