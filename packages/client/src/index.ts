@@ -1,1 +1,59 @@
-export {};
+/**
+ * @cacheplane/client: what a Lambda service imports.
+ *
+ *   import { createCache } from "@cacheplane/client";
+ *   const cache = createCache(); // reads CACHE_STORAGE_TYPE, REDIS_SECRET_ARN / _FILE / REDIS_SECRET, CACHE_TABLE_NAME
+ */
+export { type SecretPayload, SecretPayloadError } from "@cacheplane/core/secret";
+export {
+  CacheService,
+  type CacheServiceOptions,
+  type GetOrSetOptions,
+  type SetManyEntry,
+  type SetOptions,
+} from "./cache-service.js";
+export type { BreakerOptions } from "./circuit-breaker.js";
+export {
+  type Codec,
+  type CompressionOptions,
+  plainJsonCodec,
+  Serializer,
+  type SerializerOptions,
+  taggedJsonCodec,
+} from "./codec.js";
+export { type CreateCacheOptions, createCache, type StorageType } from "./create-cache.js";
+export { type EmfMetrics, type EmfMetricsOptions, emfMetrics } from "./emf-metrics.js";
+export {
+  CacheConfigError,
+  CacheConnectionError,
+  CacheError,
+  CacheKeyError,
+  CacheUnavailableError,
+  SecretLoadError,
+  SerializationError,
+} from "./errors.js";
+export type { CacheEventListener, CacheEventName, CacheEvents } from "./events.js";
+export type { HealthCheck, HealthOptions, HealthReport } from "./health.js";
+export { type AwsCredentials, type IamAuthOptions, IamAuthTokenProvider } from "./iam-auth.js";
+export { keySlot } from "./key-slot.js";
+export type { Lock, LockOptions } from "./patterns/lock.js";
+export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
+export type {
+  RateLimitAlgorithm,
+  RateLimiter,
+  RateLimiterOptions,
+  RateLimitResult,
+} from "./patterns/rate-limiter.js";
+export type { Session, SessionStore, SessionsOptions } from "./patterns/sessions.js";
+export {
+  closeAllRedisConnections,
+  type RedisClient,
+  RedisConnection,
+  type RedisConnectionOptions,
+} from "./redis-connection.js";
+export { clearSecretCache, SecretSource, type SecretSourceSpec } from "./secret-source.js";
+export type { BreakerStateName, CacheStats, LatencySummary } from "./stats.js";
+export type { CacheStore, StoreEntry, StoreKind } from "./stores/cache-store.js";
+export { DynamoDbStore, type DynamoDbStoreOptions } from "./stores/dynamodb-store.js";
+export { MemoryStore, type MemoryStoreOptions } from "./stores/memory-store.js";
+export { RedisStore, type RedisStoreOptions } from "./stores/redis-store.js";

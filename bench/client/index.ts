@@ -1,0 +1,334 @@
+/**
+ * Bench suite `client` (`npm run bench client`): @cacheplane/client against baselines measured in
+ * the same run on the same redis-server (started by @cacheplane/testkit, ACL service user):
+ * - CacheService.get / set vs raw ioredis (same connection settings, JSON by hand);
+ * - getOrSet on a hit vs a raw get;
+ * - the rate limiter (Lua) vs rate-limiter-flexible's RateLimiterRedis on the same ioredis settings;
+ * - import time and esbuild-minified bundle size (AWS SDK external) vs ioredis alone.
+ * Throughput runs interleave subject and baseline rounds and report the median round.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { closeAllRedisConnections, createCache } from "@cacheplane/client";
+import { startRedis } from "@cacheplane/testkit";
+import { build } from "esbuild";
+import { Redis, type RedisOptions } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import type { BenchRow } from "../types.js";
+
+export type BenchResult = BenchRow;
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const PASSWORD = "Bench-Client-Pw-2468013579";
+const KEYSPACE = "bench";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const OPS = Number(process.env.BENCH_OPS ?? 20_000);
+const CONCURRENCY = 32;
+
+/** Ops per second of `op` with CONCURRENCY calls in flight. */
+async function throughput(op: (i: number) => Promise<unknown>, ops = OPS): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < ops) await op(next++);
+    }),
+  );
+  return (ops / (performance.now() - started)) * 1000;
+}
+
+/** Sequential latency percentiles (ms). */
+async function latency(
+  op: (i: number) => Promise<unknown>,
+  ops = 5_000,
+): Promise<{ p50: number; p99: number }> {
+  const samples = new Float64Array(ops);
+  for (let i = 0; i < ops; i++) {
+    const t = performance.now();
+    await op(i);
+    samples[i] = performance.now() - t;
+  }
+  samples.sort();
+  return { p50: samples[Math.floor(ops * 0.5)] ?? 0, p99: samples[Math.floor(ops * 0.99)] ?? 0 };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+/** Interleaved rounds: subject, baseline, subject, ... -> medians. */
+async function compare(subject: () => Promise<number>, baseline: () => Promise<number>) {
+  const s: number[] = [];
+  const b: number[] = [];
+  await subject();
+  await baseline();
+  for (let round = 0; round < ROUNDS; round++) {
+    s.push(await subject());
+    b.push(await baseline());
+  }
+  return { subject: median(s), baseline: median(b) };
+}
+
+function row(
+  name: string,
+  unit: string,
+  value: number,
+  baselineName: string,
+  baseline: number,
+  direction: "higher" | "lower",
+): BenchRow {
+  return {
+    name,
+    value,
+    unit,
+    baseline: { name: baselineName, value: baseline },
+    ratio: direction === "higher" ? value / baseline : baseline / value,
+    direction,
+  };
+}
+
+/** Median import time (ms) of a bundle in fresh node processes. */
+function importTime(file: string, runs = 7): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const out = spawnSync(
+      process.execPath,
+      [
+        "-e",
+        `const t = performance.now(); import(${JSON.stringify(file)}).then(() => console.log(performance.now() - t))`,
+      ],
+      { encoding: "utf8" },
+    );
+    if (out.status !== 0) throw new Error(`import of ${file} failed: ${out.stderr}`);
+    times.push(Number(out.stdout.trim()));
+  }
+  return median(times);
+}
+
+async function bundles(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), "cacheplane-bench-"));
+  try {
+    const external = ["@aws-sdk/*", "@smithy/*", "@aws-crypto/*"];
+    const common = {
+      bundle: true,
+      minify: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      external,
+    } as const;
+    const clientFile = join(dir, "client.mjs");
+    await build({
+      ...common,
+      entryPoints: [join(root, "packages/client/src/index.ts")],
+      outfile: clientFile,
+    });
+    const baselineEntry = join(dir, "ioredis-entry.mjs");
+    writeFileSync(baselineEntry, 'export { Redis, Cluster } from "ioredis";\n');
+    const baselineFile = join(dir, "ioredis.mjs");
+    await build({
+      ...common,
+      entryPoints: [baselineEntry],
+      outfile: baselineFile,
+      nodePaths: [join(root, "node_modules")],
+    });
+    const size = statSync(clientFile).size / 1024;
+    const baseSize = statSync(baselineFile).size / 1024;
+    const gz = gzipSync(readFileSync(clientFile)).length / 1024;
+    const baseGz = gzipSync(readFileSync(baselineFile)).length / 1024;
+    return [
+      row(
+        "bundle size, esbuild minified (AWS SDK external)",
+        "KiB",
+        size,
+        "ioredis alone",
+        baseSize,
+        "lower",
+      ),
+      row("bundle size, minified + gzip", "KiB", gz, "ioredis alone", baseGz, "lower"),
+      row(
+        "import time of the bundle (fresh process, median of 7)",
+        "ms",
+        importTime(clientFile),
+        "ioredis alone",
+        importTime(baselineFile),
+        "lower",
+      ),
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const server = await startRedis({ acl: true, tls: false });
+  const admin = server.client();
+  await admin.call(
+    "ACL",
+    "SETUSER",
+    "bench",
+    "reset",
+    "on",
+    `>${PASSWORD}`,
+    `~${KEYSPACE}:*`,
+    "-@all",
+    "+@read",
+    "+@write",
+    "+@connection",
+    "+@transaction",
+    "-@dangerous",
+    "+eval",
+    "+evalsha",
+    "+script|load",
+  );
+  const secret = {
+    host: server.host,
+    port: server.port,
+    username: "bench",
+    password: PASSWORD,
+    keyspace: KEYSPACE,
+    tls: false,
+  };
+  // The client's connection settings, reproduced for the raw ioredis baseline.
+  const rawOptions: RedisOptions = {
+    host: server.host,
+    port: server.port,
+    username: "bench",
+    password: PASSWORD,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    connectTimeout: 2000,
+    disableClientInfo: true,
+    lazyConnect: true,
+    noDelay: true,
+  };
+  const raw = new Redis(rawOptions);
+  await raw.connect();
+  const cache = createCache({ secret });
+  await cache.connect();
+  const rows: BenchRow[] = [];
+  try {
+    const value = { id: 42, name: "bench value", tags: ["a", "b", "c"], price: 1999, active: true };
+    const json = JSON.stringify(value);
+    await cache.set("hot", value, { ttl: 3600 });
+    await raw.set(`${KEYSPACE}:rawhot`, json, "PX", 3_600_000);
+
+    const get = await compare(
+      () => throughput(() => cache.get("hot")),
+      () => throughput(async () => JSON.parse((await raw.get(`${KEYSPACE}:rawhot`)) ?? "null")),
+    );
+    rows.push(
+      row(
+        "CacheService.get throughput (32 in flight)",
+        "ops/s",
+        get.subject,
+        "raw ioredis get + JSON.parse",
+        get.baseline,
+        "higher",
+      ),
+    );
+
+    const set = await compare(
+      () => throughput((i) => cache.set(`s:${i % 1000}`, value, { ttl: 60 })),
+      () => throughput((i) => raw.set(`${KEYSPACE}:raws:${i % 1000}`, JSON.stringify(value), "PX", 60_000)),
+    );
+    rows.push(
+      row(
+        "CacheService.set throughput (32 in flight)",
+        "ops/s",
+        set.subject,
+        "raw ioredis set PX + JSON.stringify",
+        set.baseline,
+        "higher",
+      ),
+    );
+
+    const getLatency = await latency(() => cache.get("hot"));
+    const rawLatency = await latency(async () => JSON.parse((await raw.get(`${KEYSPACE}:rawhot`)) ?? "null"));
+    rows.push(
+      row(
+        "CacheService.get latency p50 (sequential)",
+        "ms",
+        getLatency.p50,
+        "raw ioredis get",
+        rawLatency.p50,
+        "lower",
+      ),
+    );
+    rows.push(
+      row(
+        "CacheService.get latency p99 (sequential)",
+        "ms",
+        getLatency.p99,
+        "raw ioredis get",
+        rawLatency.p99,
+        "lower",
+      ),
+    );
+
+    // Distinct keys per in-flight call: same-key callers would share one promise (in-process
+    // deduplication) and measure nothing but that.
+    const loader = async () => value;
+    await cache.setMany(Array.from({ length: 1000 }, (_, i) => ({ key: `hit:${i}`, value, ttl: 3600 })));
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 1000; i++) pipeline.set(`${KEYSPACE}:rawhit:${i}`, json, "PX", 3_600_000);
+    await pipeline.exec();
+    const hit = await compare(
+      () => throughput((i) => cache.getOrSet(`hit:${i % 1000}`, loader, { ttl: 3600 })),
+      () => throughput(async (i) => JSON.parse((await raw.get(`${KEYSPACE}:rawhit:${i % 1000}`)) ?? "null")),
+    );
+    rows.push(
+      row(
+        "getOrSet on a hit throughput",
+        "ops/s",
+        hit.subject,
+        "raw ioredis get + JSON.parse",
+        hit.baseline,
+        "higher",
+      ),
+    );
+
+    const rlf = new RateLimiterRedis({
+      storeClient: raw,
+      points: 1e9,
+      duration: 3600,
+      keyPrefix: `${KEYSPACE}:rlflx`,
+    });
+    for (const algorithm of ["fixed-window", "sliding-window", "token-bucket"] as const) {
+      // Large limits so every request is allowed in both libraries; one hot identifier per round.
+      // The sliding log keeps one entry per allowed request, so its identifiers rotate.
+      const limiter = cache.rateLimiter({ algorithm, limit: 1_000_000_000, window: 3600, name: algorithm });
+      let round = 0;
+      const rl = await compare(
+        () => {
+          round++;
+          return throughput((i) =>
+            limiter.limit(algorithm === "sliding-window" ? `user-${round}-${i % 100}` : "user-1"),
+          );
+        },
+        () => throughput(() => rlf.consume("user-1")),
+      );
+      rows.push(
+        row(
+          `rateLimiter ${algorithm} throughput`,
+          "ops/s",
+          rl.subject,
+          "rate-limiter-flexible RateLimiterRedis (fixed window)",
+          rl.baseline,
+          "higher",
+        ),
+      );
+    }
+  } finally {
+    raw.disconnect();
+    await cache.close();
+    await closeAllRedisConnections();
+    await server.stop();
+  }
+  rows.push(...(await bundles()));
+  return rows;
+}

@@ -1,0 +1,52 @@
+/** A tiny typed event hub. Listener errors are swallowed: observability never breaks a cache call. */
+import type { BreakerStateName } from "./stats.js";
+
+export interface CacheEvents {
+  hit: { operation: string; key: string; stale?: boolean };
+  miss: { operation: string; key: string };
+  /** A store call failed (the caller got a miss, a fallback or a no-op unless `throwOnError`). */
+  error: { operation: string; key: string | undefined; error: unknown; storage: string };
+  /** The circuit breaker changed state. */
+  breaker: { state: BreakerStateName; previous: BreakerStateName };
+  /** A call was answered without the primary store. */
+  fallback: { operation: string; key: string | undefined; target: string };
+}
+
+export type CacheEventName = keyof CacheEvents;
+export type CacheEventListener<E extends CacheEventName> = (event: CacheEvents[E]) => void;
+
+export class EventHub {
+  private readonly listeners: { [E in CacheEventName]?: Set<CacheEventListener<E>> } = {};
+
+  on<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): () => void {
+    let set = this.listeners[name] as Set<CacheEventListener<E>> | undefined;
+    if (!set) {
+      set = new Set();
+      (this.listeners as Record<string, unknown>)[name] = set;
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  has(name: CacheEventName): boolean {
+    return (this.listeners[name]?.size ?? 0) > 0;
+  }
+
+  emit<E extends CacheEventName>(name: E, event: CacheEvents[E]): void {
+    const set = this.listeners[name] as Set<CacheEventListener<E>> | undefined;
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        listener(event);
+      } catch {
+        // A failing hook must not turn a cache call into an error.
+      }
+    }
+  }
+
+  clear(): void {
+    for (const key of Object.keys(this.listeners)) delete (this.listeners as Record<string, unknown>)[key];
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * ElastiCache IAM authentication: the password is a SigV4 query-presigned `connect` request,
+ * valid 15 minutes; a connection authenticated with it lasts up to 12 hours. The provider caches
+ * the token and builds a new one before it expires.
+ */
+import { CacheConfigError } from "./errors.js";
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+export interface IamAuthOptions {
+  /** Replication group id or serverless cache name (lower case), the host of the signed request. */
+  cacheName: string;
+  /** The ElastiCache user id (also the Redis username). */
+  userId: string;
+  /** Default `AWS_REGION`. */
+  region?: string;
+  /** Adds `ResourceType=ServerlessCache` (ElastiCache Serverless). */
+  serverless?: boolean;
+  /** Credentials or a provider. Default: the Lambda environment's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`. */
+  credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
+  /** Token validity in seconds. Default 900 (the maximum). */
+  expiresIn?: number;
+  /** Seconds before expiry at which a new token is built. Default 120. */
+  refreshBefore?: number;
+  /** Clock (epoch ms) for tests. */
+  now?: () => number;
+}
+
+function envCredentials(): AwsCredentials {
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new CacheConfigError(
+      "IAM auth needs AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (present in Lambda) or pass `credentials`",
+      ["credentials"],
+    );
+  }
+  const sessionToken = process.env.AWS_SESSION_TOKEN;
+  return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
+}
+
+/** Builds and caches ElastiCache IAM auth tokens. */
+export class IamAuthTokenProvider {
+  readonly userId: string;
+  private readonly options: IamAuthOptions;
+  private readonly now: () => number;
+  private token: string | undefined;
+  private builtAt = 0;
+  private pending: Promise<string> | undefined;
+
+  constructor(options: IamAuthOptions) {
+    if (!options.cacheName)
+      throw new CacheConfigError("iamAuth.cacheName is required", ["iamAuth.cacheName"]);
+    if (!options.userId) throw new CacheConfigError("iamAuth.userId is required", ["iamAuth.userId"]);
+    this.options = options;
+    this.userId = options.userId;
+    this.now = options.now ?? Date.now;
+  }
+
+  private get expiresIn(): number {
+    return this.options.expiresIn ?? 900;
+  }
+
+  /** Whether the cached token is too old to use for a new connection. */
+  needsRefresh(): boolean {
+    if (!this.token) return true;
+    const refreshBefore = Math.min(this.options.refreshBefore ?? 120, this.expiresIn - 1);
+    return this.now() - this.builtAt >= (this.expiresIn - refreshBefore) * 1000;
+  }
+
+  /** The last token built, possibly near expiry (for synchronous reconnect hooks). */
+  peek(): string | undefined {
+    return this.token;
+  }
+
+  /** A token valid for at least `refreshBefore` seconds. */
+  async getToken(): Promise<string> {
+    if (!this.needsRefresh() && this.token) return this.token;
+    if (!this.pending) {
+      this.pending = this.build().finally(() => {
+        this.pending = undefined;
+      });
+    }
+    return this.pending;
+  }
+
+  private async build(): Promise<string> {
+    const { cacheName, userId } = this.options;
+    const region = this.options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (!region)
+      throw new CacheConfigError("IAM auth needs a region (option or AWS_REGION)", ["iamAuth.region"]);
+    const credentials =
+      typeof this.options.credentials === "function"
+        ? await this.options.credentials()
+        : (this.options.credentials ?? envCredentials());
+    // Loaded on first use: services without IAM auth do not pay for the signer at cold start.
+    const [{ SignatureV4 }, { Sha256 }] = await Promise.all([
+      import("@smithy/signature-v4"),
+      import("@aws-crypto/sha256-js"),
+    ]);
+    const signer = new SignatureV4({ service: "elasticache", region, credentials, sha256: Sha256 });
+    const query: Record<string, string> = { Action: "connect", User: userId };
+    if (this.options.serverless) query.ResourceType = "ServerlessCache";
+    const signingTime = this.now();
+    const signed = await signer.presign(
+      {
+        method: "GET",
+        protocol: "https:",
+        hostname: cacheName,
+        path: "/",
+        query,
+        headers: { host: cacheName },
+      },
+      { expiresIn: this.expiresIn, signingDate: new Date(signingTime) },
+    );
+    const params = Object.entries(signed.query ?? {})
+      .flatMap(([name, value]) => (Array.isArray(value) ? value.map((v) => [name, v]) : [[name, value]]))
+      .filter((pair): pair is [string, string] => typeof pair[1] === "string")
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`)
+      .join("&");
+    this.token = `${cacheName}/?${params}`;
+    this.builtAt = signingTime;
+    return this.token;
+  }
+}
+
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}

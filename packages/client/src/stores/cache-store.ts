@@ -1,0 +1,59 @@
+/**
+ * The storage contract under {@link CacheService}. Stores hold bytes (already serialized), prefix
+ * keys with `<keyspace>:` themselves and express durations in milliseconds. Every store implements
+ * the same semantics; `test/contract.ts` runs one suite over all of them.
+ */
+
+export interface StoreEntry {
+  key: string;
+  value: Buffer;
+  /** Milliseconds to live; `undefined` = no expiry. */
+  ttlMs?: number;
+}
+
+export type StoreKind = "redis" | "dynamodb" | "memory" | (string & {});
+
+export interface CacheStore {
+  readonly kind: StoreKind;
+  /** The prefix owner: keys are stored as `<keyspace>:<key>`. May be unknown until first use (Redis from an ARN). */
+  readonly keyspace: string | undefined;
+  /** `true` when only this process sees the store (memory): getOrSet skips the cross-process lock. */
+  readonly local?: boolean;
+
+  get(key: string): Promise<Buffer | undefined>;
+  /** Aligned with `keys`; `undefined` for misses. */
+  getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
+  set(key: string, value: Buffer, ttlMs?: number): Promise<void>;
+  setMany(entries: readonly StoreEntry[]): Promise<void>;
+  /** `true` when the key existed. */
+  delete(key: string): Promise<boolean>;
+  /** How many of the keys existed. */
+  deleteMany(keys: readonly string[]): Promise<number>;
+  has(key: string): Promise<boolean>;
+  /** Sets a new time to live on an existing key; `false` when the key does not exist. */
+  expire(key: string, ttlMs: number): Promise<boolean>;
+  /** Remaining ms; `Infinity` when the key has no expiry; `undefined` when it does not exist. */
+  getTtl(key: string): Promise<number | undefined>;
+  /** Deletes every key of the keyspace; returns how many were deleted. */
+  clear(): Promise<number>;
+
+  /** Atomic: stores only when the key does not exist (locks). */
+  setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean>;
+  /** Atomic: deletes only when the stored value equals `expected`. */
+  compareAndDelete(key: string, expected: Buffer): Promise<boolean>;
+  /** Atomic: sets a new ttl only when the stored value equals `expected`. */
+  compareAndExpire(key: string, expected: Buffer, ttlMs: number): Promise<boolean>;
+
+  /** A cheap round trip; throws when the store is not reachable. */
+  ping(): Promise<void>;
+  /** Opens connections ahead of the first call (optional warm-up). */
+  connect?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Groups `items` into arrays of at most `size`. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,263 @@
+/**
+ * Redis / Valkey store (standalone or cluster) over ioredis. Keys are `<keyspace>:<key>`; batches
+ * use MGET / pipelines, grouped by hash slot in cluster mode so no call raises CROSSSLOT; `clear`
+ * SCANs `<keyspace>:*` on every master (never KEYS).
+ */
+import type { Cluster, Redis } from "ioredis";
+import { CacheConfigError } from "../errors.js";
+import { groupBySlot } from "../key-slot.js";
+import {
+  compareAndDeleteScript,
+  compareAndExpireScript,
+  evalScript,
+  type LuaScript,
+} from "../lua-scripts.js";
+import { type RedisClient, type RedisConnection, waitReady } from "../redis-connection.js";
+import type { CacheStore, StoreEntry } from "./cache-store.js";
+
+export interface RedisStoreOptions {
+  /** A connection built from a secret (what createCache uses). */
+  connection?: RedisConnection;
+  /** Or an existing ioredis client / Cluster (not closed by `close()` unless `ownsClient`). */
+  client?: RedisClient;
+  /** Required with `client`; with `connection` it overrides the secret's keyspace. */
+  keyspace?: string;
+  /** Close `client` on `close()`. Default false. */
+  ownsClient?: boolean;
+  /** Keys per SCAN step and per UNLINK batch in `clear`. Default 500. */
+  scanCount?: number;
+  /** With `client`: the longest a call waits for the client to become ready. Default 2000 ms. */
+  readyTimeoutMs?: number;
+}
+
+function isCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+export class RedisStore implements CacheStore {
+  readonly kind = "redis";
+  readonly connection: RedisConnection | undefined;
+  private readonly client: RedisClient | undefined;
+  private readonly keyspaceOverride: string | undefined;
+  private readonly ownsClient: boolean;
+  private readonly scanCount: number;
+  private readonly readyTimeoutMs: number;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options.connection && !options.client) {
+      throw new CacheConfigError("RedisStore needs a `connection` or a `client`", ["connection", "client"]);
+    }
+    if (options.client && !options.keyspace) {
+      throw new CacheConfigError("RedisStore with a `client` needs a `keyspace`", ["keyspace"]);
+    }
+    this.connection = options.connection;
+    this.client = options.client;
+    this.keyspaceOverride = options.keyspace;
+    this.ownsClient = options.ownsClient ?? false;
+    this.scanCount = options.scanCount ?? 500;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 2000;
+  }
+
+  get keyspace(): string | undefined {
+    return this.keyspaceOverride ?? this.connection?.keyspace;
+  }
+
+  /** A ready client and the key prefix. */
+  async acquire(): Promise<{ client: RedisClient; prefix: string }> {
+    if (this.client) {
+      await waitReady(this.client, this.readyTimeoutMs);
+      return { client: this.client, prefix: `${this.keyspaceOverride}:` };
+    }
+    const connection = this.connection as RedisConnection;
+    const client = await connection.acquire();
+    return { client, prefix: `${this.keyspace}:` };
+  }
+
+  /** A dedicated subscriber connection (pub/sub). */
+  async subscriber(): Promise<{ client: RedisClient; prefix: string }> {
+    if (this.connection) {
+      const client = await this.connection.subscriber();
+      return { client, prefix: `${this.keyspace}:` };
+    }
+    const own = this.client as RedisClient;
+    const duplicate = own.duplicate();
+    duplicate.on("error", () => undefined);
+    await waitReady(duplicate, this.readyTimeoutMs);
+    return { client: duplicate, prefix: `${this.keyspaceOverride}:` };
+  }
+
+  /** Runs `fn` with a ready client; auth failures trigger a secret re-read. */
+  async with<R>(fn: (client: RedisClient, prefix: string) => Promise<R>): Promise<R> {
+    let client = this.client
+      ? this.client.status === "ready"
+        ? this.client
+        : undefined
+      : this.connection?.readyClient();
+    let prefix: string;
+    if (client) {
+      prefix = `${this.keyspace}:`;
+    } else {
+      ({ client, prefix } = await this.acquire());
+    }
+    try {
+      return await fn(client, prefix);
+    } catch (err) {
+      this.connection?.noteCommandError(err);
+      throw err;
+    }
+  }
+
+  /** Runs a one-key Lua script (EVALSHA with NOSCRIPT fallback). `key` is unprefixed. */
+  runScript(script: LuaScript, key: string, args: (string | number | Buffer)[]): Promise<unknown> {
+    return this.with((client, prefix) => evalScript(client, script, [prefix + key], args));
+  }
+
+  async connect(): Promise<void> {
+    await this.acquire();
+  }
+
+  get(key: string): Promise<Buffer | undefined> {
+    return this.with(async (client, prefix) => (await client.getBuffer(prefix + key)) ?? undefined);
+  }
+
+  getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    return this.with(async (client, prefix) => {
+      const full = keys.map((k) => prefix + k);
+      if (!isCluster(client)) return (await client.mgetBuffer(...full)).map((v) => v ?? undefined);
+      const out: (Buffer | undefined)[] = new Array(keys.length).fill(undefined);
+      await Promise.all(
+        [...groupBySlot(full).values()].map(async (indexes) => {
+          const values = await client.mgetBuffer(...indexes.map((i) => full[i] as string));
+          indexes.forEach((index, j) => {
+            out[index] = values[j] ?? undefined;
+          });
+        }),
+      );
+      return out;
+    });
+  }
+
+  set(key: string, value: Buffer, ttlMs?: number): Promise<void> {
+    return this.with(async (client, prefix) => {
+      if (ttlMs === undefined) await client.set(prefix + key, value);
+      else await client.set(prefix + key, value, "PX", ttlMs);
+    });
+  }
+
+  setMany(entries: readonly StoreEntry[]): Promise<void> {
+    return this.with(async (client, prefix) => {
+      const full = entries.map((e) => prefix + e.key);
+      const groups = isCluster(client) ? [...groupBySlot(full).values()] : [entries.map((_, i) => i)];
+      await Promise.all(
+        groups.map(async (indexes) => {
+          const pipeline = client.pipeline();
+          for (const i of indexes) {
+            const entry = entries[i] as StoreEntry;
+            const key = full[i] as string;
+            if (entry.ttlMs === undefined) pipeline.set(key, entry.value);
+            else pipeline.set(key, entry.value, "PX", entry.ttlMs);
+          }
+          const results = (await pipeline.exec()) ?? [];
+          for (const [err] of results) if (err) throw err;
+        }),
+      );
+    });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.with(async (client, prefix) => (await client.unlink(prefix + key)) > 0);
+  }
+
+  deleteMany(keys: readonly string[]): Promise<number> {
+    return this.with(async (client, prefix) => {
+      const full = [...new Set(keys)].map((k) => prefix + k);
+      if (!isCluster(client)) return client.unlink(...full);
+      const counts = await Promise.all(
+        [...groupBySlot(full).values()].map((indexes) =>
+          client.unlink(...indexes.map((i) => full[i] as string)),
+        ),
+      );
+      return counts.reduce((a, b) => a + b, 0);
+    });
+  }
+
+  has(key: string): Promise<boolean> {
+    return this.with(async (client, prefix) => (await client.exists(prefix + key)) > 0);
+  }
+
+  expire(key: string, ttlMs: number): Promise<boolean> {
+    return this.with(async (client, prefix) => (await client.pexpire(prefix + key, ttlMs)) === 1);
+  }
+
+  getTtl(key: string): Promise<number | undefined> {
+    return this.with(async (client, prefix) => {
+      const ms = await client.pttl(prefix + key);
+      if (ms === -2) return undefined;
+      if (ms === -1) return Number.POSITIVE_INFINITY;
+      return ms;
+    });
+  }
+
+  clear(): Promise<number> {
+    return this.with(async (client, prefix) => {
+      const nodes: Redis[] = isCluster(client) ? client.nodes("master") : [client];
+      const counts = await Promise.all(nodes.map((node) => this.clearNode(node, prefix, isCluster(client))));
+      return counts.reduce((a, b) => a + b, 0);
+    });
+  }
+
+  private async clearNode(node: Redis, prefix: string, cluster: boolean): Promise<number> {
+    let cursor = "0";
+    let deleted = 0;
+    do {
+      const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", this.scanCount);
+      cursor = next;
+      if (keys.length === 0) continue;
+      if (!cluster) {
+        deleted += await node.unlink(...keys);
+        continue;
+      }
+      // One UNLINK per slot: keys of one node can still span slots (CROSSSLOT otherwise).
+      const pipeline = node.pipeline();
+      for (const indexes of groupBySlot(keys).values())
+        pipeline.unlink(...indexes.map((i) => keys[i] as string));
+      const results = (await pipeline.exec()) ?? [];
+      for (const [err, count] of results) {
+        if (err) throw err;
+        deleted += Number(count);
+      }
+    } while (cursor !== "0");
+    return deleted;
+  }
+
+  setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+    return this.with(
+      async (client, prefix) => (await client.set(prefix + key, value, "PX", ttlMs, "NX")) === "OK",
+    );
+  }
+
+  async compareAndDelete(key: string, expected: Buffer): Promise<boolean> {
+    return Number(await this.runScript(compareAndDeleteScript, key, [expected])) === 1;
+  }
+
+  async compareAndExpire(key: string, expected: Buffer, ttlMs: number): Promise<boolean> {
+    return Number(await this.runScript(compareAndExpireScript, key, [expected, ttlMs])) === 1;
+  }
+
+  ping(): Promise<void> {
+    return this.with(async (client) => {
+      if (isCluster(client)) await Promise.all(client.nodes("master").map((node) => node.ping()));
+      else await client.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.client && this.ownsClient) {
+      try {
+        if (this.client.status === "ready") await this.client.quit();
+      } finally {
+        this.client.disconnect();
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/** Service users and secrets on testkit servers (real redis-server processes, never port 6379). */
+import type { SecretPayload } from "@cacheplane/core/secret";
+import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
+import type { Cluster, Redis } from "ioredis";
+
+export const SERVICE_USER = "svc";
+
+/**
+ * For tests that are not about timeouts: generous limits, so a loaded CI machine (2 shared cores)
+ * does not turn into command timeouts and an open breaker.
+ */
+export const RELAXED = { commandTimeoutMs: 10_000, connectTimeoutMs: 10_000, breaker: false } as const;
+
+/**
+ * The platform's read-write service grant, as in the brief (INFO is not granted). `pattern`
+ * defaults to `<keyspace>:*`.
+ */
+export function serviceUserRules(keyspace: string, password: string, pattern = `${keyspace}:*`): string[] {
+  return [
+    "reset",
+    "on",
+    `>${password}`,
+    `~${pattern}`,
+    `&${pattern}`,
+    "-@all",
+    "+@read",
+    "+@write",
+    "+@connection",
+    "+@transaction",
+    "-@dangerous",
+    "+eval",
+    "+evalsha",
+    "+script|load",
+    "+cluster|slots",
+    "+cluster|shards",
+    "+cluster|nodes",
+    "+cluster|info",
+    "+@pubsub",
+  ];
+}
+
+export async function createServiceUser(
+  admin: Redis,
+  keyspace: string,
+  password: string,
+  username = SERVICE_USER,
+  pattern?: string,
+): Promise<void> {
+  await admin.call("ACL", "SETUSER", username, ...serviceUserRules(keyspace, password, pattern));
+}
+
+export async function createClusterServiceUser(
+  cluster: RedisCluster,
+  keyspace: string,
+  password: string,
+  username = SERVICE_USER,
+  pattern?: string,
+): Promise<void> {
+  for (const node of cluster.nodes) {
+    const admin = node.client();
+    try {
+      await createServiceUser(admin, keyspace, password, username, pattern);
+    } finally {
+      admin.disconnect();
+    }
+  }
+}
+
+export function secretFor(
+  server: { host: string; port: number },
+  keyspace: string,
+  password: string,
+  extra: Partial<SecretPayload> = {},
+): SecretPayload {
+  return {
+    host: server.host,
+    port: server.port,
+    username: SERVICE_USER,
+    password,
+    keyspace,
+    tls: false,
+    ...extra,
+  };
+}
+
+export function clusterSecret(cluster: RedisCluster, keyspace: string, password: string): SecretPayload {
+  const seed = cluster.seeds[0];
+  if (!seed) throw new Error("cluster without seeds");
+  return secretFor(seed, keyspace, password, { cluster: true });
+}
+
+export type { Cluster, RedisServer };
