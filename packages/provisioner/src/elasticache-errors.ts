@@ -2,6 +2,7 @@
  * Classifying AWS SDK v3 errors (ElastiCache and Secrets Manager) and the error the ElastiCache target
  * throws. Messages name the operation, user and group, never a password.
  */
+import { ProvisionerError } from "./errors.js";
 
 /** The error code of an AWS SDK v3 error (`name`, or `Code`/`code` for older shapes), if any. */
 export function awsErrorName(error: unknown): string | undefined {
@@ -74,7 +75,9 @@ export function hasErrorName(error: unknown, ...names: string[]): boolean {
 export interface ElastiCacheFailureContext {
   /** API operation or step, e.g. `CreateUser`, `wait for user group`. */
   operation: string;
+  /** The user concerned. @default none */
   userId?: string;
+  /** The user group concerned. @default none */
   groupId?: string;
 }
 
@@ -82,7 +85,7 @@ export interface ElastiCacheFailureContext {
  * A failed ElastiCache step. The message says what was being done to which user/group, the AWS error
  * code and message, and (where there is one) the fix. The original error is the `cause`.
  */
-export class ElastiCacheTargetError extends Error {
+export class ElastiCacheTargetError extends ProvisionerError {
   override readonly name = "ElastiCacheTargetError";
   readonly operation: string;
   readonly userId: string | undefined;

@@ -99,7 +99,9 @@ export async function withRetry<T>(
 /** One observation while waiting: done yet, the value to return, and a state to report on timeout. */
 export interface WaitObservation<T> {
   done: boolean;
+  /** What `waitFor` returns once done. @default undefined */
   value?: T;
+  /** The state seen, reported on timeout (e.g. `modifying`). @default none */
   state?: string;
 }
 

@@ -30,10 +30,17 @@ export function tagValue(tags: readonly AwsTag[] | undefined, key: string): stri
   return tags?.find((t) => t.Key === key)?.Value;
 }
 
-/** The tags the provisioner puts on a user or secret it creates for `service`. */
-export function provisionerTags(userId: string, service?: string): { Key: string; Value: string }[] {
+/**
+ * The tags put on a user or secret created for `service`; `owner` is the `MANAGED_TAG` value
+ * (`MANAGED_BY_CLOUDFORMATION` when a stack's custom resource creates it).
+ */
+export function provisionerTags(
+  userId: string,
+  service?: string,
+  owner: string = MANAGED_BY_PROVISIONER,
+): { Key: string; Value: string }[] {
   const tags = [
-    { Key: MANAGED_TAG, Value: MANAGED_BY_PROVISIONER },
+    { Key: MANAGED_TAG, Value: owner },
     { Key: USER_ID_TAG, Value: userId },
   ];
   if (service !== undefined && service.length > 0)

@@ -67,6 +67,13 @@ export interface ElastiCacheTargetOptions {
    * ids passed to `readActual` count as managed. @default true
    */
   readTags?: boolean;
+  /**
+   * `cacheplane:managed` value of the users this target creates and may delete; users with another
+   * value (or none) are never deleted. The CDK membership handler uses `"cloudformation"`, so that
+   * `cacheplane apply --prune` never removes a user a stack owns.
+   * @default "true" (MANAGED_BY_PROVISIONER)
+   */
+  ownerTag?: string;
   /** At most this many ListTagsForResource calls at once. @default 4 */
   tagReadConcurrency?: number;
   /** Retries of throttled or transiently failing calls. @default 8 attempts, 250 ms doubling to 20 s */
@@ -129,6 +136,11 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     };
   }
 
+  /** The `cacheplane:managed` value of users this target creates (and may delete). */
+  get ownerTag(): string {
+    return this.options.ownerTag ?? MANAGED_BY_PROVISIONER;
+  }
+
   /** The engine new users get. */
   get engine(): Engine {
     const fromGroup =
@@ -181,7 +193,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
             Engine: this.engine,
             AccessString: action.accessString,
             AuthenticationMode: { Type: "password", Passwords: [...passwords] },
-            Tags: provisionerTags(action.userId, action.service),
+            Tags: provisionerTags(action.userId, action.service, this.ownerTag),
           }),
         ),
       );
@@ -243,7 +255,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     if (!(await this.isManaged(user))) {
       throw new ElastiCacheTargetError(
         context,
-        `refusing to delete a user Cacheplane did not create (no ${MANAGED_TAG}=${MANAGED_BY_PROVISIONER} tag)`,
+        `refusing to delete a user this target did not create (no ${MANAGED_TAG}=${this.ownerTag} tag)`,
       );
     }
     if (user.Status !== "deleting") {
@@ -399,7 +411,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     if (!(await this.isManaged(existing))) {
       throw new ElastiCacheTargetError(
         context,
-        `the user already exists and Cacheplane did not create it (no ${MANAGED_TAG}=${MANAGED_BY_PROVISIONER} tag); ` +
+        `the user already exists and this target did not create it (no ${MANAGED_TAG}=${this.ownerTag} tag); ` +
           "tag it to adopt it, or give the service another name",
         cause,
       );
@@ -415,7 +427,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     const tags = await this.call({ operation: "ListTagsForResource", userId }, () =>
       this.client.send(new ListTagsForResourceCommand({ ResourceName: user.ARN })),
     );
-    const managed = tagValue(tags.TagList, MANAGED_TAG) === MANAGED_BY_PROVISIONER;
+    const managed = tagValue(tags.TagList, MANAGED_TAG) === this.ownerTag;
     if (managed) this.knownManaged.add(userId);
     return managed;
   }

@@ -17,3 +17,4 @@ export {
 } from "./redis-acl-target.js";
 export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
 export * from "./types.js";
+export * from "./aws.js";

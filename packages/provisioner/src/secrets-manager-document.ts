@@ -8,11 +8,13 @@ import { parseSecretPayload, type SecretPayload } from "@cacheplane/core";
 
 /** Bookkeeping stored next to the payload. */
 export interface SecretBookkeeping {
+  /** Service the secret belongs to. @default unknown (secrets CloudFormation generated) */
   service?: string;
+  /** Redis user of the secret. @default unknown (secrets CloudFormation generated) */
   userId?: string;
-  /** ISO time of the last write by the provisioner. */
+  /** ISO time of the last write by the provisioner. @default unknown: the version's creation date is used */
   updatedAt?: string;
-  /** ISO time `cacheplane rotate` started; absent when no rotation is under way. */
+  /** ISO time `cacheplane rotate` started. @default absent: no rotation under way */
   rotationStartedAt?: string;
 }
 

@@ -25,6 +25,7 @@ import {
   tagValue,
   USER_ID_TAG,
 } from "./elasticache-tags.js";
+import { ProvisionerError } from "./errors.js";
 import {
   decodeSecretDocument,
   encodeSecretDocument,
@@ -64,7 +65,7 @@ export interface SecretsManagerEntry {
 }
 
 /** An error from the store, naming the secret (never its value). */
-export class SecretsManagerStoreError extends Error {
+export class SecretsManagerStoreError extends ProvisionerError {
   override readonly name = "SecretsManagerStoreError";
   constructor(
     readonly operation: string,

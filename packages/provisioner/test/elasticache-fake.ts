@@ -102,8 +102,9 @@ export class FakeElastiCache {
     after?: boolean;
   }[] = [];
 
-  constructor() {
-    this.mock = mockClient(this.client);
+  /** @param stub a class-level stub (`mockClient(ElastiCacheClient)`) to serve every client; default: own client. */
+  constructor(stub?: AwsClientStub<ElastiCacheClient>) {
+    this.mock = stub ?? mockClient(this.client);
     const wire = (
       // biome-ignore lint/suspicious/noExplicitAny: every ElastiCache command class
       command: new (...args: any[]) => unknown,

@@ -6,14 +6,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  ListSecretsCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
-import {
   desiredStateFromConfig,
   type PlanAction,
   type PlatformConfig,
@@ -21,11 +13,11 @@ import {
   passwordHash,
   plan,
 } from "@cacheplane/core";
-import { mockClient } from "aws-sdk-client-mock";
 import { applyPlatform } from "../src/apply.js";
 import { ElastiCacheTarget } from "../src/elasticache-target.js";
 import { SecretsManagerStore } from "../src/secrets-manager-store.js";
 import { awsError, FakeElastiCache, fakeClock, throttled } from "./elasticache-fake.js";
+import { fakeSecretsManager } from "./secrets-manager-fake.js";
 
 const config = parseConfig({
   stage: "prod",
@@ -192,41 +184,6 @@ describe("ElastiCache apply: partial failure and resume", () => {
     assert.ok(fake.users.has("handmade") && fake.users.has("default"), "unmanaged users stay");
   });
 });
-
-/** A stateful Secrets Manager behind aws-sdk-client-mock: name -> value and tags. */
-function fakeSecretsManager() {
-  const client = new SecretsManagerClient({
-    region: "eu-west-1",
-    credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "test" },
-  });
-  const secrets = new Map<
-    string,
-    { ARN: string; SecretString: string; Tags: { Key: string; Value: string }[] }
-  >();
-  const mock = mockClient(client);
-  const notFound = () =>
-    new ResourceNotFoundException({ message: "not found", $metadata: { httpStatusCode: 400 } });
-  mock.on(GetSecretValueCommand).callsFake(({ SecretId }) => {
-    const s = secrets.get(SecretId);
-    if (!s) throw notFound();
-    return { ARN: s.ARN, Name: SecretId, SecretString: s.SecretString, CreatedDate: new Date(0) };
-  });
-  mock.on(PutSecretValueCommand).callsFake(({ SecretId, SecretString }) => {
-    const s = secrets.get(SecretId);
-    if (!s) throw notFound();
-    s.SecretString = SecretString;
-    return { ARN: s.ARN };
-  });
-  mock.on(CreateSecretCommand).callsFake(({ Name, SecretString, Tags }) => {
-    const ARN = `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${Name}-AbCdEf`;
-    secrets.set(Name, { ARN, SecretString, Tags });
-    return { ARN, Name };
-  });
-  mock.on(ListSecretsCommand).callsFake(() => ({
-    SecretList: [...secrets].map(([Name, s]) => ({ Name, ARN: s.ARN, Tags: s.Tags })),
-  }));
-  return { client, secrets };
-}
 
 describe("applyPlatform with ElastiCacheTarget and SecretsManagerStore (all AWS calls mocked)", () => {
   it("resumes after a failure mid-plan without creating any user twice", async () => {

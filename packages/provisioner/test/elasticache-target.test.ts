@@ -293,10 +293,35 @@ describe("ElastiCacheTarget.deleteUser", () => {
     const { fake, target } = setup();
     fake.addUser({ UserId: "legacy" });
     fake.addUser({ UserId: "cfn", tags: [{ Key: "cacheplane:managed", Value: "cloudformation" }] });
-    await assert.rejects(target.deleteUser("legacy"), /refusing to delete a user Cacheplane did not create/);
+    await assert.rejects(target.deleteUser("legacy"), /refusing to delete a user this target did not create/);
     await assert.rejects(target.deleteUser("cfn"), /refusing/);
     await assert.rejects(target.deleteUser("default"), /reserved/);
     assert.equal(fake.callsOf("DeleteUser").length, 0);
+  });
+});
+
+describe("ElastiCacheTarget ownerTag", () => {
+  it("creates and deletes only users with its own managed tag value", async () => {
+    const { fake, target } = setup({ ownerTag: "cloudformation" });
+    fake.transitionPolls = 0;
+    await target.createUser(createOrders, [PW1]);
+    assert.deepEqual(fake.users.get("orders")!.tags[0], {
+      Key: "cacheplane:managed",
+      Value: "cloudformation",
+    });
+    fake.addUser({ UserId: "cliowned", tags: [{ Key: "cacheplane:managed", Value: "true" }] });
+    await assert.rejects(target.deleteUser("cliowned"), /no cacheplane:managed=cloudformation tag/);
+    await target.deleteUser("orders");
+    assert.equal(fake.users.has("orders"), false);
+    const cli = new ElastiCacheTarget({ client: fake.client, clock: fakeClock() });
+    fake.addUser({ UserId: "stackowned", tags: [{ Key: "cacheplane:managed", Value: "cloudformation" }] });
+    await assert.rejects(cli.deleteUser("stackowned"), /refusing/);
+    const actual = await cli.readActual(config, new Set());
+    assert.equal(
+      actual.users.find((u) => u.userId === "stackowned")!.managed,
+      false,
+      "never pruned by the CLI",
+    );
   });
 });
 

@@ -1,0 +1,6 @@
+/**
+ * The provisioner modules the custom-resource handler reuses, through the `@cacheplane/provisioner/aws`
+ * subpath so the Lambda bundle holds only the ElastiCache target and the Secrets Manager store (not the
+ * Redis target and ioredis).
+ */
+export { ElastiCacheTarget, MANAGED_BY_CLOUDFORMATION, SecretsManagerStore } from "@cacheplane/provisioner/aws";
