@@ -1,1 +1,40 @@
-export {};
+export {
+  type AppSyncCommandResult,
+  type AppSyncGatewayArguments,
+  type AppSyncGatewayResolver,
+  type AppSyncResolverOptions,
+  toAppSyncResolver,
+} from "./appsync-resolver.js";
+export type { CorsOptions } from "./cors.js";
+export { GatewayError, type GatewayStatus } from "./errors.js";
+export { createGateway, type Gateway, READ_ONLY_HEADER } from "./gateway.js";
+export type { GatewayLimits, GatewayLogEntry, GatewayOptions } from "./gateway-options.js";
+export { type LambdaHandlerOptions, type LambdaHttpHandler, toLambdaHandler } from "./lambda-adapter.js";
+export {
+  type GatewayServer,
+  type GatewayServerOptions,
+  type NodeListenerOptions,
+  startGatewayServer,
+  toNodeListener,
+} from "./node-server.js";
+export {
+  type GatewayService,
+  type LoadGatewayServicesOptions,
+  loadGatewayServices,
+  type RedisTarget,
+} from "./services.js";
+export type { TokenIdentity, TokenSource } from "./token-verifier.js";
+export {
+  ensureServiceTokens,
+  hashToken,
+  type RotatedServiceTokens,
+  type RotateTokensOptions,
+  readTokenRegistry,
+  rotateServiceTokens,
+  type ServiceTokens,
+  serviceTokenPath,
+  type TokenFileOptions,
+  type TokenKind,
+  type TokenRecord,
+  tokenRegistryPath,
+} from "./tokens.js";

@@ -1,0 +1,47 @@
+/** Cross-origin access for browser apps calling the gateway directly (e.g. `@upstash/redis` in a SPA). */
+
+/** Which browser origins may call the gateway. */
+export interface CorsOptions {
+  /** `"*"` for any origin, or exact origins such as `["https://app.example.com"]`. */
+  origins: "*" | readonly string[];
+  /** How long browsers may cache a preflight answer, in seconds. @default 600 */
+  maxAgeSeconds?: number;
+}
+
+const ALLOWED_METHODS = "GET, HEAD, POST, PUT, OPTIONS";
+const ALLOWED_HEADERS =
+  "authorization, content-type, upstash-encoding, upstash-response-format, upstash-sync-token, cacheplane-read-only";
+
+/** The `Access-Control-Allow-Origin` value for `origin`, or undefined when it is not allowed. */
+export function allowedOrigin(cors: CorsOptions | undefined, origin: string | null): string | undefined {
+  if (!cors || origin === null) return undefined;
+  if (cors.origins === "*") return "*";
+  return cors.origins.includes(origin) ? origin : undefined;
+}
+
+/** Adds CORS headers for an actual (non-preflight) request. */
+export function applyCors(headers: Headers, cors: CorsOptions | undefined, origin: string | null): void {
+  const allowed = allowedOrigin(cors, origin);
+  if (!allowed) return;
+  headers.set("access-control-allow-origin", allowed);
+  if (allowed !== "*") headers.append("vary", "Origin");
+}
+
+/** The answer to an `OPTIONS` preflight: 204 with the allowed methods and headers (or without, when denied). */
+export function preflight(cors: CorsOptions | undefined, request: Request): Response {
+  const headers = new Headers({ "cache-control": "no-store" });
+  const allowed = allowedOrigin(cors, request.headers.get("origin"));
+  if (allowed) {
+    headers.set("access-control-allow-origin", allowed);
+    if (allowed !== "*") headers.set("vary", "Origin");
+    headers.set("access-control-allow-methods", ALLOWED_METHODS);
+    const requested = request.headers.get("access-control-request-headers");
+    const telemetry = (requested ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => /^upstash-telemetry-[a-z-]+$/.test(h));
+    headers.set("access-control-allow-headers", [ALLOWED_HEADERS, ...telemetry].join(", "));
+    headers.set("access-control-max-age", String(cors?.maxAgeSeconds ?? 600));
+  }
+  return new Response(null, { status: 204, headers });
+}

@@ -1,0 +1,335 @@
+/**
+ * The gateway's Redis connections: one ioredis client per service user (built from the service's
+ * secret payload), plus a dedicated one for SUBSCRIBE when needed. Commands fail fast while Redis is
+ * unreachable (no offline queue, nothing re-sent after a reconnect), every call has a deadline, and
+ * the client reconnects in the background so the gateway recovers on its own.
+ *
+ * Note: `@cacheplane/client` has its own connection-from-secret code; this module only needs a small
+ * part of it (ioredis options from a SecretPayload) and can be replaced by it once it is exported.
+ */
+import type { ConnectionOptions } from "node:tls";
+import type { SecretPayload } from "@cacheplane/core/secret";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import type { CommandArg } from "./command-policy.js";
+import { CommandTable } from "./command-table.js";
+import { unavailable } from "./errors.js";
+import { isAuthFailure, isReplyError } from "./redis-errors.js";
+import type { RedisReply } from "./reply-encoding.js";
+import type { GatewayService } from "./services.js";
+
+/** A standalone or cluster client. */
+export type RedisClient = Redis | Cluster;
+
+/** How the gateway connects. */
+export interface RedisConnectionSettings {
+  /** Longest a request waits for Redis: connecting plus running its commands. */
+  timeoutMs: number;
+  /** TLS options (e.g. a private CA) used when a secret has `tls: true`. */
+  tls?: ConnectionOptions;
+  /** Extra ioredis options, applied last (the offline queue stays off). */
+  redisOptions?: Partial<RedisOptions>;
+}
+
+/** Outcome of one command of a pipeline or transaction. */
+export type CommandOutcome = { reply: RedisReply } | { error: Error };
+
+/**
+ * ioredis options for connecting as the service user of `secret`: its username/password, TLS when
+ * the secret says so, no ready check (service users have no INFO), no offline queue, integer replies
+ * as exact strings, bounded reconnect backoff.
+ */
+export function redisOptionsFromSecret(
+  secret: SecretPayload,
+  settings: RedisConnectionSettings,
+): RedisOptions {
+  return {
+    host: secret.host,
+    port: secret.port,
+    username: secret.username,
+    password: secret.password,
+    ...(secret.tls ? { tls: { servername: secret.host, ...settings.tls } } : {}),
+    lazyConnect: true,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: settings.timeoutMs,
+    connectTimeout: settings.timeoutMs,
+    disableClientInfo: true,
+    keepAlive: 30_000,
+    noDelay: true,
+    retryStrategy: (times: number) => Math.min(100 * times, 1000),
+    ...settings.redisOptions,
+    // Not overridable: service users have no INFO (no ready check); the offline queue would hide
+    // outages; replies must keep exact integers; keys are never prefixed; and ioredis's
+    // auto-pipelining does not support the Buffer-reply calls the gateway makes.
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    stringNumbers: true,
+    keyPrefix: "",
+    enableAutoPipelining: false,
+  };
+}
+
+/** A client for `secret` (a Cluster client when `secret.cluster`). Not connected yet. */
+export function createRedisClient(secret: SecretPayload, settings: RedisConnectionSettings): RedisClient {
+  const options = redisOptionsFromSecret(secret, settings);
+  if (!secret.cluster) return new Redis(options);
+  const { host: _h, port: _p, retryStrategy: _r, enableOfflineQueue: _q, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    redisOptions: nodeOptions,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    // ElastiCache (serverless and TLS clusters): connect to the announced names as they are.
+    dnsLookup: (address, callback) => callback(null, address),
+    slotsRefreshTimeout: settings.timeoutMs,
+    clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+  };
+  return new Cluster([{ host: secret.host, port: secret.port }], clusterOptions);
+}
+
+function isCluster(client: RedisClient): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+const readyWaits = new WeakMap<RedisClient, Promise<void>>();
+
+/** One shared "ready" promise per client while it connects (no listener per waiting request). */
+function readyPromise(client: RedisClient): Promise<void> {
+  let wait = readyWaits.get(client);
+  if (!wait) {
+    wait = new Promise<void>((resolve) => {
+      client.once("ready", () => resolve());
+    }).finally(() => readyWaits.delete(client));
+    readyWaits.set(client, wait);
+  }
+  if (client.status === "wait" || client.status === "end") client.connect().catch(() => undefined);
+  return wait;
+}
+
+/** Resolves once `client` is ready (connecting it if needed); a 503 GatewayError after `timeoutMs`. */
+export function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(unavailable(`not connected within ${timeoutMs} ms`)),
+      Math.max(0, timeoutMs),
+    );
+  });
+  return Promise.race([readyPromise(client), expired]).finally(() => clearTimeout(timer));
+}
+
+/** Rejects with a 503 when `promise` has not settled `ms` from now. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, timeoutMs: number): Promise<T> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(`no answer within ${timeoutMs} ms`)), Math.max(0, ms));
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Name and arguments for ioredis. The name is sent upper-case: Redis does not care, and ioredis then
+ * applies none of its lower-case-keyed reply/argument transformers (e.g. HGETALL -> object), so
+ * replies stay raw.
+ */
+function argsOf(command: readonly CommandArg[]): [string, (string | Buffer)[]] {
+  const [name, ...rest] = command;
+  const text = typeof name === "string" ? name : (name ?? Buffer.alloc(0)).toString("utf8");
+  return [text.toUpperCase(), rest];
+}
+
+function settle(results: [Error | null, unknown][] | null): CommandOutcome[] {
+  return (results ?? []).map(([error, reply]) => (error ? { error } : { reply: reply as RedisReply }));
+}
+
+/** Minimum time between two re-reads of a service's secret after authentication failures. */
+const SECRET_RELOAD_INTERVAL_MS = 1000;
+
+/** The Redis connections of one service, opened lazily. */
+export class ServiceConnection {
+  private secret: SecretPayload;
+  private commands: RedisClient | undefined;
+  private subscriber: RedisClient | undefined;
+  private table: Promise<CommandTable> | undefined;
+  private lastReload = Number.NEGATIVE_INFINITY;
+  private reloading: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    readonly service: GatewayService,
+    private readonly settings: RedisConnectionSettings,
+    private readonly onConnectionError: (error: Error) => void = () => undefined,
+  ) {
+    this.secret = service.secret;
+  }
+
+  private build(): RedisClient {
+    const client = createRedisClient(this.secret, this.settings);
+    const onError = (error: Error) => {
+      this.onConnectionError(error);
+      if (isAuthFailure(error)) void this.reloadSecret();
+    };
+    client.on("error", onError);
+    if (isCluster(client)) client.on("node error", onError);
+    return client;
+  }
+
+  /** The ready command client; waits at most until `deadline` (epoch ms). */
+  async client(deadline: number): Promise<RedisClient> {
+    if (this.closed) throw unavailable("gateway is closing");
+    this.commands ??= this.build();
+    const client = this.commands;
+    await waitReady(client, deadline - Date.now());
+    return client;
+  }
+
+  /** The command table of this connection: read once from `COMMAND`, else the static fallback. */
+  async commandTable(deadline: number): Promise<CommandTable> {
+    const client = await this.client(deadline);
+    if (!this.table) {
+      const loading = withDeadline(
+        client.call("COMMAND"),
+        deadline - Date.now(),
+        this.settings.timeoutMs,
+      ).then(
+        (reply) => CommandTable.fromCommandReply(reply),
+        (error: unknown) => {
+          // Only a refusal by Redis means "no COMMAND here"; otherwise try again next time.
+          if (isReplyError(error)) return CommandTable.fallback();
+          if (this.table === loading) this.table = undefined;
+          throw error;
+        },
+      );
+      this.table = loading;
+    }
+    return this.table;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    return promise.catch((error: unknown) => {
+      if (isAuthFailure(error)) void this.reloadSecret();
+      throw error;
+    });
+  }
+
+  /** Runs one command; the reply keeps raw bytes (Buffers) and exact integers (strings). */
+  async call(command: readonly CommandArg[], deadline: number): Promise<RedisReply> {
+    const client = await this.client(deadline);
+    const [name, args] = argsOf(command);
+    const pending = this.track(client.callBuffer(name, ...args) as Promise<RedisReply>);
+    return withDeadline(pending, deadline - Date.now(), this.settings.timeoutMs);
+  }
+
+  /** Runs commands in order without a transaction; each gets its own outcome. */
+  async pipeline(commands: readonly (readonly CommandArg[])[], deadline: number): Promise<CommandOutcome[]> {
+    if (commands.length === 0) return [];
+    const client = await this.client(deadline);
+    let pending: Promise<CommandOutcome[]>;
+    if (isCluster(client)) {
+      // A cluster pipeline must stay on one node; single commands are routed one by one.
+      pending = Promise.all(
+        commands.map((command) => {
+          const [name, args] = argsOf(command);
+          return (client.callBuffer(name, ...args) as Promise<RedisReply>).then(
+            (reply): CommandOutcome => ({ reply }),
+            (error: Error): CommandOutcome => ({ error }),
+          );
+        }),
+      );
+    } else {
+      const batch = client.pipeline();
+      for (const command of commands) {
+        const [name, args] = argsOf(command);
+        batch.callBuffer(name, ...args);
+      }
+      pending = batch.exec().then(settle);
+    }
+    const outcomes = await withDeadline(this.track(pending), deadline - Date.now(), this.settings.timeoutMs);
+    const broken = outcomes.find((o) => "error" in o && !isReplyError(o.error));
+    if (broken && "error" in broken) throw broken.error; // connection trouble: the whole request is 503
+    for (const o of outcomes) if ("error" in o && isAuthFailure(o.error)) throw o.error;
+    return outcomes;
+  }
+
+  /** MULTI ... EXEC on this service's connection. Throws EXECABORT when Redis discards it. */
+  async transaction(
+    commands: readonly (readonly CommandArg[])[],
+    deadline: number,
+  ): Promise<CommandOutcome[]> {
+    const client = await this.client(deadline);
+    const tx = client.multi();
+    for (const command of commands) {
+      const [name, args] = argsOf(command);
+      tx.callBuffer(name, ...args);
+    }
+    const results = await withDeadline(this.track(tx.exec()), deadline - Date.now(), this.settings.timeoutMs);
+    if (results === null) throw new Error("Transaction aborted");
+    return settle(results);
+  }
+
+  /** The dedicated SUBSCRIBE connection of this service (created on first use), ready. */
+  async subscriberClient(deadline: number): Promise<RedisClient> {
+    if (this.closed) throw unavailable("gateway is closing");
+    if (!this.subscriber) {
+      this.subscriber = this.build();
+      this.subscriber.setMaxListeners(0);
+    }
+    const client = this.subscriber;
+    await waitReady(client, deadline - Date.now());
+    return client;
+  }
+
+  /** Reads the secret again (after an authentication failure) and reconnects when it changed. */
+  reloadSecret(): Promise<void> {
+    const reload = this.service.reloadSecret;
+    if (!reload || this.closed) return Promise.resolve();
+    if (this.reloading) return this.reloading;
+    if (Date.now() - this.lastReload < SECRET_RELOAD_INTERVAL_MS) return Promise.resolve();
+    this.lastReload = Date.now();
+    this.reloading = (async () => {
+      try {
+        const fresh = await reload();
+        const old = this.secret;
+        const same =
+          fresh.password === old.password &&
+          fresh.username === old.username &&
+          fresh.host === old.host &&
+          fresh.port === old.port &&
+          fresh.tls === old.tls;
+        if (same || this.closed) return;
+        this.secret = fresh;
+        const previous = [this.commands, this.subscriber];
+        this.commands = undefined;
+        this.subscriber = undefined;
+        this.table = undefined;
+        for (const client of previous) client?.disconnect();
+      } catch (error) {
+        this.onConnectionError(error instanceof Error ? error : new Error(String(error)));
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  /** Closes both connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const clients = [this.commands, this.subscriber].filter((c): c is RedisClient => c !== undefined);
+    this.commands = undefined;
+    this.subscriber = undefined;
+    await Promise.allSettled(
+      clients.map(async (client) => {
+        if (client.status === "ready") {
+          await Promise.race([
+            client.quit(),
+            new Promise((resolve) => setTimeout(resolve, 500).unref()),
+          ]).catch(() => undefined);
+        }
+        client.disconnect();
+      }),
+    );
+  }
+}

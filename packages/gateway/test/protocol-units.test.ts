@@ -1,0 +1,177 @@
+// Unit tests of the pure parts: routing, path decoding, JSON command parsing, reply encoding,
+// script shebang adaptation, ACL rule reading and the command policy (with the static table).
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { describe, test } from "node:test";
+import { grantsCommand } from "../src/acl-rules.js";
+import { checkCommand, type PolicyContext } from "../src/command-policy.js";
+import { CommandTable } from "../src/command-table.js";
+import { replyToJson, replyToValue } from "../src/reply-encoding.js";
+import {
+  decodePathSegment,
+  parseJsonCommand,
+  parseJsonCommands,
+  pathCommand,
+  routeOf,
+} from "../src/request-parsing.js";
+import { adaptScript, ScriptCompat } from "../src/script-compat.js";
+
+describe("routing and parsing", () => {
+  test("routes", () => {
+    assert.deepEqual(routeOf("/"), { type: "command" });
+    assert.deepEqual(routeOf("/pipeline"), { type: "pipeline" });
+    assert.deepEqual(routeOf("/multi-exec"), { type: "multi-exec" });
+    assert.deepEqual(routeOf("/subscribe/a:chat"), { type: "subscribe", kind: "channel", names: ["a:chat"] });
+    assert.deepEqual(routeOf("/psubscribe/a:%2A"), { type: "subscribe", kind: "pattern", names: ["a:*"] });
+    assert.deepEqual(routeOf("/console/app.js"), { type: "console", file: "app.js" });
+    assert.deepEqual(routeOf("/get/k"), { type: "path-command", segments: ["get", "k"] });
+  });
+
+  test("path segments decode to bytes", () => {
+    assert.deepEqual(decodePathSegment("a%20b"), Buffer.from("a b"));
+    assert.deepEqual(decodePathSegment("%ff%00"), Buffer.from([0xff, 0x00]));
+    assert.deepEqual(decodePathSegment("%zz%"), Buffer.from("%zz%"));
+    assert.deepEqual(decodePathSegment("%E2%82%AC"), Buffer.from("€"));
+    const args = pathCommand(["set", "k"], Buffer.from("v"), new URLSearchParams("EX=10&NX&_token=t"));
+    assert.deepEqual(
+      args.map((a) => a.toString()),
+      ["set", "k", "v", "EX", "10", "NX"],
+    );
+    assert.throws(() => pathCommand([""], undefined, new URLSearchParams()), /no command/);
+  });
+
+  test("JSON commands", () => {
+    assert.deepEqual(parseJsonCommand(Buffer.from('["SET","k",1,-0,2.5,true,false]')), [
+      "SET",
+      "k",
+      "1",
+      "0",
+      "2.5",
+      "true",
+      "false",
+    ]);
+    assert.throws(() => parseJsonCommand(Buffer.from("[1]")), /command name/);
+    assert.throws(() => parseJsonCommand(Buffer.from('["SET", 1e400]')), /finite/);
+    assert.throws(
+      () => parseJsonCommands(Buffer.from('[["PING"],["PING"],["PING"]]'), 2),
+      /too many commands/,
+    );
+    assert.throws(() => parseJsonCommand(Buffer.from("[".repeat(100_000))), /not valid JSON/);
+  });
+});
+
+describe("reply encoding", () => {
+  test("UTF-8 and base64, OK exemption only at the top level, exact integers", () => {
+    const ok = Buffer.from("OK");
+    assert.equal(replyToJson(ok, "base64"), '"OK"');
+    assert.equal(replyToJson([ok], "base64"), '["T0s="]');
+    assert.equal(replyToJson(Buffer.from("bar"), "base64"), '"YmFy"');
+    assert.equal(replyToJson(Buffer.from([0xff]), "utf8"), '"\uFFFD"');
+    assert.equal(replyToJson("12345678901234567890", "base64"), "12345678901234567890");
+    assert.equal(replyToJson(null, "utf8"), "null");
+    assert.equal(
+      replyToJson([Buffer.from("a"), null, ["1", [Buffer.from("b")]]], "utf8"),
+      '["a",null,[1,["b"]]]',
+    );
+    assert.deepEqual(replyToValue(["1", "99999999999999999999", Buffer.from("x")]), [
+      1,
+      "99999999999999999999",
+      "x",
+    ]);
+  });
+});
+
+describe("script compatibility", () => {
+  test("unknown shebang flags are removed and EVALSHA follows", () => {
+    const script = Buffer.from("#!lua flags=allow-key-locking,no-writes\nreturn 1");
+    assert.equal(adaptScript(script)?.toString(), "#!lua flags=no-writes\nreturn 1");
+    assert.equal(
+      adaptScript(Buffer.from("#!lua flags=allow-key-locking\nreturn 1"))?.toString(),
+      "#!lua\nreturn 1",
+    );
+    assert.equal(adaptScript(Buffer.from("#!lua flags=no-writes\nreturn 1")), undefined);
+    assert.equal(adaptScript(Buffer.from("return 1")), undefined);
+    const compat = new ScriptCompat();
+    const original = "#!lua flags=allow-key-locking\nreturn 2";
+    const evalArgs = compat.adapt(["EVAL", original, "0"]);
+    assert.equal(evalArgs[1]?.toString(), "#!lua\nreturn 2");
+    const sha = createHash("sha1").update(original).digest("hex");
+    const mapped = compat.adapt(["EVALSHA", sha, "0"]);
+    assert.equal(mapped[1], createHash("sha1").update("#!lua\nreturn 2").digest("hex"));
+    assert.deepEqual(compat.adapt(["EVALSHA", "f".repeat(40), "0"]), ["EVALSHA", "f".repeat(40), "0"]);
+  });
+});
+
+describe("ACL rules", () => {
+  test("grantsCommand reads rules left to right", () => {
+    const cats = ["@slow", "@scripting"];
+    assert.equal(grantsCommand("on ~a:* -@all +@read +eval", "eval", cats), true);
+    assert.equal(grantsCommand("on ~a:* -@all +@read +eval -eval", "eval", cats), false);
+    assert.equal(grantsCommand("on +@all -@scripting", "evalsha", cats), false);
+    assert.equal(grantsCommand("on -@all +@scripting", "evalsha", cats), true);
+    assert.equal(grantsCommand("on -@all +script|load", "script|load", cats), true);
+    assert.equal(grantsCommand("on -@all +script", "script|load", cats), true);
+    assert.equal(grantsCommand("on allcommands nocommands", "eval", cats), false);
+  });
+});
+
+describe("command policy with the static fallback table", () => {
+  const table = CommandTable.fallback();
+  const service = {
+    keyspace: "a",
+    sharedKeyspaces: ["common"],
+    accessString: "on -@all +@read +@write +eval",
+  };
+  const rw: PolicyContext = { service, kind: "read-write", table };
+  const ro: PolicyContext = { service, kind: "read-only", table };
+  const verdict = (args: string[], ctx: PolicyContext) => checkCommand(args, ctx)?.status;
+
+  test("read-write", () => {
+    assert.equal(verdict(["GET", "a:k"], rw), undefined);
+    assert.equal(verdict(["set", "a:k", "v"], rw), undefined);
+    assert.equal(verdict(["EVAL", "return 1", "0"], rw), undefined);
+    assert.equal(verdict(["EVALSHA", "x", "0"], rw), 403); // access string grants eval only
+    assert.equal(verdict(["OBJECT", "ENCODING", "a:k"], rw), undefined);
+    assert.equal(verdict(["OBJECT", "HELP"], rw), 403);
+    assert.equal(verdict(["SCAN", "0", "MATCH", "common:*"], rw), undefined);
+    assert.equal(verdict(["SCAN", "0", "MATCH", "a*"], rw), 403);
+    assert.equal(verdict(["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a:s", ">"], rw), undefined);
+    assert.equal(verdict(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "a:s", ">"], rw), 403);
+    for (const c of [
+      "FLUSHALL",
+      "KEYS",
+      "CONFIG",
+      "BLPOP",
+      "MONITOR",
+      "SUBSCRIBE",
+      "SELECT",
+      "CLIENT",
+      "DEBUG",
+      "SORT",
+    ]) {
+      assert.equal(verdict([c, "x"], rw), 403, c);
+    }
+    assert.equal(
+      verdict(["NEWCOMMAND", "a:k"], rw),
+      undefined,
+      "the fallback table passes unknown commands to the ACL",
+    );
+    assert.equal(verdict(["bad name"], rw), 400);
+    assert.equal(verdict([""], rw), 400);
+  });
+
+  test("read-only", () => {
+    assert.equal(verdict(["GET", "a:k"], ro), undefined);
+    assert.equal(verdict(["PING"], ro), undefined);
+    assert.equal(verdict(["SET", "a:k", "v"], ro), 403);
+    assert.equal(verdict(["EVAL", "return 1", "0"], ro), 403);
+    assert.equal(verdict(["EVAL_RO", "return 1", "0"], ro), 403); // access string has no eval_ro
+    assert.equal(verdict(["NEWCOMMAND", "a:k"], ro), 403);
+  });
+
+  test("denials never echo unknown subcommands", () => {
+    const error = checkCommand(["OBJECT", "secret-looking-argument", "a:k"], rw);
+    assert.equal(error?.status, 403);
+    assert.ok(!error?.message.includes("secret-looking-argument"));
+  });
+});
