@@ -11,6 +11,7 @@ import type { ActionFactory } from "./commands/action.js";
 import { registerApply } from "./commands/apply.js";
 import { registerDev } from "./commands/dev.js";
 import { registerDoctor } from "./commands/doctor.js";
+import { registerGateway } from "./commands/gateway.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerRotate } from "./commands/rotate.js";
@@ -40,6 +41,7 @@ function buildProgram(ctx: CommandContext, action: ActionFactory): Command {
   registerDoctor(program, action);
   registerMigrate(program, action);
   registerDev(program, action);
+  registerGateway(program, action);
   return program;
 }
 

@@ -89,6 +89,19 @@ test("dev end-to-end: the real binary starts redis-server, prints working redis-
   assert.match(await redisCli("GET", "catalog:item"), /^NOPERM/);
   assert.match(await redisCli("FLUSHALL"), /^NOPERM/);
 
+  // The gateway runs next to it: the printed curl line works with the service's token file.
+  const gateway = /^gateway (http:\/\/127\.0\.0\.1:\d+) \(console: \1\/console\)$/m.exec(stdout)?.[1];
+  assert.ok(gateway, stdout);
+  const tokens = JSON.parse(await readFile(join(state, "secrets", "orders-api.token.json"), "utf8"));
+  assert.ok(!stdout.includes(tokens.readWrite), "token printed");
+  const viaHttp = await fetch(`${gateway}/get/orders:greeting`, {
+    headers: { authorization: `Bearer ${tokens.readWrite}` },
+  });
+  assert.deepEqual(await viaHttp.json(), { result: "hello" });
+  const consolePage = await fetch(`${gateway}/console`);
+  assert.equal(consolePage.status, 200);
+  assert.match(await consolePage.text(), /<html/i);
+
   child.kill("SIGINT");
   const how = await exited;
   assert.equal(how.code, 0, stderr);

@@ -1,5 +1,8 @@
 /** `cacheplane apply`: makes the target match the config, writing each service's secret first. */
+
+import { resolve } from "node:path";
 import { type PlanAction, summarizePlan } from "@cacheplane/core";
+import { ensureServiceTokens, serviceTokenPath } from "@cacheplane/gateway";
 import { type ApplyProgress, applyPlatform } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
@@ -76,8 +79,16 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
     }
   });
 
+  // Gateway tokens (`<secrets-dir>/<service>.token.json`: {"readWrite", "readOnly"}), issued once and kept.
+  const secretsDir = resolve(ctx.io.cwd, flags.secretsDir!);
+  const tokens: Record<string, string> = {};
+  for (const service of config.services.filter((s) => s.enabled)) {
+    await ensureServiceTokens(secretsDir, service.name);
+    tokens[service.name] = serviceTokenPath(secretsDir, service.name);
+  }
+
   if (flags.json) {
-    ctx.out(JSON.stringify({ applied: result.applied, secrets: result.secrets }, null, 2));
+    ctx.out(JSON.stringify({ applied: result.applied, secrets: result.secrets, tokens }, null, 2));
     return EXIT.ok;
   }
   if (result.applied.length === 0) {
@@ -95,6 +106,13 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
     const width = Math.max(...names.map((n) => n.length));
     for (const name of names) ctx.out(`  ${name.padEnd(width)}  ${result.secrets[name]}`);
   }
+  const tokenNames = Object.keys(tokens).sort();
+  if (tokenNames.length > 0) {
+    ctx.out("");
+    ctx.out("Gateway tokens (readWrite, readOnly; for `cacheplane gateway` clients):");
+    const width = Math.max(...tokenNames.map((n) => n.length));
+    for (const name of tokenNames) ctx.out(`  ${name.padEnd(width)}  ${tokens[name]}`);
+  }
   return EXIT.ok;
 }
 
@@ -107,6 +125,6 @@ export function registerApply(program: Command, action: ActionFactory): void {
       .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE),
   )
     .option("--prune", "also delete managed users the config no longer declares", false)
-    .option("--json", "print {applied, secrets} as JSON on stdout", false)
+    .option("--json", "print {applied, secrets, tokens} as JSON on stdout", false)
     .action(action(runApply));
 }

@@ -5,6 +5,7 @@ import { formatDevInstructions } from "../dev/instructions.js";
 import { startDevPlatform } from "../dev/platform.js";
 import { CliError, EXIT, UsageError } from "../errors.js";
 import type { CommandContext } from "../io.js";
+import { stopRequested } from "../stop-requested.js";
 import { type ActionFactory, DEFAULT_CONFIG_FILE } from "./action.js";
 import { progressPrinter } from "./apply.js";
 
@@ -16,40 +17,16 @@ export interface DevFlags {
   config: string;
   port?: string;
   dir: string;
+  gatewayPort?: string;
+  gateway: boolean;
 }
 
-/** Resolves with the reason when the user asks to stop: the io's stop signal, else SIGINT/SIGTERM. */
-function stopRequested(ctx: CommandContext): { promise: Promise<string>; dispose(): void } {
-  const signal = ctx.io.stopSignal;
-  if (signal) {
-    let onAbort: () => void = () => undefined;
-    const promise = new Promise<string>((resolve) => {
-      onAbort = () => resolve("stop requested");
-      if (signal.aborted) resolve("stop requested");
-      else signal.addEventListener("abort", onAbort, { once: true });
-    });
-    return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
-  }
-  let handler: (s: NodeJS.Signals) => void = () => undefined;
-  const promise = new Promise<string>((resolve) => {
-    handler = (s) => resolve(s);
-    process.on("SIGINT", handler);
-    process.on("SIGTERM", handler);
-  });
-  return {
-    promise,
-    dispose: () => {
-      process.off("SIGINT", handler);
-      process.off("SIGTERM", handler);
-    },
-  };
-}
-
-function parsePort(value: string | undefined): number | undefined {
+/** Parses a `--port`-style flag; `undefined` when absent. */
+export function parsePort(value: string | undefined, flag = "--port"): number | undefined {
   if (value === undefined) return undefined;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new UsageError(`--port ${value} is not a TCP port (1-65535)`);
+    throw new UsageError(`${flag} ${value} is not a TCP port (1-65535)`);
   }
   return port;
 }
@@ -57,6 +34,7 @@ function parsePort(value: string | undefined): number | undefined {
 /** Starts the platform, prints instructions and the ready line, and runs until asked to stop. */
 export async function runDev(flags: DevFlags, ctx: CommandContext): Promise<number> {
   const port = parsePort(flags.port);
+  const gatewayPort = flags.gateway === false ? false : (parsePort(flags.gatewayPort, "--gateway-port") ?? 0);
   const config = await loadConfig(flags.config, ctx.io.cwd);
   // Listen for Ctrl-C from the start, so an early one still stops the server cleanly.
   const stop = stopRequested(ctx);
@@ -71,6 +49,7 @@ export async function runDev(flags: DevFlags, ctx: CommandContext): Promise<numb
       log: (line) => ctx.log(line),
       onProgress: (event) => progress.onProgress(event),
       onSecret: (secret) => ctx.redactor.add(secret),
+      gatewayPort,
     });
     const changes = platform.applied.length;
     ctx.log(
@@ -108,5 +87,7 @@ export function registerDev(program: Command, action: ActionFactory): void {
     .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE)
     .option("--port <port>", "redis-server port (default: last run's, else a free one)")
     .option("--dir <dir>", "state directory: admin password, secrets, ACL file, log", ".cacheplane")
+    .option("--gateway-port <port>", "HTTP gateway port (default: a free one)")
+    .option("--no-gateway", "do not start the HTTP gateway")
     .action(action(runDev));
 }

@@ -1,9 +1,11 @@
 /**
- * Where `cacheplane dev` starts the HTTP gateway next to the local redis-server. A no-op until the
- * gateway package provides a Node server entry point; the dev platform already calls it and stops what
- * it returns.
+ * Starts the HTTP gateway (Upstash REST, console at /console) next to the dev platform's
+ * redis-server. Tokens are issued into the secrets directory (`<service>.token.json`); the
+ * instructions name the files and how to read them, never the tokens themselves.
  */
+import { join, relative } from "node:path";
 import type { PlatformConfig } from "@cacheplane/core";
+import { startGatewayServer } from "@cacheplane/gateway";
 
 /** What the gateway needs to serve the dev platform. */
 export interface DevGatewayContext {
@@ -12,8 +14,12 @@ export interface DevGatewayContext {
   redis: { host: string; port: number };
   /** Service name -> secret file path. */
   secrets: Record<string, string>;
-  /** The dev directory (for token files and the like). */
+  /** The dev directory (secrets live in `<dir>/secrets`). */
   dir: string;
+  /** Gateway port; 0 picks a free one. */
+  port?: number;
+  /** Working directory, to print short paths. */
+  cwd?: string;
   /** Writes a progress line to stderr. */
   log(line: string): void;
 }
@@ -27,7 +33,29 @@ export interface DevGateway {
   stop(): Promise<void>;
 }
 
-/** Starts the gateway for the dev platform when available; resolves to `undefined` for now. */
-export async function startGatewayIfAvailable(_context: DevGatewayContext): Promise<DevGateway | undefined> {
-  return undefined;
+/** Starts the gateway for the dev platform on 127.0.0.1. */
+export async function startGatewayIfAvailable(context: DevGatewayContext): Promise<DevGateway | undefined> {
+  const secretsDir = join(context.dir, "secrets");
+  const server = await startGatewayServer({
+    config: context.config,
+    secretsDir,
+    host: "127.0.0.1",
+    port: context.port ?? 0,
+    target: { host: context.redis.host, port: context.redis.port, tls: false },
+  });
+  context.log(`cacheplane dev: gateway on ${server.url}`);
+  const show = (path: string) => (context.cwd ? relative(context.cwd, path) || path : path);
+  const instructions: string[] = [];
+  const first = Object.keys(server.tokenFiles).sort()[0];
+  for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
+    instructions.push(`${service} tokens  ${show(file)}  (readWrite, readOnly)`);
+  }
+  if (first !== undefined) {
+    const file = server.tokenFiles[first]!;
+    instructions.push(
+      `try  curl -s ${server.url}/set/${context.config.services.find((s) => s.name === first)?.keyspace ?? first}:hello/world -H "Authorization: Bearer $(node -p 'require("${file}").readWrite')"`,
+      `@upstash/redis  UPSTASH_REDIS_REST_URL=${server.url} UPSTASH_REDIS_REST_TOKEN="$(node -p 'require("${file}").readWrite')"`,
+    );
+  }
+  return { url: server.url, instructions, stop: () => server.close() };
 }

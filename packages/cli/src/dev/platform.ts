@@ -47,6 +47,8 @@ export interface DevPlatformOptions {
   onProgress?: (event: ApplyProgress) => void;
   /** Called with every password the platform handles, so callers can mask it in output. */
   onSecret?: (secret: string) => void;
+  /** Port of the HTTP gateway; `0` picks a free one; `false` starts no gateway. @default 0 */
+  gatewayPort?: number | false;
 }
 
 /** One provisioned service and where its secret is. */
@@ -202,13 +204,17 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       access: accessLabel(s),
       secretFile: store.locate(s),
     }));
-    gateway = await startGatewayIfAvailable({
-      config: options.config,
-      redis: { host: "127.0.0.1", port: server.port },
-      secrets: Object.fromEntries(services.map((s) => [s.name, s.secretFile])),
-      dir,
-      log,
-    });
+    if (options.gatewayPort !== false) {
+      gateway = await startGatewayIfAvailable({
+        config: options.config,
+        redis: { host: "127.0.0.1", port: server.port },
+        secrets: Object.fromEntries(services.map((s) => [s.name, s.secretFile])),
+        dir,
+        port: options.gatewayPort ?? 0,
+        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+        log,
+      });
+    }
     const platform: DevPlatform = {
       host: "127.0.0.1",
       port: server.port,

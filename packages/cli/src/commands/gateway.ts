@@ -1,0 +1,85 @@
+/**
+ * `cacheplane gateway`: serves the Upstash-REST-compatible HTTP gateway (and its console) for the
+ * services of a config, on 127.0.0.1 by default, until Ctrl-C. Each service's commands run as that
+ * service's own Redis user (from its secret file), so the Redis ACL is the final guard.
+ */
+import { resolve } from "node:path";
+import { startGatewayServer } from "@cacheplane/gateway";
+import type { Command } from "commander";
+import { loadConfig } from "../config-loader.js";
+import { EXIT, UsageError } from "../errors.js";
+import type { CommandContext } from "../io.js";
+import { stopRequested } from "../stop-requested.js";
+import { TARGET_ENV } from "../target-options.js";
+import { type ActionFactory, DEFAULT_CONFIG_FILE } from "./action.js";
+import { parsePort } from "./dev.js";
+
+/** The line printed on stdout once the gateway listens (scripts and tests wait for it). */
+export const GATEWAY_READY_LINE = "cacheplane gateway: ready";
+
+/** Flags of `cacheplane gateway`. */
+export interface GatewayFlags {
+  config: string;
+  target?: string;
+  secretsDir: string;
+  port: string;
+  host: string;
+  service?: string[];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Starts the gateway, prints its URL and token files (never the tokens), runs until stopped. */
+export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Promise<number> {
+  const port = parsePort(flags.port) ?? 8080;
+  const config = await loadConfig(flags.config, ctx.io.cwd);
+  const target = flags.target ?? ctx.io.env[TARGET_ENV]?.split(/[\s,]+/).find((s) => s.length > 0);
+  if (target !== undefined && !/^rediss?:\/\//.test(target)) {
+    throw new UsageError("--target must be a redis:// or rediss:// URL (its credentials are not used)");
+  }
+  if (target !== undefined) {
+    const password = /^rediss?:\/\/[^:/@]*:([^@]*)@/.exec(target)?.[1];
+    if (password) ctx.redactor.add(decodeURIComponent(password));
+  }
+  const stop = stopRequested(ctx);
+  try {
+    const server = await startGatewayServer({
+      config,
+      secretsDir: resolve(ctx.io.cwd, flags.secretsDir),
+      host: flags.host,
+      port,
+      ...(target !== undefined ? { target } : {}),
+      ...(flags.service && flags.service.length > 0 ? { only: flags.service } : {}),
+    });
+    ctx.out(`Gateway (Upstash REST) on ${server.url}   console: ${server.url}/console`);
+    for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
+      ctx.out(`  ${service}  tokens in ${file} (readWrite, readOnly)`);
+    }
+    ctx.out(GATEWAY_READY_LINE);
+    const reason = await stop.promise;
+    ctx.log(`cacheplane gateway: ${reason}, stopping`);
+    await server.close();
+    return EXIT.ok;
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** Registers `gateway` on the program. */
+export function registerGateway(program: Command, action: ActionFactory): void {
+  program
+    .command("gateway")
+    .description("serve Redis over HTTP (Upstash REST protocol) with per-service tokens, plus /console")
+    .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE)
+    .requiredOption("--secrets-dir <dir>", "directory of the service secret files (tokens are issued here)")
+    .option(
+      "--target <redis-url>",
+      `Redis to connect to instead of the secrets' host/port (credentials ignored; default: $${TARGET_ENV})`,
+    )
+    .option("--port <port>", "port to listen on", "8080")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--service <name>", "serve only this service (repeatable)", collect)
+    .action(action(runGateway));
+}
