@@ -62,21 +62,31 @@ async function main(): Promise<void> {
   for (const suite of suites) {
     console.error(`bench: running ${suite} ...`);
     try {
-      const mod = (await import(pathToFileURL(join(here, suite, "index.ts")).href)) as { run(): Promise<BenchRow[]> };
+      const mod = (await import(pathToFileURL(join(here, suite, "index.ts")).href)) as {
+        run(): Promise<BenchRow[]>;
+      };
       const rows = await mod.run();
-      writeFileSync(join(resultsDir, `${suite}.json`), `${JSON.stringify({ suite, ...meta, rows }, null, 2)}\n`);
+      writeFileSync(
+        join(resultsDir, `${suite}.json`),
+        `${JSON.stringify({ suite, ...meta, rows }, null, 2)}\n`,
+      );
       const md = toMarkdown(suite, rows, meta);
       writeFileSync(join(resultsDir, `${suite}.md`), md);
       console.log(md);
     } catch (err) {
       failed = true;
-      console.error(`bench: ${suite} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      console.error(
+        `bench: ${suite} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
     }
   }
   const index = readdirSync(resultsDir)
     .filter((f) => f.endsWith(".md") && f !== "README.md")
     .map((f) => `- [${f.replace(/\.md$/, "")}](./${f})`);
-  writeFileSync(join(resultsDir, "README.md"), `# Benchmark results\n\nWritten by \`npm run bench\`.\n\n${index.join("\n")}\n`);
+  writeFileSync(
+    join(resultsDir, "README.md"),
+    `# Benchmark results\n\nWritten by \`npm run bench\`.\n\n${index.join("\n")}\n`,
+  );
   process.exit(failed ? 1 : 0);
 }
 

@@ -2,6 +2,7 @@ export { type AccessRuleDiff, accessRuleDiff, describeAccessChanges } from "./ac
 export type { AclSaveMode } from "./acl-persistence.js";
 export { PROBE_USER_PREFIX } from "./acl-rules.js";
 export { applyPlatform } from "./apply.js";
+export * from "./aws.js";
 export type { ClusterNode } from "./cluster-topology.js";
 export { ProvisionerError, RotationError, SecretStoreError, TargetError } from "./errors.js";
 export { FILE_STORE_STATE_FILE, FileSecretStore } from "./file-secret-store.js";
@@ -17,4 +18,3 @@ export {
 } from "./redis-acl-target.js";
 export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
 export * from "./types.js";
-export * from "./aws.js";

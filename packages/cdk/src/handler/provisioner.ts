@@ -3,4 +3,8 @@
  * subpath so the Lambda bundle holds only the ElastiCache target and the Secrets Manager store (not the
  * Redis target and ioredis).
  */
-export { ElastiCacheTarget, MANAGED_BY_CLOUDFORMATION, SecretsManagerStore } from "@cacheplane/provisioner/aws";
+export {
+  ElastiCacheTarget,
+  MANAGED_BY_CLOUDFORMATION,
+  SecretsManagerStore,
+} from "@cacheplane/provisioner/aws";
