@@ -2,6 +2,8 @@
  * @cacheplane/cli: the `cacheplane` command (`runCli`) and the pieces it is built from, for scripts
  * and tests: the config loader, the doctor checks and the local dev platform.
  */
+
+export { Redactor, redactUrl } from "@cacheplane/core";
 export { type ActionFactory, type CommandHandler, DEFAULT_CONFIG_FILE } from "./commands/action.js";
 export { describeAction, progressPrinter } from "./commands/apply.js";
 export { DEV_READY_LINE } from "./commands/dev.js";
@@ -20,5 +22,4 @@ export { type DoctorCheck, type DoctorOptions, type DoctorReport, runDoctorCheck
 export { CliError, EXIT, UsageError } from "./errors.js";
 export type { CliIo, CommandContext } from "./io.js";
 export { runCli, VERSION } from "./main.js";
-export { Redactor, redactUrl } from "./redaction.js";
 export { TARGET_ENV } from "./target-options.js";

@@ -1,5 +1,5 @@
 /** Where a command's output goes: real process streams in the binary, buffers in tests. */
-import { Redactor } from "./redaction.js";
+import { Redactor } from "@cacheplane/core";
 
 /** The outside world of one CLI run. Every field is optional in `runCli`; defaults are the real process. */
 export interface CliIo {

@@ -4,11 +4,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { redactUrl } from "@cacheplane/core";
 import { FileSecretStore, type ProvisioningTarget, RedisAclTarget } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { UsageError } from "./errors.js";
 import type { CommandContext } from "./io.js";
-import { redactUrl } from "./redaction.js";
 
 /** Environment variable that may hold the target URL(s), so the admin password stays out of shell history. */
 export const TARGET_ENV = "CACHEPLANE_TARGET";

@@ -48,6 +48,15 @@ export {
   summarizePlan,
 } from "./plan.js";
 export {
+  MIN_SECRET_LENGTH,
+  REDACTED,
+  type RedactOptions,
+  Redactor,
+  redact,
+  redactedMessage,
+  redactUrl,
+} from "./redaction.js";
+export {
   buildSecretPayload,
   isAcceptablePassword,
   PASSWORD_ALPHABET,
