@@ -44,7 +44,9 @@ const args = [
   "--test",
   `--test-concurrency=${concurrency}`,
   "--test-timeout=180000",
-  ...(process.env.TEST_REPORTER ? [`--test-reporter=${process.env.TEST_REPORTER}`] : ["--test-reporter=spec"]),
+  ...(process.env.TEST_REPORTER
+    ? [`--test-reporter=${process.env.TEST_REPORTER}`]
+    : ["--test-reporter=spec"]),
   ...files,
 ];
 console.log(`run-tests: ${files.length} files, concurrency ${concurrency}`);
