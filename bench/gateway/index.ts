@@ -1,230 +1,214 @@
 /**
  * Bench suite `gateway` (`npm run bench gateway`): the Upstash-REST gateway against a bare
- * node:http + ioredis server doing the same work without tokens or policy, both on 127.0.0.1 in
- * front of one redis-server (started by @cacheplane/testkit, ACL service user), measured with
- * autocannon's programmatic API for a bounded duration:
- * - GET and SET requests per second at 50 connections;
- * - p99 latency at 50 connections, and the latency the gateway adds;
- * - one /pipeline request of 100 commands vs 100 single-command requests (commands per second).
- * Subject and baseline alternate over `BENCH_ROUNDS` rounds (default 3) and the median round is
- * reported; `BENCH_DURATION_S` sets the seconds per measurement (default 3). Load is generated in
- * one autocannon worker thread, off the servers' event loop.
+ * node:http + ioredis baseline doing the per-request work any HTTP front of Redis must do (read
+ * the body, check a bearer token by SHA-256 + `timingSafeEqual`, parse the command from the JSON
+ * body or the path, run it on ioredis with the gateway's own ioredis options, JSON-encode the
+ * reply): see `servers.ts`. Both run in this process on 127.0.0.1 in front of one redis-server
+ * (started by @cacheplane/testkit on a free port, ACL service user).
+ *
+ * Load comes from autocannon in a child process (`load.mjs`), started the same way for both
+ * servers, so the load generator's CPU is not charged to the measured server's event loop (on a
+ * small machine it still competes for the same cores, equally for both).
+ *
+ * After one unrecorded warm-up of every measurement, `BENCH_ROUNDS` rounds (default 10) of
+ * `BENCH_DURATION_S` seconds per measurement (default 2); in each round subject and baseline run
+ * back to back, the order alternating between rounds. Many short pairs rather than a few long ones:
+ * other load on the machine drifts, and a pair measured seconds apart sees nearly the same. The
+ * median round is reported, and each round's paired figures are printed to stderr so the spread is
+ * visible. Measured:
+ * - GET and SET requests per second at 50 connections, as fast as the servers answer;
+ * - p99 latency of GET at 50 connections, and the latency the gateway adds to it. This is a closed
+ *   loop at saturation: the latency is mostly queueing (about connections / throughput), so it
+ *   follows the throughput ratio. autocannon records latencies with 1 ms resolution;
+ * - CPU time of the server process per request (user + system, `process.cpuUsage()` over the whole
+ *   run divided by the requests the server counted): the work per request, much less sensitive to
+ *   other load on the machine than throughput;
+ * - mean latency the gateway adds without queueing: at 1 connection a closed loop's mean round trip
+ *   is exactly 1 / (requests per second), so this is 1/rps(gateway) - 1/rps(baseline), in µs;
+ * - one /pipeline request of 100 GETs vs 100 single-command requests (commands per second).
  */
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseConfig } from "@cacheplane/core";
-import { ensureServiceTokens, startGatewayServer } from "@cacheplane/gateway";
-import { startRedis } from "@cacheplane/testkit";
-import { Redis } from "ioredis";
 import type { BenchRow } from "../types.js";
+import { type LoadOptions, type LoadResult, runLoad } from "./load.js";
+import { type BenchServers, startBenchServers } from "./servers.js";
 
-interface AutocannonResult {
-  requests: { average: number };
-  latency: { p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-interface AutocannonOptions {
-  url: string;
-  connections: number;
-  duration: number;
-  method?: "GET" | "POST";
-  headers?: Record<string, string>;
-  body?: string;
-  warmup?: { connections: number; duration: number };
-  workers?: number;
-}
-type Autocannon = (options: AutocannonOptions) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
+const WARMUP_S = 2;
 const CONNECTIONS = 50;
 const PIPELINE_CONNECTIONS = 10;
 const PIPELINE_SIZE = 100;
-const LOAD_WORKERS = 1;
-const PASSWORD = "Bench-Gateway-Pw-1357924680";
 
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
-  );
-}
-
-/** The baseline: node:http + ioredis, JSON in and out, no tokens, no policy. */
-function baselineServer(redis: Redis): Server {
-  return createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      try {
-        let body: string;
-        if (req.method === "GET" && req.url?.startsWith("/get/")) {
-          body = JSON.stringify({ result: await redis.get(decodeURIComponent(req.url.slice(5))) });
-        } else if (req.url === "/pipeline") {
-          const commands = JSON.parse(Buffer.concat(chunks).toString()) as string[][];
-          const batch = redis.pipeline();
-          for (const [name, ...args] of commands) batch.call(name!, ...args);
-          const results = (await batch.exec()) ?? [];
-          body = JSON.stringify(
-            results.map(([error, result]) => (error ? { error: error.message } : { result })),
-          );
-        } else {
-          const [name, ...args] = JSON.parse(Buffer.concat(chunks).toString()) as string[];
-          body = JSON.stringify({ result: await redis.call(name!, ...args) });
-        }
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(body);
-      } catch (error) {
-        res.writeHead(400, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: (error as Error).message }));
-      }
-    });
-  });
-}
+/** Goals of issue 4. */
+const GOAL_THROUGHPUT_RATIO = 0.85;
+const GOAL_ADDED_P99_MS = 1;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
 
-/** Medians over ROUNDS of each scenario, scenarios interleaved within a round. */
-async function rounds(
-  scenarios: Record<string, AutocannonOptions>,
-): Promise<Record<string, { rps: number; p99: number }>> {
-  const samples: Record<string, { rps: number[]; p99: number[] }> = {};
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, options] of Object.entries(scenarios)) {
-      const result = await measure(options);
-      samples[name] ??= { rps: [], p99: [] };
-      samples[name].rps.push(result.requests.average);
-      samples[name].p99.push(result.latency.p99);
-    }
-  }
-  return Object.fromEntries(
-    Object.entries(samples).map(([name, s]) => [name, { rps: median(s.rps), p99: median(s.p99) }]),
-  );
+interface Pair {
+  subject: LoadOptions;
+  baseline: LoadOptions;
+  /** Which server's request counter belongs to each side. */
+  servers: { subject: "gateway" | "baseline"; baseline: "gateway" | "baseline" };
+}
+/** One measurement: autocannon's figures, plus the server process's CPU time per request (µs). */
+type Sample = LoadResult & { cpuPerRequestUs: number };
+type Samples = Record<string, { subject: Sample[]; baseline: Sample[] }>;
+
+async function measure(servers: BenchServers, which: "gateway" | "baseline", options: LoadOptions) {
+  const served = servers.served[which];
+  const cpu = process.cpuUsage();
+  const result = await runLoad(options);
+  const used = process.cpuUsage(cpu);
+  const requests = servers.served[which] - served;
+  return { ...result, cpuPerRequestUs: (used.user + used.system) / Math.max(requests, 1) };
 }
 
-async function measure(options: AutocannonOptions): Promise<AutocannonResult> {
-  // Load is generated in worker threads, so it does not compete with the servers' event loop.
-  const result = await autocannon({
-    ...options,
-    workers: LOAD_WORKERS,
-    warmup: { connections: options.connections, duration: 1 },
-  });
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`bench ${options.url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+/** Each pair measured back to back, once per round; who goes first alternates between rounds. */
+async function rounds(servers: BenchServers, pairs: Record<string, Pair>): Promise<Samples> {
+  const samples: Samples = {};
+  for (const pair of Object.values(pairs)) {
+    for (const side of ["subject", "baseline"] as const) await runLoad({ ...pair[side], duration: WARMUP_S });
   }
-  return result;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, pair] of Object.entries(pairs)) {
+      const order = round % 2 === 0 ? (["subject", "baseline"] as const) : (["baseline", "subject"] as const);
+      const results: Partial<Record<"subject" | "baseline", Sample>> = {};
+      for (const side of order) results[side] = await measure(servers, pair.servers[side], pair[side]);
+      samples[name] ??= { subject: [], baseline: [] };
+      samples[name].subject.push(results.subject!);
+      samples[name].baseline.push(results.baseline!);
+      const s = results.subject!;
+      const b = results.baseline!;
+      console.error(
+        `bench gateway: round ${round + 1}/${ROUNDS} ${name}: ${fmt(s.requests.average)} vs ${fmt(b.requests.average)} req/s` +
+          ` (ratio ${fmt(s.requests.average / b.requests.average)}), p99 ${s.latency.p99} vs ${b.latency.p99} ms` +
+          ` (+${s.latency.p99 - b.latency.p99} ms), CPU ${fmt(s.cpuPerRequestUs)} vs ${fmt(b.cpuPerRequestUs)} µs/request`,
+      );
+    }
+  }
+  return samples;
+}
+
+function spread(values: number[]): string {
+  return `${fmt(Math.min(...values))}..${fmt(Math.max(...values))}`;
 }
 
 /** Runs the suite; every figure is measured in this run, on this machine. */
 export async function run(): Promise<BenchRow[]> {
-  const server = await startRedis({ acl: true });
-  const dir = mkdtempSync(join(tmpdir(), "cacheplane-bench-gateway-"));
-  const config = parseConfig({
-    stage: "bench",
-    region: "local",
-    services: [{ name: "bench", access: "read-write" }],
-  });
-  const service = config.services[0]!;
-  const admin = server.client();
-  await admin.call(
-    "ACL",
-    "SETUSER",
-    service.userId,
-    "reset",
-    ...service.accessString.split(" "),
-    `>${PASSWORD}`,
-  );
-  admin.disconnect();
-  const secret = {
-    host: server.host,
-    port: server.port,
-    username: service.userName,
-    password: PASSWORD,
-    keyspace: "bench",
-    tls: false,
-  };
-  writeFileSync(join(dir, "bench.json"), JSON.stringify(secret), { mode: 0o600 });
-  const gateway = await startGatewayServer({ config, secretsDir: dir, port: 0, logger: () => undefined });
-  const { readWrite } = await ensureServiceTokens(dir, "bench");
-  const redis = new Redis({
-    host: secret.host,
-    port: secret.port,
-    username: secret.username,
-    password: PASSWORD,
-    enableReadyCheck: false,
-  });
-  const baseline = baselineServer(redis);
-  const baselineUrl = await listen(baseline);
-  const auth = { authorization: `Bearer ${readWrite}`, "content-type": "application/json" };
-  const json = { "content-type": "application/json" };
-  await redis.set("bench:k", "x".repeat(64));
+  const servers = await startBenchServers();
+  const { gatewayUrl, baselineUrl } = servers;
+  const headers = { authorization: `Bearer ${servers.token}`, "content-type": "application/json" };
+  await servers.redis.set("bench:k", "x".repeat(64));
   try {
-    const common = { connections: CONNECTIONS, duration: DURATION_S };
+    const common = { connections: CONNECTIONS, duration: DURATION_S, headers };
     const setBody = JSON.stringify(["SET", "bench:k", "x".repeat(64)]);
     const pipelineBody = JSON.stringify(Array.from({ length: PIPELINE_SIZE }, () => ["GET", "bench:k"]));
-    const pipe = { connections: PIPELINE_CONNECTIONS, duration: DURATION_S };
-    const m = await rounds({
-      gwGet: { ...common, url: `${gateway.url}/get/bench:k`, headers: auth },
-      baseGet: { ...common, url: `${baselineUrl}/get/bench:k`, headers: json },
-      gwSet: { ...common, url: `${gateway.url}/`, method: "POST", headers: auth, body: setBody },
-      baseSet: { ...common, url: `${baselineUrl}/`, method: "POST", headers: json, body: setBody },
-      gwPipeline: {
-        ...pipe,
-        url: `${gateway.url}/pipeline`,
-        method: "POST",
-        headers: auth,
-        body: pipelineBody,
+    const pipe = { connections: PIPELINE_CONNECTIONS, duration: DURATION_S, headers };
+    const single = { ...common, connections: 1 };
+    const versus = { subject: "gateway", baseline: "baseline" } as const;
+    const m = await rounds(servers, {
+      get: {
+        subject: { ...common, url: `${gatewayUrl}/get/bench:k` },
+        baseline: { ...common, url: `${baselineUrl}/get/bench:k` },
+        servers: versus,
       },
-      gwSingle: { ...pipe, url: `${gateway.url}/get/bench:k`, headers: auth },
+      set: {
+        subject: { ...common, url: `${gatewayUrl}/`, method: "POST", body: setBody },
+        baseline: { ...common, url: `${baselineUrl}/`, method: "POST", body: setBody },
+        servers: versus,
+      },
+      "get, 1 connection": {
+        subject: { ...single, url: `${gatewayUrl}/get/bench:k` },
+        baseline: { ...single, url: `${baselineUrl}/get/bench:k` },
+        servers: versus,
+      },
+      "pipeline vs single (gateway)": {
+        subject: { ...pipe, url: `${gatewayUrl}/pipeline`, method: "POST", body: pipelineBody },
+        baseline: { ...pipe, url: `${gatewayUrl}/get/bench:k` },
+        servers: { subject: "gateway", baseline: "gateway" },
+      },
     });
-    const gwGet = m.gwGet!;
-    const baseGet = m.baseGet!;
-    const gwSet = m.gwSet!;
-    const baseSet = m.baseSet!;
-    const pipelineCommands = m.gwPipeline!.rps * PIPELINE_SIZE;
-    const singleCommands = m.gwSingle!.rps;
+    const rps = (results: Sample[]) => median(results.map((r) => r.requests.average));
+    const p99 = (results: Sample[]) => median(results.map((r) => r.latency.p99));
+    const cpu = (results: Sample[]) => median(results.map((r) => r.cpuPerRequestUs));
+    const paired = (name: string, f: (s: Sample, b: Sample) => number) =>
+      m[name]!.subject.map((s, i) => f(s, m[name]!.baseline[i]!));
+    const get = m.get!;
+    const set = m.set!;
+    const one = m["get, 1 connection"]!;
+    const pipeline = m["pipeline vs single (gateway)"]!;
+    const getRatio = rps(get.subject) / rps(get.baseline);
+    const setRatio = rps(set.subject) / rps(set.baseline);
+    const addedP99 = p99(get.subject) - p99(get.baseline);
+    const addedMeanUs = 1e6 / rps(one.subject) - 1e6 / rps(one.baseline);
+    const pipelineCommands = rps(pipeline.subject) * PIPELINE_SIZE;
+    const singleCommands = rps(pipeline.baseline);
+    const ratioSpread = (name: string) =>
+      `round ratios ${spread(paired(name, (s, b) => s.requests.average / b.requests.average))}`;
+    const rounds_ = `median of ${ROUNDS} rounds`;
     return [
       {
-        name: `gateway GET (${CONNECTIONS} connections) vs node:http + ioredis`,
-        value: gwGet.rps,
+        name: `gateway GET (${CONNECTIONS} connections) vs node:http + ioredis; ${rounds_}, ${ratioSpread("get")}`,
+        value: rps(get.subject),
         unit: "req/s",
-        baseline: { name: "node:http + ioredis GET", value: baseGet.rps },
-        ratio: gwGet.rps / baseGet.rps,
+        baseline: { name: "node:http + ioredis GET", value: rps(get.baseline) },
+        ratio: getRatio,
         direction: "higher",
+        goal: `>= ${GOAL_THROUGHPUT_RATIO}`,
+        met: getRatio >= GOAL_THROUGHPUT_RATIO,
       },
       {
-        name: `gateway SET (${CONNECTIONS} connections) vs node:http + ioredis`,
-        value: gwSet.rps,
+        name: `gateway SET (${CONNECTIONS} connections) vs node:http + ioredis; ${rounds_}, ${ratioSpread("set")}`,
+        value: rps(set.subject),
         unit: "req/s",
-        baseline: { name: "node:http + ioredis SET", value: baseSet.rps },
-        ratio: gwSet.rps / baseSet.rps,
+        baseline: { name: "node:http + ioredis SET", value: rps(set.baseline) },
+        ratio: setRatio,
         direction: "higher",
+        goal: `>= ${GOAL_THROUGHPUT_RATIO}`,
+        met: setRatio >= GOAL_THROUGHPUT_RATIO,
       },
       {
-        name: `gateway GET p99 latency (${CONNECTIONS} connections)`,
-        value: gwGet.p99,
+        name: `gateway GET p99 latency (${CONNECTIONS} connections, closed loop at saturation)`,
+        value: p99(get.subject),
         unit: "ms",
-        baseline: { name: "node:http + ioredis GET p99", value: baseGet.p99 },
-        ratio: gwGet.p99 / Math.max(baseGet.p99, 0.001),
+        baseline: { name: "node:http + ioredis GET p99", value: p99(get.baseline) },
+        ratio: p99(get.subject) / Math.max(p99(get.baseline), 0.001),
         direction: "lower",
       },
       {
-        name: `p99 latency the gateway adds to GET (${CONNECTIONS} connections)`,
-        value: gwGet.p99 - baseGet.p99,
+        name: `p99 latency the gateway adds to GET (${CONNECTIONS} connections; 1 ms resolution); round values ${spread(paired("get", (s, b) => s.latency.p99 - b.latency.p99))}`,
+        value: addedP99,
         unit: "ms",
+        direction: "lower",
+        goal: `<= ${GOAL_ADDED_P99_MS} ms`,
+        met: addedP99 <= GOAL_ADDED_P99_MS,
+      },
+      {
+        name: `server CPU time per GET request (${CONNECTIONS} connections); round ratios ${spread(paired("get", (s, b) => s.cpuPerRequestUs / b.cpuPerRequestUs))}`,
+        value: cpu(get.subject),
+        unit: "µs",
+        baseline: { name: "node:http + ioredis", value: cpu(get.baseline) },
+        ratio: cpu(get.subject) / cpu(get.baseline),
         direction: "lower",
       },
       {
-        name: `one /pipeline of ${PIPELINE_SIZE} GETs vs ${PIPELINE_SIZE} single requests (${PIPELINE_CONNECTIONS} connections)`,
+        name: `server CPU time per SET request (${CONNECTIONS} connections); round ratios ${spread(paired("set", (s, b) => s.cpuPerRequestUs / b.cpuPerRequestUs))}`,
+        value: cpu(set.subject),
+        unit: "µs",
+        baseline: { name: "node:http + ioredis", value: cpu(set.baseline) },
+        ratio: cpu(set.subject) / cpu(set.baseline),
+        direction: "lower",
+      },
+      {
+        name: `mean latency the gateway adds to GET without queueing (1 connection: 1/rps, gateway ${fmt(rps(one.subject))} vs baseline ${fmt(rps(one.baseline))} req/s); round values ${spread(paired("get, 1 connection", (s, b) => 1e6 / s.requests.average - 1e6 / b.requests.average))}`,
+        value: addedMeanUs,
+        unit: "µs",
+        direction: "lower",
+      },
+      {
+        name: `one /pipeline of ${PIPELINE_SIZE} GETs vs ${PIPELINE_SIZE} single requests (gateway, ${PIPELINE_CONNECTIONS} connections)`,
         value: pipelineCommands,
         unit: "commands/s",
         baseline: { name: "single-command GET requests", value: singleCommands },
@@ -233,11 +217,6 @@ export async function run(): Promise<BenchRow[]> {
       },
     ];
   } finally {
-    await new Promise<void>((resolve) => baseline.close(() => resolve()));
-    baseline.closeAllConnections();
-    redis.disconnect();
-    await gateway.close();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await servers.close();
   }
 }

@@ -163,7 +163,8 @@ export const taggedJsonCodec: Codec = {
   decode(data) {
     const text = data.toString("utf8");
     // Every tag is an object with a "$t" key, written exactly as `"$t"`: without it, plain JSON.
-    if (!text.includes('"$t"')) return JSON.parse(text);
+    // Most payloads have no "$" byte at all (a memchr); indexOf is far cheaper than includes in V8.
+    if (data.indexOf(0x24) === -1 || text.indexOf('"$t"') === -1) return JSON.parse(text);
     return fromTagged(JSON.parse(text));
   },
 };
@@ -264,13 +265,23 @@ export class Serializer {
   }
 
   encode(value: unknown, key?: string, freshUntil?: number): Buffer {
-    let body: Buffer;
+    const payload = this.encodePayload(value, key, freshUntil);
+    return typeof payload === "string" ? Buffer.from(payload, "utf8") : payload;
+  }
+
+  /**
+   * Like {@link encode}, but a codec's text output that needs no framing (no compression, no
+   * freshness header) is returned as the string itself: the same bytes once UTF-8 encoded, without
+   * a copy. Stores with `setText` (Redis) send it as is, which ioredis writes faster than a Buffer.
+   * UTF-8 text never starts with the marker byte 0xC1, so unframed text cannot be misread.
+   */
+  encodePayload(value: unknown, key?: string, freshUntil?: number): Buffer | string {
+    let encoded: string | Uint8Array;
     try {
-      const encoded = this.codec.encode(value);
-      body =
-        typeof encoded === "string"
-          ? Buffer.from(encoded, "utf8")
-          : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+      encoded = this.codec.encode(value);
+      if (typeof encoded !== "string" && !(encoded instanceof Uint8Array)) {
+        throw new TypeError(`codec returned ${encoded === undefined ? "undefined" : typeof encoded}`);
+      }
     } catch (err) {
       throw new SerializationError(
         `Cannot encode the value${key === undefined ? "" : ` of key "${key}"`} with ${this.codec.name}: ${
@@ -281,6 +292,22 @@ export class Serializer {
         err,
       );
     }
+    if (typeof encoded === "string") {
+      if (freshUntil === undefined && !this.compresses(encoded)) return encoded;
+      return this.frame(Buffer.from(encoded, "utf8"), freshUntil);
+    }
+    return this.frame(Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength), freshUntil);
+  }
+
+  /** Whether text of this length reaches the compression threshold (byte length is at most 3 × length). */
+  private compresses(text: string): boolean {
+    const c = this.compression;
+    if (c === undefined || text.length * 3 < c.threshold) return false;
+    return Buffer.byteLength(text, "utf8") >= c.threshold;
+  }
+
+  private frame(input: Buffer, freshUntil: number | undefined): Buffer {
+    let body = input;
     let flags = 0;
     if (this.compression && body.length >= this.compression.threshold) {
       if (this.compression.algorithm === "gzip") {

@@ -17,20 +17,19 @@ export function luaScript(name: string, lua: string): LuaScript {
 
 type Arg = string | number | Buffer;
 
-export async function evalScript(
+/** One EVALSHA round trip; a second one (EVAL) only after NOSCRIPT. */
+export function evalScript(
   client: Redis | Cluster,
   script: LuaScript,
   keys: string[],
   args: Arg[],
 ): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
-  } catch (err) {
+  return client.evalsha(script.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
     if (err instanceof Error && err.message.startsWith("NOSCRIPT")) {
       return client.eval(script.lua, keys.length, ...keys, ...args);
     }
     throw err;
-  }
+  });
 }
 
 export const compareAndDeleteScript = luaScript(

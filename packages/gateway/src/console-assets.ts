@@ -3,6 +3,7 @@
  * Content-Security-Policy. No build step; the files are read once and kept in memory.
  */
 import { readFile } from "node:fs/promises";
+import type { GatewayResponse } from "./handler-types.js";
 
 const FILES: Readonly<Record<string, string>> = {
   "index.html": "text/html; charset=utf-8",
@@ -29,26 +30,29 @@ const cache = new Map<string, Buffer>();
 /**
  * The response for `/console` + `file`: `""` redirects to `console/` so relative links work,
  * `"/"` or `"index.html"` is the page, other known files as they are, anything else 404.
+ * The body of a file is the cached buffer itself: adapters must not change it.
  */
-export async function consoleResponse(file: string, pathname: string, head: boolean): Promise<Response> {
+export async function consoleResponse(
+  file: string,
+  pathname: string,
+  head: boolean,
+): Promise<GatewayResponse> {
   if (pathname.endsWith("/console")) {
-    return new Response(null, { status: 308, headers: { location: "console/", ...SECURITY_HEADERS } });
+    return { status: 308, headers: { location: "console/", ...SECURITY_HEADERS }, body: null };
   }
   const name = file === "" ? "index.html" : file;
   const type = FILES[name];
   if (!type) {
-    return new Response(JSON.stringify({ error: "ERR no such console file" }), {
+    return {
       status: 404,
       headers: { "content-type": "application/json" },
-    });
+      body: JSON.stringify({ error: "ERR no such console file" }),
+    };
   }
   let body = cache.get(name);
   if (!body) {
     body = await readFile(new URL(name, CONSOLE_DIR));
     cache.set(name, body);
   }
-  return new Response(head ? null : new Uint8Array(body), {
-    status: 200,
-    headers: { "content-type": type, ...SECURITY_HEADERS },
-  });
+  return { status: 200, headers: { "content-type": type, ...SECURITY_HEADERS }, body: head ? null : body };
 }

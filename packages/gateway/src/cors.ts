@@ -1,4 +1,5 @@
 /** Cross-origin access for browser apps calling the gateway directly (e.g. `@upstash/redis` in a SPA). */
+import type { GatewayResponse } from "./handler-types.js";
 
 /** Which browser origins may call the gateway. */
 export interface CorsOptions {
@@ -19,29 +20,42 @@ export function allowedOrigin(cors: CorsOptions | undefined, origin: string | nu
   return cors.origins.includes(origin) ? origin : undefined;
 }
 
-/** Adds CORS headers for an actual (non-preflight) request. */
-export function applyCors(headers: Headers, cors: CorsOptions | undefined, origin: string | null): void {
+/**
+ * Adds CORS headers for an actual (non-preflight) request. `vary` is appended to, as Web `Headers`
+ * would (`Origin, Origin` on a preflight answer, which already varies on the origin).
+ */
+export function applyCors(
+  headers: Record<string, string>,
+  cors: CorsOptions | undefined,
+  origin: string | null,
+): void {
   const allowed = allowedOrigin(cors, origin);
   if (!allowed) return;
-  headers.set("access-control-allow-origin", allowed);
-  if (allowed !== "*") headers.append("vary", "Origin");
+  headers["access-control-allow-origin"] = allowed;
+  if (allowed !== "*") {
+    const vary = headers.vary;
+    headers.vary = vary === undefined ? "Origin" : `${vary}, Origin`;
+  }
 }
 
 /** The answer to an `OPTIONS` preflight: 204 with the allowed methods and headers (or without, when denied). */
-export function preflight(cors: CorsOptions | undefined, request: Request): Response {
-  const headers = new Headers({ "cache-control": "no-store" });
-  const allowed = allowedOrigin(cors, request.headers.get("origin"));
+export function preflight(
+  cors: CorsOptions | undefined,
+  header: (name: string) => string | null,
+): GatewayResponse {
+  const headers: Record<string, string> = { "cache-control": "no-store" };
+  const allowed = allowedOrigin(cors, header("origin"));
   if (allowed) {
-    headers.set("access-control-allow-origin", allowed);
-    if (allowed !== "*") headers.set("vary", "Origin");
-    headers.set("access-control-allow-methods", ALLOWED_METHODS);
-    const requested = request.headers.get("access-control-request-headers");
+    headers["access-control-allow-origin"] = allowed;
+    if (allowed !== "*") headers.vary = "Origin";
+    headers["access-control-allow-methods"] = ALLOWED_METHODS;
+    const requested = header("access-control-request-headers");
     const telemetry = (requested ?? "")
       .split(",")
       .map((h) => h.trim().toLowerCase())
       .filter((h) => /^upstash-telemetry-[a-z-]+$/.test(h));
-    headers.set("access-control-allow-headers", [ALLOWED_HEADERS, ...telemetry].join(", "));
-    headers.set("access-control-max-age", String(cors?.maxAgeSeconds ?? 600));
+    headers["access-control-allow-headers"] = [ALLOWED_HEADERS, ...telemetry].join(", ");
+    headers["access-control-max-age"] = String(cors?.maxAgeSeconds ?? 600);
   }
-  return new Response(null, { status: 204, headers });
+  return { status: 204, headers, body: null };
 }

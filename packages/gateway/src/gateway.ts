@@ -1,13 +1,15 @@
 /**
- * The gateway: one Web-standard `fetch(request) -> Response` handler speaking Upstash's REST
- * protocol, with adapters for Node's HTTP server, Lambda and AppSync around it.
+ * The gateway: one handler core speaking Upstash's REST protocol (`GatewayRequest` ->
+ * `GatewayResponse`), offered as a Web-standard `fetch(request) -> Response`, with adapters for
+ * Node's HTTP server (which calls the core directly, without Web `Request`/`Response` objects),
+ * Lambda and AppSync around it.
  *
  * Per request: route -> token (constant-time hash check) -> the token's service and kind -> policy
  * (before Redis) -> the service's own Redis connection (its ACL is the final guard) -> Upstash JSON.
  * Keys are passed through unchanged: Upstash clients send full keys (`<keyspace>:...`), and the
  * service's ACL rejects keys outside its keyspace.
  */
-import { type CommandArg, checkCommand, patternInKeyspace } from "./command-policy.js";
+import { type CommandArg, checkCommand, type PolicyContext, patternInKeyspace } from "./command-policy.js";
 import { consoleResponse } from "./console-assets.js";
 import { applyCors, preflight } from "./cors.js";
 import { badRequest, forbidden, GatewayError, unauthorized } from "./errors.js";
@@ -21,6 +23,7 @@ import {
   type GatewayLogEntry,
   type GatewayOptions,
 } from "./gateway-options.js";
+import type { GatewayRequest, GatewayResponse } from "./handler-types.js";
 import { Redactor } from "./redaction.js";
 import { type CommandOutcome, ServiceConnection } from "./redis-connection.js";
 import { toGatewayError } from "./redis-errors.js";
@@ -45,17 +48,17 @@ export interface Gateway {
 /** Header that downgrades a token to read-only for one request (AppSync queries use it). */
 export const READ_ONLY_HEADER = "cacheplane-read-only";
 
-const JSON_HEADERS: Readonly<Record<string, string>> = {
-  "content-type": "application/json",
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-};
 const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
+const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
+const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const EMPTY_BODY = Buffer.alloc(0);
 
 interface ServiceState {
   service: GatewayService;
   connection: ServiceConnection;
   hub: SubscriptionHub;
+  /** Rejection handler of `connection.call`: notes the failure, throws the HTTP error. */
+  callFailed: (error: unknown) => never;
 }
 
 interface RequestLog {
@@ -65,23 +68,31 @@ interface RequestLog {
   commands?: string[];
 }
 
-function bearerToken(request: Request, url: URL): string | undefined {
-  const header = request.headers.get("authorization");
-  if (header !== null) {
-    const match = /^\s*bearer\s+(\S+)\s*$/i.exec(header);
-    return match?.[1];
-  }
-  return url.searchParams.get("_token") ?? undefined;
+/** The handler core of a gateway: one request in, one answer out (errors included). */
+export type GatewayHandler = (request: GatewayRequest) => Promise<GatewayResponse>;
+
+/** Handler cores of the gateways `createGateway` made, for adapters that skip `fetch`. */
+const handlers = new WeakMap<Gateway, GatewayHandler>();
+
+/** The handler core behind `gateway` when `createGateway` made it (else undefined: use `fetch`). */
+export function gatewayHandler(gateway: Gateway): GatewayHandler | undefined {
+  return handlers.get(gateway);
+}
+
+function bearerToken(request: GatewayRequest): string | undefined {
+  const header = request.header("authorization");
+  if (header !== null) return BEARER.exec(header)?.[1];
+  return request.url.searchParams.get("_token") ?? undefined;
 }
 
 function commandName(args: readonly CommandArg[]): string {
   const first = args[0];
   const name = typeof first === "string" ? first : (first?.toString("utf8") ?? "");
-  return /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(name) ? name.toLowerCase() : "(invalid)";
+  return COMMAND_NAME.test(name) ? name.toLowerCase() : "(invalid)";
 }
 
-function responseEncoding(request: Request): ResponseEncoding {
-  const format = request.headers.get("upstash-response-format");
+function responseEncoding(request: GatewayRequest): ResponseEncoding {
+  const format = request.header("upstash-response-format");
   if (format !== null && format.toLowerCase() !== "json") {
     throw badRequest(
       format.toLowerCase() === "resp2"
@@ -89,7 +100,7 @@ function responseEncoding(request: Request): ResponseEncoding {
         : "Upstash-Response-Format must be json",
     );
   }
-  return request.headers.get("upstash-encoding")?.toLowerCase() === "base64" ? "base64" : "utf8";
+  return request.header("upstash-encoding")?.toLowerCase() === "base64" ? "base64" : "utf8";
 }
 
 /** Text of JSON responses built here, so the Node adapter can write it without reading a stream. */
@@ -100,10 +111,37 @@ export function bufferedBody(response: Response): string | undefined {
   return response.bodyUsed ? undefined : bufferedBodies.get(response);
 }
 
-function jsonResponse(status: number, body: string, head = false): Response {
-  const response = new Response(head ? null : body, { status, headers: JSON_HEADERS });
-  if (!head) bufferedBodies.set(response, body);
+function jsonResponse(status: number, body: string, head = false): GatewayResponse {
+  return {
+    status,
+    headers: {
+      "cache-control": "no-store",
+      "content-type": "application/json",
+      "x-content-type-options": "nosniff",
+    },
+    body: head ? null : body,
+  };
+}
+
+/** The Web `Response` for an answer of the core. */
+function toWebResponse(answer: GatewayResponse): Response {
+  const { body } = answer;
+  const response = new Response(
+    body === null || typeof body === "string" || body instanceof ReadableStream ? body : new Uint8Array(body),
+    { status: answer.status, headers: answer.headers },
+  );
+  if (typeof body === "string") bufferedBodies.set(response, body);
   return response;
+}
+
+/** The core's view of a Web `Request`. */
+function fromWebRequest(request: Request): GatewayRequest {
+  return {
+    method: request.method,
+    url: new URL(request.url),
+    header: (name) => request.headers.get(name),
+    body: (maxBytes) => readBody(request, maxBytes),
+  };
 }
 
 function outcomeJson(outcome: CommandOutcome | GatewayError, encoding: ResponseEncoding): string {
@@ -134,10 +172,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const log = (entry: GatewayLogEntry) => {
     try {
-      logger({
-        ...entry,
-        ...(entry.message !== undefined ? { message: redactor.redact(entry.message) } : {}),
-      });
+      if (entry.message !== undefined) entry.message = redactor.redact(entry.message);
+      logger(entry);
     } catch {
       // A failing logger must not fail requests.
     }
@@ -163,41 +199,56 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
       timeoutMs,
     );
-    states.set(service.name, { service, connection, hub });
+    const callFailed = (error: unknown): never => {
+      connection.noteFailure(error);
+      throw toGatewayError(error, timeoutMs);
+    };
+    states.set(service.name, { service, connection, hub, callFailed });
   }
 
-  async function authenticate(
-    request: Request,
-    url: URL,
+  const redisFailure = (error: unknown): never => {
+    throw toGatewayError(error, timeoutMs);
+  };
+  /** `pending` with ioredis and connection errors turned into the HTTP error to answer with. */
+  const redis = <T>(pending: Promise<T>): Promise<T> => pending.catch(redisFailure);
+
+  /** The service of a verified token; throws 401 when there is none. */
+  function admit(
+    request: GatewayRequest,
+    identity: Readonly<TokenIdentity> | undefined,
     info: RequestLog,
-  ): Promise<[TokenIdentity, ServiceState]> {
-    const identity = await verifier.verify(bearerToken(request, url));
+  ): [TokenIdentity, ServiceState] {
     const state = identity ? states.get(identity.service) : undefined;
     if (!identity || !state) throw unauthorized();
-    const downgrade = request.headers.get(READ_ONLY_HEADER);
+    const downgrade = request.header(READ_ONLY_HEADER);
     const kind = downgrade !== null && /^(1|true|yes)$/i.test(downgrade.trim()) ? "read-only" : identity.kind;
     info.service = identity.service;
     info.tokenKind = kind;
-    return [{ service: identity.service, kind }, state];
+    return [kind === identity.kind ? identity : { service: identity.service, kind }, state];
+  }
+
+  /** The policy context; waits for the connection and its command table only when not ready yet. */
+  async function policyContext(
+    state: ServiceState,
+    kind: TokenIdentity["kind"],
+    deadline: number,
+  ): Promise<PolicyContext> {
+    const table = state.connection.readyTable() ?? (await redis(state.connection.commandTable(deadline)));
+    return { service: state.service, kind, table };
   }
 
   async function execute(
     route: Route,
-    request: Request,
-    url: URL,
+    request: GatewayRequest,
+    method: string,
     identity: TokenIdentity,
     state: ServiceState,
     info: RequestLog,
-  ): Promise<Response> {
-    const method = request.method.toUpperCase();
+  ): Promise<GatewayResponse> {
     const head = method === "HEAD";
     const encoding = responseEncoding(request);
     const deadline = Date.now() + timeoutMs;
     const { connection } = state;
-    const redis = <T>(pending: Promise<T>): Promise<T> =>
-      pending.catch((error: unknown) => {
-        throw toGatewayError(error, timeoutMs);
-      });
 
     if (route.type === "subscribe") {
       const prefixOk = route.names.every((name) => name.length > 0 && patternInKeyspace(name, state.service));
@@ -206,25 +257,22 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       info.commands = [route.kind === "channel" ? "subscribe" : "psubscribe"];
       const stream = await state.hub.open(route.kind, route.names, deadline);
-      return new Response(stream, {
+      return {
         status: 200,
         headers: {
-          "content-type": "text/event-stream",
           "cache-control": "no-cache, no-transform",
+          "content-type": "text/event-stream",
           "x-accel-buffering": "no",
           "x-content-type-options": "nosniff",
         },
-      });
+        body: stream,
+      };
     }
 
     // Parse and validate first: a malformed request is a 4xx even while Redis is down.
     const writes = method === "POST" || method === "PUT";
-    const body = writes ? await readBody(request, maxBodyBytes) : Buffer.alloc(0);
-    const policy = async () => ({
-      service: state.service,
-      kind: identity.kind,
-      table: await redis(connection.commandTable(deadline)),
-    });
+    let body = writes ? request.body(maxBodyBytes) : EMPTY_BODY;
+    if (!Buffer.isBuffer(body)) body = await body;
 
     if (route.type === "command" || route.type === "path-command") {
       let args: CommandArg[];
@@ -233,19 +281,27 @@ export function createGateway(options: GatewayOptions): Gateway {
           throw badRequest('send a command: POST a JSON array such as ["GET", "key"], or GET /get/<key>');
         args = parseJsonCommand(body);
       } else {
-        args = pathCommand(route.segments, body, url.searchParams);
+        const { url } = request;
+        args = pathCommand(route.segments, body, url.search === "" ? undefined : url.searchParams);
       }
       info.commands = [commandName(args)];
-      const denied = checkCommand(args, await policy());
+      // The command table without waiting once the connection is up; else wait for it (or 503).
+      const table = connection.readyTable();
+      const denied = checkCommand(
+        args,
+        table
+          ? { service: state.service, kind: identity.kind, table }
+          : await policyContext(state, identity.kind, deadline),
+      );
       if (denied) throw denied;
-      const reply = await redis(connection.call(scripts.adapt(args), deadline));
+      const reply = await connection.call(scripts.adapt(args), deadline).catch(state.callFailed);
       return jsonResponse(200, resultJson(reply, encoding), head);
     }
 
     if (!writes) throw badRequest(`POST a JSON array of commands to /${route.type}`);
     const commands = parseJsonCommands(body, maxPipeline);
     info.commands = commands.map(commandName);
-    const context = await policy();
+    const context = await policyContext(state, identity.kind, deadline);
     const verdicts = commands.map((args) => checkCommand(args, context));
 
     if (route.type === "multi-exec") {
@@ -274,26 +330,30 @@ export function createGateway(options: GatewayOptions): Gateway {
     return jsonResponse(200, `[${items.join(",")}]`, head);
   }
 
-  async function handle(request: Request, info: RequestLog): Promise<Response> {
+  /** Routes and authenticates; returns synchronously when nothing needs waiting for. */
+  function handle(
+    request: GatewayRequest,
+    method: string,
+    token: string | undefined,
+    info: RequestLog,
+  ): GatewayResponse | Promise<GatewayResponse> {
     if (closed) throw new GatewayError(503, "ERR gateway is closing");
-    const url = new URL(request.url);
-    let pathname = url.pathname;
+    let pathname = request.url.pathname;
     if (basePath !== "") {
       if (pathname !== basePath && !pathname.startsWith(`${basePath}/`)) {
         return jsonResponse(404, errorJson(`ERR not found; the gateway is mounted at ${basePath}/`));
       }
       pathname = pathname.slice(basePath.length) || "/";
     }
-    const method = request.method.toUpperCase();
     if (method === "OPTIONS") {
       info.route = "preflight";
       return options.cors
-        ? preflight(options.cors, request)
+        ? preflight(options.cors, (name) => request.header(name))
         : jsonResponse(405, errorJson("ERR method not allowed"));
     }
     if (!ALLOWED_METHODS.has(method)) {
       const response = jsonResponse(405, errorJson(`ERR method ${method.slice(0, 16)} not allowed`));
-      response.headers.set("allow", "GET, HEAD, POST, PUT");
+      response.headers.allow = "GET, HEAD, POST, PUT";
       return response;
     }
     const route = routeOf(pathname);
@@ -302,55 +362,72 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (options.console === false || (method !== "GET" && method !== "HEAD")) {
         return jsonResponse(404, errorJson("ERR not found"));
       }
-      try {
-        return await consoleResponse(route.file, pathname, method === "HEAD");
-      } catch {
-        return jsonResponse(404, errorJson("ERR the console files are not part of this deployment"));
-      }
+      return consoleResponse(route.file, pathname, method === "HEAD").catch(() =>
+        jsonResponse(404, errorJson("ERR the console files are not part of this deployment")),
+      );
     }
-    const [identity, state] = await authenticate(request, url, info);
-    return execute(route, request, url, identity, state, info);
+    // No await when the registry needs no re-read: the common case costs one hash and a map lookup.
+    if (verifier.isCurrent()) {
+      const [identity, state] = admit(request, verifier.check(token), info);
+      return execute(route, request, method, identity, state, info);
+    }
+    return verifier.verify(token).then((verified) => {
+      const [identity, state] = admit(request, verified, info);
+      return execute(route, request, method, identity, state, info);
+    });
   }
 
-  return {
+  /** The handler core: every adapter ends here. Never rejects (errors become answers). */
+  async function respond(request: GatewayRequest): Promise<GatewayResponse> {
+    const started = performance.now();
+    const info: RequestLog = {};
+    const method = request.method.toUpperCase();
+    let response: GatewayResponse;
+    let message: string | undefined;
+    let token: string | undefined;
+    try {
+      token = bearerToken(request);
+      response = await handle(request, method, token, info);
+    } catch (error) {
+      let failure: GatewayError;
+      if (error instanceof GatewayError) failure = error;
+      else {
+        failure = new GatewayError(500, "ERR internal gateway error");
+        message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      }
+      let text = redactor.redact(failure.message);
+      if (token && token.length >= 8) text = text.split(token).join("***");
+      response = jsonResponse(failure.status, errorJson(text), method === "HEAD");
+      if (failure.status === 401) response.headers["www-authenticate"] = 'Bearer realm="cacheplane"';
+      message ??= failure.status >= 500 ? text : undefined;
+    }
+    applyCors(response.headers, options.cors, request.header("origin"));
+    const status = response.status;
+    const level = status >= 500 && status !== 503 ? "error" : status >= 500 ? "warn" : "info";
+    // The default logger keeps errors only: no entry to build for the others.
+    if (logger === defaultLogger && level !== "error") return response;
+    const entry: GatewayLogEntry = {
+      level,
+      event: "request",
+      method: method.slice(0, 16),
+      status,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+    if (info.route) entry.route = info.route;
+    if (info.service) entry.service = info.service;
+    if (info.tokenKind) entry.tokenKind = info.tokenKind;
+    if (info.commands)
+      entry.commands = info.commands.length > 20 ? info.commands.slice(0, 20) : info.commands;
+    if (message) entry.message = message;
+    log(entry);
+    return response;
+  }
+
+  const gateway: Gateway = {
     services: [...states.keys()],
 
     async fetch(request: Request): Promise<Response> {
-      const started = performance.now();
-      const info: RequestLog = {};
-      let response: Response;
-      let message: string | undefined;
-      const token = bearerToken(request, new URL(request.url, "http://gateway.invalid"));
-      try {
-        response = await handle(request, info);
-      } catch (error) {
-        let failure: GatewayError;
-        if (error instanceof GatewayError) failure = error;
-        else {
-          failure = new GatewayError(500, "ERR internal gateway error");
-          message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        }
-        let text = redactor.redact(failure.message);
-        if (token && token.length >= 8) text = text.split(token).join("***");
-        response = jsonResponse(failure.status, errorJson(text), request.method.toUpperCase() === "HEAD");
-        if (failure.status === 401) response.headers.set("www-authenticate", 'Bearer realm="cacheplane"');
-        message ??= failure.status >= 500 ? text : undefined;
-      }
-      applyCors(response.headers, options.cors, request.headers.get("origin"));
-      const status = response.status;
-      log({
-        level: status >= 500 && status !== 503 ? "error" : status >= 500 ? "warn" : "info",
-        event: "request",
-        method: request.method.toUpperCase().slice(0, 16),
-        status,
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-        ...(info.route ? { route: info.route } : {}),
-        ...(info.service ? { service: info.service } : {}),
-        ...(info.tokenKind ? { tokenKind: info.tokenKind } : {}),
-        ...(info.commands ? { commands: info.commands.slice(0, 20) } : {}),
-        ...(message ? { message } : {}),
-      });
-      return response;
+      return toWebResponse(await respond(fromWebRequest(request)));
     },
 
     async close(): Promise<void> {
@@ -359,4 +436,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       await Promise.allSettled([...states.values()].map((s) => s.connection.close()));
     },
   };
+  handlers.set(gateway, respond);
+  return gateway;
 }

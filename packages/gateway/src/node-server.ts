@@ -6,8 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { PlatformConfig, PlatformConfigInput } from "@cacheplane/core";
-import { bufferedBody, createGateway, type Gateway } from "./gateway.js";
+import { tooLarge } from "./errors.js";
+import { bufferedBody, createGateway, type Gateway, gatewayHandler } from "./gateway.js";
 import { DEFAULT_MAX_BODY_BYTES, type GatewayOptions } from "./gateway-options.js";
+import type { GatewayRequest, GatewayResponse } from "./handler-types.js";
 import { rememberBody } from "./request-body.js";
 import { loadGatewayServices, type RedisTarget } from "./services.js";
 import { ensureServiceTokens, serviceTokenPath, tokenRegistryPath } from "./tokens.js";
@@ -31,39 +33,208 @@ function plainError(res: ServerResponse, status: number, message: string): void 
   res.end(JSON.stringify({ error: message }));
 }
 
-/** The request body, or "too-large" as soon as it passes `maxBytes` (the stream is then paused). */
-function readNodeBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | "too-large"> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let settled = false;
-    req.on("data", (chunk: Buffer) => {
-      if (settled) return;
-      total += chunk.length;
-      if (total > maxBytes) {
-        settled = true;
-        req.pause();
-        resolve("too-large");
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once("end", () => {
-      if (settled) return;
+/**
+ * Reads the request body and calls `done` once with it, with "too-large" as soon as it passes
+ * `maxBytes` (the stream is then paused), or with the stream's error. Callbacks, not a Promise:
+ * this runs for every request with a body.
+ */
+function readNodeBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  done: (result: Buffer | "too-large" | Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let settled = false;
+  req.on("data", (chunk: Buffer) => {
+    if (settled) return;
+    total += chunk.length;
+    if (total > maxBytes) {
       settled = true;
-      resolve(Buffer.concat(chunks, total));
-    });
-    req.once("error", (error) => {
-      if (settled) return;
-      settled = true;
-      reject(error);
-    });
+      req.pause();
+      done("too-large");
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.once("end", () => {
+    if (settled) return;
+    settled = true;
+    done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+  });
+  req.once("error", (error) => {
+    if (settled) return;
+    settled = true;
+    done(error);
   });
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** The path and query of a request target (origin-form keeps its whole path, also `//x`). */
+function requestUrl(target: string): URL {
+  if (target.startsWith("/")) return new URL(`http://gateway.local${target}`);
+  // Absolute-form (`http://host/path?q`): path and query only.
+  const parsed = new URL(target);
+  return new URL(`http://gateway.local${parsed.pathname}${parsed.search}`);
+}
+
 /**
- * A `node:http` request listener for `gateway`: converts the request to a Web `Request` (body read
- * up to `maxBodyBytes`) and streams the `Response` back (Server-Sent Events included).
+ * The handler core's view of a `node:http` request whose body was read into a Buffer. A class, not
+ * an object of closures: nothing is allocated per request beyond the instance.
+ */
+class NodeGatewayRequest implements GatewayRequest {
+  constructor(
+    readonly method: string,
+    readonly url: URL,
+    private readonly req: IncomingMessage,
+    private readonly bytes: Buffer,
+  ) {}
+
+  /** A request header as a Web `Headers` would give it: several values joined with ", ". */
+  header(name: string): string | null {
+    const value = this.req.headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
+
+  body(maxBytes: number): Buffer {
+    if (this.bytes.length > maxBytes) {
+      throw tooLarge(`body of ${this.bytes.length} bytes exceeds the limit of ${maxBytes} bytes`);
+    }
+    return this.bytes;
+  }
+}
+
+/** True when the header names are in ascending order (as the gateway builds most of its answers). */
+function sortedKeys(headers: Record<string, string>): boolean {
+  let previous = "";
+  for (const key in headers) {
+    if (key < previous) return false;
+    previous = key;
+  }
+  return true;
+}
+
+/**
+ * Writes an answer of the handler core: headers in sorted order (as a Web `Headers` lists them, so
+ * the bytes match the `fetch` path), then the body in one write with a Content-Length, or streamed
+ * (Server-Sent Events: then the returned promise settles when the stream ends).
+ */
+function writeAnswer(res: ServerResponse, answer: GatewayResponse): Promise<void> | undefined {
+  let headers = answer.headers;
+  if (!sortedKeys(headers)) {
+    const sorted: Record<string, string> = {};
+    for (const key of Object.keys(headers).sort()) sorted[key] = headers[key]!;
+    headers = sorted;
+  }
+  const { body } = answer;
+  if (body === null) {
+    res.writeHead(answer.status, headers);
+    res.end();
+    return;
+  }
+  if (typeof body === "string") {
+    headers["content-length"] = String(Buffer.byteLength(body, "utf8"));
+    res.writeHead(answer.status, headers);
+    res.end(body, "utf8");
+    return;
+  }
+  if (!(body instanceof ReadableStream)) {
+    headers["content-length"] = String(body.length);
+    res.writeHead(answer.status, headers);
+    res.end(body);
+    return;
+  }
+  res.writeHead(answer.status, headers);
+  res.flushHeaders();
+  return streamBody(res, body);
+}
+
+/** Writes a stream to `res` as it comes (backpressure respected), then ends it. */
+async function streamBody(res: ServerResponse, body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  res.on("close", () => {
+    reader.cancel().catch(() => undefined);
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!res.write(value))
+      await new Promise<void>((resolve) => res.once("drain", resolve).once("close", resolve));
+    if (res.destroyed) break;
+  }
+  res.end();
+}
+
+/** Answers through `gateway.fetch` (a gateway `createGateway` did not make): Web Request and Response. */
+async function answerThroughFetch(
+  gateway: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  url: URL,
+  body: Buffer | undefined,
+): Promise<void> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    try {
+      headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+    } catch {
+      // A header value the Fetch API cannot represent: leave it out.
+    }
+  }
+  const payload = body !== undefined && body.length > 0 ? body : undefined;
+  const request = new Request(url, {
+    method,
+    headers,
+    ...(payload ? { body: new Uint8Array(payload) } : {}),
+  });
+  if (payload) rememberBody(request, payload);
+  const response = await gateway.fetch(request);
+  const out: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    out[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) out["set-cookie"] = cookies;
+  if (!response.body) {
+    res.writeHead(response.status, out);
+    res.end();
+    return;
+  }
+  if (!(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    // Buffered answers go out in one write with a Content-Length (no chunked encoding).
+    const text = bufferedBody(response);
+    const bytes = text !== undefined ? Buffer.from(text, "utf8") : Buffer.from(await response.arrayBuffer());
+    if (text !== undefined) response.body.cancel().catch(() => undefined);
+    out["content-length"] = String(bytes.length);
+    res.writeHead(response.status, out);
+    res.end(bytes);
+    return;
+  }
+  res.writeHead(response.status, out);
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  res.on("close", () => {
+    reader.cancel().catch(() => undefined);
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!res.write(value))
+      await new Promise<void>((resolve) => res.once("drain", resolve).once("close", resolve));
+    if (res.destroyed) break;
+  }
+  res.end();
+}
+
+/**
+ * A `node:http` request listener for `gateway`: reads the body (up to `maxBodyBytes`) into a
+ * Buffer and answers with `res.writeHead`/`res.end` (streaming Server-Sent Events). A gateway made
+ * by `createGateway` is called through its handler core directly; any other `Gateway` through
+ * `fetch` with Web `Request`/`Response` objects. Both give the same bytes.
  *
  * @example
  * http.createServer(toNodeListener(gateway)).listen(8080, "127.0.0.1");
@@ -73,89 +244,75 @@ export function toNodeListener(
   options: NodeListenerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  return (req, res) => {
-    void (async () => {
-      let url: URL;
+  const handler = gatewayHandler(gateway);
+  const failed = (res: ServerResponse) => plainError(res, 500, "ERR internal gateway error");
+
+  /** Answers once the body (if any) is read. */
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    url: URL,
+    body: Buffer | undefined,
+  ) {
+    if (!handler) {
+      answerThroughFetch(gateway, req, res, method, url, body).catch(() => failed(res));
+      return;
+    }
+    // The handler core directly: no Web `Request`, `Headers` or `Response` objects on the way.
+    handler(new NodeGatewayRequest(method, url, req, body ?? EMPTY_BODY)).then(
+      (result) => {
+        try {
+          writeAnswer(res, result)?.catch(() => failed(res));
+        } catch {
+          failed(res);
+        }
+      },
+      () => failed(res),
+    );
+  }
+
+  function serve(req: IncomingMessage, res: ServerResponse): void {
+    let url: URL;
+    try {
+      url = requestUrl(req.url ?? "/");
+    } catch {
+      plainError(res, 400, "ERR invalid request target");
+      return;
+    }
+    const method = (req.method ?? "GET").toUpperCase();
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBodyBytes) {
+      plainError(res, 413, `ERR body of ${declared} bytes exceeds the limit of ${maxBodyBytes} bytes`);
+      res.once("finish", () => req.destroy()); // stop reading the body once the answer is out
+      return;
+    }
+    if (method === "GET" || method === "HEAD") {
+      answer(req, res, method, url, undefined);
+      return;
+    }
+    readNodeBody(req, maxBodyBytes, (read) => {
       try {
-        const target = req.url ?? "/";
-        // Origin-form ("/get/k", also "//x") keeps its whole path; absolute-form keeps path and query only.
-        const parsed = target.startsWith("/") ? new URL(`http://gateway.local${target}`) : new URL(target);
-        url = new URL(`http://gateway.local${parsed.pathname}${parsed.search}`);
-      } catch {
-        plainError(res, 400, "ERR invalid request target");
-        return;
-      }
-      const method = (req.method ?? "GET").toUpperCase();
-      const declared = req.headers["content-length"];
-      if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBodyBytes) {
-        plainError(res, 413, `ERR body of ${declared} bytes exceeds the limit of ${maxBodyBytes} bytes`);
-        res.once("finish", () => req.destroy()); // stop reading the body once the answer is out
-        return;
-      }
-      let body: Buffer | undefined;
-      if (method !== "GET" && method !== "HEAD") {
-        const read = await readNodeBody(req, maxBodyBytes);
         if (read === "too-large") {
           plainError(res, 413, `ERR body exceeds the limit of ${maxBodyBytes} bytes`);
           res.once("finish", () => req.destroy());
-          return;
+        } else if (read instanceof Error) {
+          failed(res);
+        } else {
+          answer(req, res, method, url, read);
         }
-        body = read;
+      } catch {
+        failed(res);
       }
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value === undefined) continue;
-        try {
-          headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-        } catch {
-          // A header value the Fetch API cannot represent: leave it out.
-        }
-      }
-      const payload = body !== undefined && body.length > 0 ? body : undefined;
-      const request = new Request(url, {
-        method,
-        headers,
-        ...(payload ? { body: new Uint8Array(payload) } : {}),
-      });
-      if (payload) rememberBody(request, payload);
-      const response = await gateway.fetch(request);
-      const out: Record<string, string | string[]> = {};
-      response.headers.forEach((value, name) => {
-        out[name] = value;
-      });
-      const cookies = response.headers.getSetCookie();
-      if (cookies.length > 0) out["set-cookie"] = cookies;
-      if (!response.body) {
-        res.writeHead(response.status, out);
-        res.end();
-        return;
-      }
-      if (!(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
-        // Buffered answers go out in one write with a Content-Length (no chunked encoding).
-        const text = bufferedBody(response);
-        const bytes =
-          text !== undefined ? Buffer.from(text, "utf8") : Buffer.from(await response.arrayBuffer());
-        if (text !== undefined) response.body.cancel().catch(() => undefined);
-        out["content-length"] = String(bytes.length);
-        res.writeHead(response.status, out);
-        res.end(bytes);
-        return;
-      }
-      res.writeHead(response.status, out);
-      res.flushHeaders();
-      const reader = response.body.getReader();
-      res.on("close", () => {
-        reader.cancel().catch(() => undefined);
-      });
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (!res.write(value))
-          await new Promise<void>((resolve) => res.once("drain", resolve).once("close", resolve));
-        if (res.destroyed) break;
-      }
-      res.end();
-    })().catch(() => plainError(res, 500, "ERR internal gateway error"));
+    });
+  }
+
+  return (req, res) => {
+    try {
+      serve(req, res);
+    } catch {
+      failed(res);
+    }
   };
 }
 

@@ -135,9 +135,10 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, timeoutMs: numb
  * replies stay raw.
  */
 function argsOf(command: readonly CommandArg[]): [string, (string | Buffer)[]] {
-  const [name, ...rest] = command;
+  const name = command[0];
   const text = typeof name === "string" ? name : (name ?? Buffer.alloc(0)).toString("utf8");
-  return [text.toUpperCase(), rest];
+  // Passed to ioredis as one array (it flattens one level): no spreading of the arguments.
+  return [text.toUpperCase(), command.slice(1)];
 }
 
 function settle(results: [Error | null, unknown][] | null): CommandOutcome[] {
@@ -146,6 +147,11 @@ function settle(results: [Error | null, unknown][] | null): CommandOutcome[] {
 
 /** Minimum time between two re-reads of a service's secret after authentication failures. */
 const SECRET_RELOAD_INTERVAL_MS = 1000;
+/**
+ * How much later than its request's deadline a single command may time out when ioredis's own
+ * `commandTimeout` is left to bound it (instead of a second timer per request).
+ */
+const DEADLINE_SLACK_MS = 10;
 
 /** The Redis connections of one service, opened lazily. */
 export class ServiceConnection {
@@ -153,6 +159,10 @@ export class ServiceConnection {
   private commands: RedisClient | undefined;
   private subscriber: RedisClient | undefined;
   private table: Promise<CommandTable> | undefined;
+  /** The table `table` resolved to (for the current client), for synchronous use. */
+  private loadedTable: CommandTable | undefined;
+  /** ioredis's `commandTimeout` of the command client (ms), when it has one. */
+  private readonly commandTimeout: number | undefined;
   private lastReload = Number.NEGATIVE_INFINITY;
   private reloading: Promise<void> | undefined;
   private closed = false;
@@ -163,6 +173,23 @@ export class ServiceConnection {
     private readonly onConnectionError: (error: Error) => void = () => undefined,
   ) {
     this.secret = service.secret;
+    const { commandTimeout } = redisOptionsFromSecret(service.secret, settings);
+    this.commandTimeout =
+      typeof commandTimeout === "number" && commandTimeout > 0 ? commandTimeout : undefined;
+  }
+
+  /** The command client when it is connected and ready (no waiting needed), else undefined. */
+  private readyClient(): RedisClient | undefined {
+    const client = this.commands;
+    return client !== undefined && client.status === "ready" && !this.closed ? client : undefined;
+  }
+
+  /**
+   * The command table, without waiting, when the client is ready and the table has been read;
+   * otherwise undefined (then use {@link commandTable}).
+   */
+  readyTable(): CommandTable | undefined {
+    return this.readyClient() !== undefined ? this.loadedTable : undefined;
   }
 
   private build(): RedisClient {
@@ -203,22 +230,55 @@ export class ServiceConnection {
         },
       );
       this.table = loading;
+      loading.then(
+        (table) => {
+          if (this.table === loading) this.loadedTable = table;
+        },
+        () => undefined,
+      );
     }
     return this.table;
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
     return promise.catch((error: unknown) => {
-      if (isAuthFailure(error)) void this.reloadSecret();
+      this.noteFailure(error);
       throw error;
     });
   }
 
-  /** Runs one command; the reply keeps raw bytes (Buffers) and exact integers (strings). */
-  async call(command: readonly CommandArg[], deadline: number): Promise<RedisReply> {
+  /** To call with every error of {@link call}: re-reads the secret when Redis rejected it. */
+  noteFailure(error: unknown): void {
+    if (isAuthFailure(error)) void this.reloadSecret();
+  }
+
+  /**
+   * Runs one command; the reply keeps raw bytes (Buffers) and exact integers (strings). When the
+   * client is ready and ioredis's `commandTimeout` ends no later than `deadline` (give or take
+   * {@link DEADLINE_SLACK_MS}), the command is sent at once and that timeout bounds it (a standalone
+   * client's `commandTimeout` is `timeoutMs` unless `redisOptions` changed it); otherwise the call
+   * waits for the connection and gets its own deadline timer. The caller passes every error to
+   * {@link noteFailure} (one handler for both, instead of a promise layer per call).
+   */
+  call(command: readonly CommandArg[], deadline: number): Promise<RedisReply> {
+    const client = this.readyClient();
+    if (
+      client !== undefined &&
+      this.commandTimeout !== undefined &&
+      !isCluster(client) &&
+      this.commandTimeout <= deadline - Date.now() + DEADLINE_SLACK_MS
+    ) {
+      const [name, args] = argsOf(command);
+      return client.callBuffer(name, args) as Promise<RedisReply>;
+    }
+    return this.callWhenReady(command, deadline);
+  }
+
+  private async callWhenReady(command: readonly CommandArg[], deadline: number): Promise<RedisReply> {
     const client = await this.client(deadline);
     const [name, args] = argsOf(command);
-    const pending = this.track(client.callBuffer(name, ...args) as Promise<RedisReply>);
+    // Tracked here too: an authentication failure arriving after the deadline still counts.
+    const pending = this.track(client.callBuffer(name, args) as Promise<RedisReply>);
     return withDeadline(pending, deadline - Date.now(), this.settings.timeoutMs);
   }
 
@@ -232,7 +292,7 @@ export class ServiceConnection {
       pending = Promise.all(
         commands.map((command) => {
           const [name, args] = argsOf(command);
-          return (client.callBuffer(name, ...args) as Promise<RedisReply>).then(
+          return (client.callBuffer(name, args) as Promise<RedisReply>).then(
             (reply): CommandOutcome => ({ reply }),
             (error: Error): CommandOutcome => ({ error }),
           );
@@ -242,7 +302,7 @@ export class ServiceConnection {
       const batch = client.pipeline();
       for (const command of commands) {
         const [name, args] = argsOf(command);
-        batch.callBuffer(name, ...args);
+        batch.callBuffer(name, args);
       }
       pending = batch.exec().then(settle);
     }
@@ -262,7 +322,7 @@ export class ServiceConnection {
     const tx = client.multi();
     for (const command of commands) {
       const [name, args] = argsOf(command);
-      tx.callBuffer(name, ...args);
+      tx.callBuffer(name, args);
     }
     const results = await withDeadline(this.track(tx.exec()), deadline - Date.now(), this.settings.timeoutMs);
     if (results === null) throw new Error("Transaction aborted");
@@ -304,6 +364,7 @@ export class ServiceConnection {
         this.commands = undefined;
         this.subscriber = undefined;
         this.table = undefined;
+        this.loadedTable = undefined;
         for (const client of previous) client?.disconnect();
       } catch (error) {
         this.onConnectionError(error instanceof Error ? error : new Error(String(error)));
@@ -320,6 +381,7 @@ export class ServiceConnection {
     const clients = [this.commands, this.subscriber].filter((c): c is RedisClient => c !== undefined);
     this.commands = undefined;
     this.subscriber = undefined;
+    this.loadedTable = undefined;
     await Promise.allSettled(
       clients.map(async (client) => {
         if (client.status === "ready") {

@@ -65,18 +65,29 @@ export function decodePathSegment(segment: string): Buffer {
 }
 
 /**
+ * One path segment as a command argument: raw bytes when it has percent-escapes, else the segment
+ * itself. Segments come from a WHATWG URL's pathname, which percent-encodes everything outside
+ * printable ASCII, so a segment without `%` is ASCII and the string is exactly its bytes.
+ */
+function pathArg(segment: string): CommandArg {
+  return segment.includes("%") ? decodePathSegment(segment) : segment;
+}
+
+/**
  * A path-style command: segments, then the body (when not empty) as one argument, then each query
  * parameter as `name` and, when it has one, `value` (`/set/k?EX=100` with body `v` is `SET k v EX 100`).
  */
 export function pathCommand(
   segments: readonly string[],
   body: Buffer | undefined,
-  query: URLSearchParams,
+  query: URLSearchParams | undefined,
 ): CommandArg[] {
-  const args: CommandArg[] = segments.map(decodePathSegment);
-  if (args.length === 0 || (args[0] as Buffer).length === 0) throw badRequest("no command in the path");
-  args[0] = (args[0] as Buffer).toString("utf8");
+  const args: CommandArg[] = segments.map(pathArg);
+  const name = args[0];
+  if (name === undefined || name.length === 0) throw badRequest("no command in the path");
+  if (typeof name !== "string") args[0] = name.toString("utf8");
   if (body && body.length > 0) args.push(body);
+  if (query === undefined) return args;
   for (const [name, value] of query) {
     if (RESERVED_QUERY_PARAMS.has(name)) continue;
     args.push(name);
@@ -93,25 +104,40 @@ function describe(value: unknown): string {
 
 /**
  * One argument from JSON: strings as they are, finite numbers in their shortest form, booleans as
- * `true`/`false` (what `@upstash/redis` sends for boolean values). Anything else is a 400.
+ * `true`/`false` (what `@upstash/redis` sends for boolean values). Anything else is a 400, whose
+ * message names `where` and the index (built only then).
  */
-function toArg(value: unknown, where: string): string {
+function toArg(value: unknown, where: string, index: number): string {
   if (typeof value === "string") return value;
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw badRequest(`${where}: numbers must be finite`);
+    if (!Number.isFinite(value)) throw badRequest(`${where}[${index}]: numbers must be finite`);
     return Object.is(value, -0) ? "0" : String(value);
   }
   if (typeof value === "boolean") return value ? "true" : "false";
-  throw badRequest(`${where}: arguments must be strings or numbers, got ${describe(value)}`);
+  throw badRequest(`${where}[${index}]: arguments must be strings or numbers, got ${describe(value)}`);
 }
 
-function toCommand(value: unknown, where: string): CommandArg[] {
+/** How messages name a command: 0 is the single command of `POST /`, else the n-th of a batch. */
+function commandLabel(commandNumber: number): string {
+  return commandNumber === 0 ? "command" : `command ${commandNumber}`;
+}
+
+function toCommand(value: unknown, commandNumber: number): CommandArg[] {
   if (!Array.isArray(value)) {
-    throw badRequest(`${where} must be a JSON array such as ["SET", "key", "value"], got ${describe(value)}`);
+    throw badRequest(
+      `${commandLabel(commandNumber)} must be a JSON array such as ["SET", "key", "value"], got ${describe(value)}`,
+    );
   }
-  if (value.length === 0) throw badRequest(`${where} is empty; the first element is the command name`);
-  if (typeof value[0] !== "string") throw badRequest(`${where}: the first element must be the command name`);
-  return value.map((v, i) => toArg(v, `${where}[${i}]`));
+  if (value.length === 0)
+    throw badRequest(`${commandLabel(commandNumber)} is empty; the first element is the command name`);
+  if (typeof value[0] !== "string")
+    throw badRequest(`${commandLabel(commandNumber)}: the first element must be the command name`);
+  const args: CommandArg[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    args[i] = typeof v === "string" ? v : toArg(v, commandLabel(commandNumber), i);
+  }
+  return args;
 }
 
 function parseJson(body: Buffer): unknown {
@@ -125,7 +151,7 @@ function parseJson(body: Buffer): unknown {
 
 /** The command of a `POST /` body: a JSON array of strings and numbers. */
 export function parseJsonCommand(body: Buffer): CommandArg[] {
-  return toCommand(parseJson(body), "command");
+  return toCommand(parseJson(body), 0);
 }
 
 /** The commands of a `/pipeline` or `/multi-exec` body: a JSON array of command arrays. */
@@ -140,5 +166,5 @@ export function parseJsonCommands(body: Buffer, maxCommands: number): CommandArg
   if (value.length > maxCommands) {
     throw tooLarge(`too many commands: ${value.length} (limit ${maxCommands} per request)`);
   }
-  return value.map((command, i) => toCommand(command, `command ${i + 1}`));
+  return value.map((command, i) => toCommand(command, i + 1));
 }

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { grantsCommand } from "../src/acl-rules.js";
 import { checkCommand, type PolicyContext } from "../src/command-policy.js";
 import { CommandTable } from "../src/command-table.js";
+import { createGateway, gatewayHandler } from "../src/gateway.js";
 import { replyToJson, replyToValue } from "../src/reply-encoding.js";
 import {
   decodePathSegment,
@@ -38,6 +39,20 @@ describe("routing and parsing", () => {
       ["set", "k", "v", "EX", "10", "NX"],
     );
     assert.throws(() => pathCommand([""], undefined, new URLSearchParams()), /no command/);
+    assert.throws(() => pathCommand([], undefined, undefined), /no command/);
+  });
+
+  test("path arguments: plain segments stay strings (ASCII), escaped ones become bytes", () => {
+    const args = pathCommand(["%73et", "k:1", "a%00b", "%"], undefined, undefined);
+    assert.deepEqual(args, ["set", "k:1", Buffer.from([0x61, 0x00, 0x62]), Buffer.from("%")]);
+    // What a URL leaves unescaped in a path is ASCII: the string is exactly the bytes.
+    const pathname = new URL("http://x/get/€ é/ü").pathname;
+    assert.ok(pathname.split("/").every((segment) => /^[\x21-\x7e]*$/.test(segment)));
+    const decoded = pathCommand(pathname.slice(1).split("/"), undefined, undefined);
+    assert.deepEqual(
+      decoded.map((a) => Buffer.from(a).toString("utf8")),
+      ["get", "€ é", "ü"],
+    );
   });
 
   test("JSON commands", () => {
@@ -57,6 +72,15 @@ describe("routing and parsing", () => {
       /too many commands/,
     );
     assert.throws(() => parseJsonCommand(Buffer.from("[".repeat(100_000))), /not valid JSON/);
+    assert.throws(() => parseJsonCommand(Buffer.from('["SET","k",null]')), {
+      message: "ERR command[2]: arguments must be strings or numbers, got null",
+    });
+    assert.throws(() => parseJsonCommands(Buffer.from('[["PING"],["SET","k",[1]]]'), 5), {
+      message: "ERR command 2[2]: arguments must be strings or numbers, got array",
+    });
+    assert.throws(() => parseJsonCommands(Buffer.from('[["PING"],{}]'), 5), {
+      message: 'ERR command 2 must be a JSON array such as ["SET", "key", "value"], got object',
+    });
   });
 });
 
@@ -173,5 +197,51 @@ describe("command policy with the static fallback table", () => {
     const error = checkCommand(["OBJECT", "secret-looking-argument", "a:k"], rw);
     assert.equal(error?.status, 403);
     assert.ok(!error?.message.includes("secret-looking-argument"));
+  });
+});
+
+describe("default logger", () => {
+  test("gets 5xx errors only; nothing is built for the other requests", async () => {
+    const secret = {
+      host: "127.0.0.1",
+      port: 1,
+      username: "u",
+      password: "p".repeat(20),
+      keyspace: "a",
+      tls: false,
+    };
+    const gateway = createGateway({
+      services: [{ name: "a", keyspace: "a", sharedKeyspaces: [], secret }],
+      tokens: { records: [] },
+    });
+    const handler = gatewayHandler(gateway)!;
+    const printed: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args);
+    };
+    try {
+      const request = (header: (name: string) => string | null) => ({
+        method: "GET",
+        url: new URL("http://x/get/a:k"),
+        header,
+        body: () => Buffer.alloc(0),
+      });
+      assert.equal((await handler(request(() => null))).status, 401);
+      assert.equal((await gateway.fetch(new Request("http://x/nope", { method: "DELETE" }))).status, 405);
+      assert.equal(printed.length, 0);
+      const failed = await handler(
+        request((name) => {
+          if (name === "authorization") throw new Error("header read failed");
+          return null;
+        }),
+      );
+      assert.equal(failed.status, 500);
+      assert.equal(printed.length, 1);
+      assert.match(String((printed[0] as unknown[])[0]), /"level":"error".*header read failed/);
+    } finally {
+      console.error = original;
+      await gateway.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { inspect } from "node:util";
 import { TokenVerifier } from "../src/token-verifier.js";
 import {
   ensureServiceTokens,
@@ -160,6 +161,82 @@ describe("rotateServiceTokens and verification", () => {
       assert.ok(await verifier.verify(tokens.readWrite));
       await writeFile(tokenRegistryPath(other), "{ not json");
       assert.ok(await verifier.verify(tokens.readWrite));
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("remembered matches", () => {
+  test("a token verified just before a rotation without grace is refused at once", async () => {
+    const verifier = new TokenVerifier({ registryFile: tokenRegistryPath(dir), refreshIntervalMs: 0 });
+    const old = await ensureServiceTokens(dir, "mem");
+    assert.deepEqual(await verifier.verify(old.readWrite), { service: "mem", kind: "read-write" });
+    assert.deepEqual(await verifier.verify(old.readWrite), { service: "mem", kind: "read-write" });
+    const rotated = await rotateServiceTokens(dir, "mem", { graceSeconds: 0 });
+    assert.equal(await verifier.verify(old.readWrite), undefined);
+    assert.deepEqual(await verifier.verify(rotated.readWrite), { service: "mem", kind: "read-write" });
+  });
+
+  test("expiry applies to a remembered token", async () => {
+    const token = "e".repeat(43);
+    let clock = T0.getTime();
+    const verifier = new TokenVerifier(
+      {
+        records: [
+          {
+            service: "x",
+            kind: "read-only",
+            hash: hashToken(token),
+            createdAt: T0.toISOString(),
+            expiresAt: new Date(clock + 10_000).toISOString(),
+          },
+        ],
+      },
+      () => clock,
+    );
+    assert.ok(verifier.check(token));
+    clock += 8_000; // remembered again from here, past the expiry
+    assert.ok(verifier.check(token));
+    clock += 2_000;
+    assert.equal(verifier.check(token), undefined);
+    assert.equal(await verifier.verify(token), undefined);
+  });
+
+  test("only hashes of matched tokens are kept, never a token", async () => {
+    const token = "k".repeat(43);
+    const unknown = "u".repeat(43);
+    const verifier = new TokenVerifier({
+      records: [{ service: "x", kind: "read-write", hash: hashToken(token), createdAt: T0.toISOString() }],
+    });
+    for (let i = 0; i < 3; i++) {
+      assert.ok(verifier.check(token));
+      assert.equal(verifier.check(unknown), undefined);
+    }
+    const matches = (verifier as unknown as { matches: Map<string, unknown> }).matches;
+    assert.deepEqual([...matches.keys()], [Buffer.from(hashToken(token), "hex").toString("base64")]);
+    const everything = inspect(verifier, { depth: Number.POSITIVE_INFINITY, showHidden: true });
+    assert.ok(!everything.includes(token) && !everything.includes(unknown));
+  });
+
+  test("check answers from the registry as last read; verify re-reads it when due", async () => {
+    const other = await mkdtemp(join(tmpdir(), "cacheplane-tokens-"));
+    try {
+      const first = await ensureServiceTokens(other, "svc");
+      const verifier = new TokenVerifier({
+        registryFile: tokenRegistryPath(other),
+        refreshIntervalMs: 60_000,
+      });
+      assert.equal(verifier.isCurrent(), false, "nothing read yet");
+      assert.ok(await verifier.verify(first.readWrite));
+      assert.equal(verifier.isCurrent(), true);
+      const second = await rotateServiceTokens(other, "svc", { graceSeconds: 0 });
+      // Within the refresh interval the registry is not re-read (as before remembered matches).
+      assert.ok(verifier.check(first.readWrite));
+      assert.equal(verifier.check(second.readWrite), undefined);
+      await verifier.refresh(true);
+      assert.equal(verifier.check(first.readWrite), undefined);
+      assert.ok(verifier.check(second.readWrite));
     } finally {
       await rm(other, { recursive: true, force: true });
     }

@@ -1,8 +1,9 @@
 /**
- * Rate limiting: fixed window, sliding window (exact log) and token bucket. On Redis each check is
- * one atomic Lua script (EVALSHA with NOSCRIPT fallback); on the memory store the same algorithms
- * run in process. Keys are `<keyspace>:rl:<name>:<identifier>`. When the store is unavailable the
- * limiter fails open (configurable) and never throws unless the service has `throwOnError`.
+ * Rate limiting: fixed window, sliding window (exact log), sliding window counter (approximation)
+ * and token bucket. On Redis each check is one atomic Lua script, one EVALSHA round trip (EVAL
+ * after NOSCRIPT); on the memory store the same algorithms run in process. Keys are
+ * `<keyspace>:rl:<name>:<identifier>`. When the store is unavailable the limiter fails open
+ * (configurable) and never throws unless the service has `throwOnError`.
  */
 import { randomBytes } from "node:crypto";
 import type { CacheService } from "../cache-service.js";
@@ -11,12 +12,29 @@ import type { LuaScript } from "../lua-scripts.js";
 import type { CacheStore } from "../stores/cache-store.js";
 import { MemoryStore } from "../stores/memory-store.js";
 import { RedisStore } from "../stores/redis-store.js";
-import { fixedWindowScript, slidingWindowScript, tokenBucketScript } from "./rate-limit-scripts.js";
+import {
+  fixedWindowScript,
+  slidingWindowCounterScript,
+  slidingWindowScript,
+  tokenBucketScript,
+} from "./rate-limit-scripts.js";
 
-export type RateLimitAlgorithm = "fixed-window" | "sliding-window" | "token-bucket";
+/**
+ * - `fixed-window`: a counter per window (cheapest; bursts of up to 2 × limit across a window edge).
+ * - `sliding-window`: exact log of the last window's requests (one sorted-set entry per allowed
+ *   request, five Redis calls per check).
+ * - `sliding-window-counter`: current + weighted previous window count (constant memory, two Redis
+ *   calls; an approximation that assumes the previous window's requests were evenly spread).
+ * - `token-bucket`: `limit` tokens refilled continuously at `limit / window`.
+ */
+export type RateLimitAlgorithm =
+  | "fixed-window"
+  | "sliding-window"
+  | "sliding-window-counter"
+  | "token-bucket";
 
 export interface RateLimiterOptions {
-  /** Default `sliding-window`. */
+  /** Default `sliding-window` (exact). */
   algorithm?: RateLimitAlgorithm;
   /** Requests per window (token bucket: capacity, refilled at `limit / window`). */
   limit: number;
@@ -56,41 +74,67 @@ type Raw = [allowed: number, remaining: number, resetMs: number, retryMs: number
 const scripts: Record<RateLimitAlgorithm, LuaScript> = {
   "fixed-window": fixedWindowScript,
   "sliding-window": slidingWindowScript,
+  "sliding-window-counter": slidingWindowCounterScript,
   "token-bucket": tokenBucketScript,
 };
 
+/**
+ * `headers()` of one result: a closure over the values (works detached, as `{ headers }`), made by a
+ * function so no per-call function name is set.
+ */
+function headersFor(
+  limit: number,
+  remaining: number,
+  resetAt: number,
+  allowed: boolean,
+  retryAfter: number,
+): () => Record<string, string> {
+  return () => {
+    const headers: Record<string, string> = {
+      "RateLimit-Limit": String(limit),
+      "RateLimit-Remaining": String(remaining),
+      "RateLimit-Reset": String(Math.max(0, Math.ceil((resetAt - Date.now()) / 1000))),
+    };
+    if (!allowed) headers["Retry-After"] = String(retryAfter);
+    return headers;
+  };
+}
+
 function result(limit: number, raw: Raw, now: number, degraded: boolean): RateLimitResult {
-  const [allowed, remaining, resetMs, retryMs] = raw;
-  const r = {
-    allowed: allowed === 1,
-    limit,
-    remaining: Math.max(0, Math.floor(remaining)),
-    resetAt: now + Math.max(0, resetMs),
-    retryAfter: allowed === 1 ? 0 : Math.max(1, Math.ceil(retryMs / 1000)),
-    degraded,
-  };
+  const allowed = Number(raw[0]) === 1;
+  const remaining = Math.max(0, Math.floor(Number(raw[1])));
+  const resetAt = now + Math.max(0, Number(raw[2]));
+  const retryAfter = allowed ? 0 : Math.max(1, Math.ceil(Number(raw[3]) / 1000));
   return {
-    ...r,
-    headers() {
-      const headers: Record<string, string> = {
-        "RateLimit-Limit": String(r.limit),
-        "RateLimit-Remaining": String(r.remaining),
-        "RateLimit-Reset": String(Math.max(0, Math.ceil((r.resetAt - Date.now()) / 1000))),
-      };
-      if (!r.allowed) headers["Retry-After"] = String(r.retryAfter);
-      return headers;
-    },
+    allowed,
+    limit,
+    remaining,
+    resetAt,
+    retryAfter,
+    degraded,
+    headers: headersFor(limit, remaining, resetAt, allowed, retryAfter),
   };
+}
+
+/** Unique members for the exact log: a random per-process prefix and a counter (no crypto call per check). */
+const uniquePrefix = `${randomBytes(9).toString("base64url")}.`;
+let uniqueCounter = 0;
+function uniqueId(): string {
+  uniqueCounter = (uniqueCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return uniquePrefix + uniqueCounter.toString(36);
 }
 
 // ------------------------------------------------------------------ in-process implementation
 
 interface MemoryState {
+  /** fixed window: count; sliding window counter: current window's count. */
   count: number;
-  /** fixed window: reset time; token bucket: last refill time. */
+  /** fixed window: reset time; token bucket: last refill time; sliding window counter: window start (0 = none). */
   at: number;
   tokens: number;
   log: number[];
+  /** sliding window counter: previous window's count. */
+  prev: number;
 }
 
 const memoryStates = new WeakMap<MemoryStore, Map<string, MemoryState>>();
@@ -113,7 +157,8 @@ function memoryState(
   return { states, state };
 }
 
-function memoryLimit(
+/** @internal The in-process algorithms (exported for tests that compare them with the Lua scripts). */
+export function memoryLimit(
   store: MemoryStore,
   key: string,
   algorithm: RateLimitAlgorithm,
@@ -123,7 +168,7 @@ function memoryLimit(
   now: number,
 ): Raw {
   const { states, state: found } = memoryState(store, key);
-  const state = found ?? { count: 0, at: 0, tokens: limit, log: [] };
+  const state = found ?? { count: 0, at: 0, tokens: limit, log: [], prev: 0 };
   if (!found) {
     states.set(key, state);
     while (states.size > MAX_MEMORY_IDENTIFIERS) {
@@ -162,6 +207,37 @@ function memoryLimit(
       }
       for (let i = 0; i < cost; i++) log.push(now);
       return [1, limit - log.length, (log[0] ?? now) + windowMs - now, 0];
+    }
+    case "sliding-window-counter": {
+      // Same steps and arithmetic as slidingWindowCounterScript.
+      let start = now - (now % windowMs);
+      const w = state.at > 0 ? state.at : undefined;
+      let cur = 0;
+      let prev = 0;
+      if (w !== undefined && w >= start) {
+        start = w;
+        cur = state.count;
+        prev = state.prev;
+      } else if (w !== undefined && w === start - windowMs) {
+        prev = state.count;
+      }
+      const elapsed = Math.max(0, now - start);
+      const used = (prev * (windowMs - elapsed)) / windowMs + cur;
+      if (used + cost > limit) {
+        let retry = windowMs;
+        if (cost > limit) retry = windowMs;
+        else if (cur + cost <= limit)
+          retry = start + windowMs - ((limit - cur - cost) * windowMs) / prev - now;
+        else retry = start + 2 * windowMs - ((limit - cost) * windowMs) / cur - now;
+        let reset = 0;
+        if (cur > 0) reset = start + 2 * windowMs - now;
+        else if (prev > 0) reset = start + windowMs - now;
+        return [0, Math.max(0, Math.floor(limit - used)), reset, Math.max(1, Math.ceil(retry))];
+      }
+      state.at = start;
+      state.count = cur + cost;
+      state.prev = prev;
+      return [1, Math.floor(limit - used - cost), start + 2 * windowMs - now, 0];
     }
     case "token-bucket": {
       const rate = limit / windowMs;
@@ -213,34 +289,72 @@ export function createRateLimiter(service: CacheService, input: RateLimiterOptio
   }
   const windowMs = Math.max(1, Math.round(options.window * 1000));
   const script = scripts[options.algorithm];
+  const exactLog = options.algorithm === "sliding-window";
+  const keyPrefix = `rl:${options.name}:`;
   const keyOf = (identifier: string) => {
     if (typeof identifier !== "string" || identifier.length === 0) {
       throw new CacheConfigError("Rate limit identifier must be a non-empty string", ["identifier"]);
     }
-    return `rl:${options.name}:${identifier}`;
+    return keyPrefix + identifier;
+  };
+  // Script arguments as strings, made once (ioredis would stringify numbers on every call); the
+  // fixed window needs no clock (its window is the key's TTL).
+  const limitArg = String(options.limit);
+  const windowArg = String(windowMs);
+  const usesClock = options.algorithm !== "fixed-window";
+  /** One check: one EVALSHA on Redis, in process on memory. */
+  const check = (store: CacheStore, key: string, cost: number): Promise<Raw> => {
+    if (store instanceof RedisStore) {
+      const costArg = cost === 1 ? "1" : String(cost);
+      const args = !usesClock
+        ? [limitArg, windowArg, costArg]
+        : exactLog
+          ? [limitArg, windowArg, costArg, String(Date.now()), uniqueId()]
+          : [limitArg, windowArg, costArg, String(Date.now())];
+      return store.runScript(script, key, args) as Promise<Raw>;
+    }
+    if (store instanceof MemoryStore) {
+      return Promise.resolve(
+        memoryLimit(store, key, options.algorithm, options.limit, windowMs, cost, Date.now()),
+      );
+    }
+    return Promise.reject(new Error(`rate limiting is not supported on ${store.kind}`));
   };
 
   return {
     options,
-    async limit(identifier, limitOptions = {}) {
+    async limit(identifier, limitOptions) {
       const key = keyOf(identifier);
-      const cost = limitOptions.cost ?? 1;
-      if (!Number.isInteger(cost) || cost < 1)
+      const cost = limitOptions?.cost ?? 1;
+      if (cost !== 1 && (!Number.isInteger(cost) || cost < 1))
         throw new CacheConfigError("cost must be a positive integer", ["cost"]);
-      const r = await service._run("rateLimit", key, async (store) => {
-        if (store instanceof RedisStore) {
-          const args: (string | number)[] = [options.limit, windowMs, cost, Date.now()];
-          if (options.algorithm === "sliding-window") args.push(randomBytes(8).toString("base64url"));
-          const raw = (await store.runScript(script, key, args)) as number[];
-          return raw.map(Number) as Raw;
+      let raw: Raw | undefined;
+      if (service._direct()) {
+        // CacheService._run's hot path, inlined: one async layer less per check.
+        const started = performance.now();
+        let failed = false;
+        try {
+          raw = await check(service.store, key, cost);
+        } catch (err) {
+          failed = true;
+          const r = await service._failed(
+            "rateLimit",
+            key,
+            (store) => check(store, key, cost),
+            undefined,
+            err,
+            started,
+            true,
+          );
+          if (r.ok) raw = r.value;
         }
-        if (store instanceof MemoryStore) {
-          return memoryLimit(store, key, options.algorithm, options.limit, windowMs, cost, Date.now());
-        }
-        throw new Error(`rate limiting is not supported on ${store.kind}`);
-      });
+        if (!failed) service._succeeded(started, true);
+      } else {
+        const r = await service._run("rateLimit", key, (store) => check(store, key, cost));
+        if (r.ok) raw = r.value;
+      }
       const now = Date.now();
-      if (r.ok) return result(options.limit, r.value, now, false);
+      if (raw !== undefined) return result(options.limit, raw, now, false);
       return result(
         options.limit,
         options.failOpen ? [1, options.limit, windowMs, 0] : [0, 0, windowMs, windowMs],

@@ -24,6 +24,12 @@ export interface CacheStore {
   /** Aligned with `keys`; `undefined` for misses. */
   getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
   set(key: string, value: Buffer, ttlMs?: number): Promise<void>;
+  /**
+   * Optional: `set` with the value as text, stored as its UTF-8 bytes (what `get` then returns).
+   * CacheService uses it for codec output that is text, so a store that can send a string (Redis)
+   * skips a copy; without it, the service calls `set` with `Buffer.from(value, "utf8")`.
+   */
+  setText?(key: string, value: string, ttlMs?: number): Promise<void>;
   setMany(entries: readonly StoreEntry[]): Promise<void>;
   /** `true` when the key existed. */
   delete(key: string): Promise<boolean>;

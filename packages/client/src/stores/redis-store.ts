@@ -34,6 +34,9 @@ function isCluster(client: RedisClient): client is Cluster {
   return (client as Cluster).isCluster === true;
 }
 
+const nullToUndefined = <T>(value: T | null): T | undefined => value ?? undefined;
+const toVoid = (): void => undefined;
+
 export class RedisStore implements CacheStore {
   readonly kind = "redis";
   readonly connection: RedisConnection | undefined;
@@ -42,6 +45,14 @@ export class RedisStore implements CacheStore {
   private readonly ownsClient: boolean;
   private readonly scanCount: number;
   private readonly readyTimeoutMs: number;
+  /** `<keyspace>:` for the keyspace it was built from (the keyspace is known after the first connect). */
+  private prefixValue = "";
+  private prefixOf: string | undefined;
+  /** Reports a failed command to the connection (auth failures re-read the secret), then rethrows. */
+  private readonly commandFailed = (err: unknown): never => {
+    this.connection?.noteCommandError(err);
+    throw err;
+  };
 
   constructor(options: RedisStoreOptions) {
     if (!options.connection && !options.client) {
@@ -86,19 +97,40 @@ export class RedisStore implements CacheStore {
     return { client: duplicate, prefix: `${this.keyspaceOverride}:` };
   }
 
-  /** Runs `fn` with a ready client; auth failures trigger a secret re-read. */
-  async with<R>(fn: (client: RedisClient, prefix: string) => Promise<R>): Promise<R> {
-    let client = this.client
-      ? this.client.status === "ready"
-        ? this.client
-        : undefined
-      : this.connection?.readyClient();
-    let prefix: string;
-    if (client) {
-      prefix = `${this.keyspace}:`;
-    } else {
-      ({ client, prefix } = await this.acquire());
+  /** The client when it is ready right now (no awaits: the hot path), else undefined. */
+  private readyNow(): RedisClient | undefined {
+    const own = this.client;
+    if (own !== undefined) return own.status === "ready" ? own : undefined;
+    return this.connection?.readyClient();
+  }
+
+  /** `<keyspace>:`, rebuilt only when the keyspace changes. */
+  private prefix(): string {
+    const keyspace = this.keyspace;
+    if (keyspace !== this.prefixOf) {
+      this.prefixOf = keyspace;
+      this.prefixValue = `${keyspace}:`;
     }
+    return this.prefixValue;
+  }
+
+  /**
+   * Runs `fn` with a ready client; auth failures trigger a secret re-read. With a ready client (the
+   * normal case) `fn` runs at once, without an extra async layer; otherwise after (re)connecting.
+   */
+  with<R>(fn: (client: RedisClient, prefix: string) => Promise<R>): Promise<R> {
+    const client = this.readyNow();
+    if (client === undefined) return this.withAcquired(fn);
+    try {
+      return fn(client, this.prefix()).catch(this.commandFailed);
+    } catch (err) {
+      this.connection?.noteCommandError(err);
+      return Promise.reject(err);
+    }
+  }
+
+  private async withAcquired<R>(fn: (client: RedisClient, prefix: string) => Promise<R>): Promise<R> {
+    const { client, prefix } = await this.acquire();
     try {
       return await fn(client, prefix);
     } catch (err) {
@@ -109,7 +141,19 @@ export class RedisStore implements CacheStore {
 
   /** Runs a one-key Lua script (EVALSHA with NOSCRIPT fallback). `key` is unprefixed. */
   runScript(script: LuaScript, key: string, args: (string | number | Buffer)[]): Promise<unknown> {
-    return this.with((client, prefix) => evalScript(client, script, [prefix + key], args));
+    const client = this.readyNow();
+    if (client === undefined) {
+      return this.withAcquired((c, prefix) => evalScript(c, script, [prefix + key], args));
+    }
+    // One EVALSHA; EVAL (which also loads the script) only after NOSCRIPT. One catch handler for
+    // both the NOSCRIPT fallback and the auth-error hook (a promise layer less than evalScript).
+    const fullKey = this.prefix() + key;
+    return client.evalsha(script.sha, 1, fullKey, ...args).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith("NOSCRIPT")) {
+        return client.eval(script.lua, 1, fullKey, ...args).catch(this.commandFailed);
+      }
+      return this.commandFailed(err);
+    });
   }
 
   async connect(): Promise<void> {
@@ -117,7 +161,11 @@ export class RedisStore implements CacheStore {
   }
 
   get(key: string): Promise<Buffer | undefined> {
-    return this.with(async (client, prefix) => (await client.getBuffer(prefix + key)) ?? undefined);
+    const client = this.readyNow();
+    if (client === undefined) {
+      return this.withAcquired(async (c, prefix) => (await c.getBuffer(prefix + key)) ?? undefined);
+    }
+    return client.getBuffer(this.prefix() + key).then(nullToUndefined, this.commandFailed);
   }
 
   getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
@@ -137,11 +185,22 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  set(key: string, value: Buffer, ttlMs?: number): Promise<void> {
-    return this.with(async (client, prefix) => {
-      if (ttlMs === undefined) await client.set(prefix + key, value);
-      else await client.set(prefix + key, value, "PX", ttlMs);
-    });
+  set(key: string, value: Buffer | string, ttlMs?: number): Promise<void> {
+    const client = this.readyNow();
+    if (client === undefined) {
+      return this.withAcquired(async (c, prefix) => {
+        if (ttlMs === undefined) await c.set(prefix + key, value);
+        else await c.set(prefix + key, value, "PX", ttlMs);
+      });
+    }
+    const fullKey = this.prefix() + key;
+    const reply = ttlMs === undefined ? client.set(fullKey, value) : client.set(fullKey, value, "PX", ttlMs);
+    return reply.then(toVoid, this.commandFailed);
+  }
+
+  /** A string value is sent as is (ioredis writes strings without its slower buffer mode). */
+  setText(key: string, value: string, ttlMs?: number): Promise<void> {
+    return this.set(key, value, ttlMs);
   }
 
   setMany(entries: readonly StoreEntry[]): Promise<void> {

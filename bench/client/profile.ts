@@ -1,0 +1,95 @@
+/**
+ * Profiling driver for the client's hot paths (not a bench suite: `bench/run.ts` only runs
+ * `index.ts`). Starts its own redis-server (testkit), then runs one scenario with 32 calls in flight:
+ *
+ *   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/client/profile.ts get 200000
+ *
+ * Scenarios: get, get-1000, set, getOrSet, raw-get, raw-get-1000, raw-set, raw-set-buffer, rl-fixed-window, rl-sliding-window,
+ * rl-sliding-window-counter, rl-token-bucket, rlf, rlf-on-cache-client.
+ */
+import {
+  closeAllRedisConnections,
+  createCache,
+  type RateLimitAlgorithm,
+  type RedisStore,
+} from "@cacheplane/client";
+import { startRedis } from "@cacheplane/testkit";
+import { Redis } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+
+const scenario = process.argv[2] ?? "get";
+const ops = Number(process.argv[3] ?? 100_000);
+const CONCURRENCY = 32;
+
+const server = await startRedis({ acl: true, tls: false });
+const { username, password } = server.admin;
+const secret = { host: server.host, port: server.port, username, password, keyspace: "p", tls: false };
+const cache = createCache({ secret });
+await cache.connect();
+const raw = new Redis({
+  host: server.host,
+  port: server.port,
+  username,
+  password,
+  enableOfflineQueue: false,
+  enableReadyCheck: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 1000,
+  disableClientInfo: true,
+  lazyConnect: true,
+  noDelay: true,
+});
+await raw.connect();
+const value = { id: 42, name: "bench value", tags: ["a", "b", "c"], price: 1999, active: true };
+await cache.set("hot", value, { ttl: 3600 });
+await raw.set("p:rawhot", JSON.stringify(value), "PX", 3_600_000);
+
+let op: (i: number) => Promise<unknown>;
+if (scenario === "get") op = () => cache.get("hot");
+else if (scenario === "set") op = (i) => cache.set(`s:${i % 1000}`, value, { ttl: 60 });
+else if (scenario === "getOrSet" || scenario === "get-1000") {
+  // Distinct keys: same-key callers would share one in-flight promise.
+  await cache.setMany(Array.from({ length: 1000 }, (_, i) => ({ key: `hit:${i}`, value, ttl: 3600 })));
+  const loader = async () => value;
+  op =
+    scenario === "get-1000"
+      ? (i) => cache.get(`hit:${i % 1000}`)
+      : (i) => cache.getOrSet(`hit:${i % 1000}`, loader, { ttl: 3600 });
+} else if (scenario === "raw-get-1000") {
+  const pipeline = raw.pipeline();
+  for (let i = 0; i < 1000; i++) pipeline.set(`p:rawhit:${i}`, JSON.stringify(value), "PX", 3_600_000);
+  await pipeline.exec();
+  op = async (i) => JSON.parse((await raw.get(`p:rawhit:${i % 1000}`)) ?? "null");
+} else if (scenario === "raw-get") op = async () => JSON.parse((await raw.get("p:rawhot")) ?? "null");
+else if (scenario === "raw-set")
+  op = (i) => raw.set(`p:raws:${i % 1000}`, JSON.stringify(value), "PX", 60_000);
+else if (scenario === "raw-set-buffer")
+  op = (i) => raw.set(`p:raws:${i % 1000}`, Buffer.from(JSON.stringify(value)), "PX", 60_000);
+else if (scenario === "rlf" || scenario === "rlf-on-cache-client") {
+  // rlf-on-cache-client: rate-limiter-flexible on the cache's own ioredis connection.
+  const storeClient = scenario === "rlf" ? raw : (cache.store as RedisStore).connection?.readyClient();
+  const rlf = new RateLimiterRedis({ storeClient, points: 1e9, duration: 3600, keyPrefix: "p:rlflx" });
+  op = () => rlf.consume("user-1");
+} else if (scenario.startsWith("rl-")) {
+  const algorithm = scenario.slice(3) as RateLimitAlgorithm;
+  const limiter = cache.rateLimiter({ algorithm, limit: 1_000_000_000, window: 3600, name: algorithm });
+  op = (i) => limiter.limit(algorithm === "sliding-window" ? `user-${i % 100}` : "user-1");
+} else throw new Error(`unknown scenario ${scenario}`);
+
+let next = 0;
+const started = performance.now();
+const cpu = process.cpuUsage();
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    while (next < ops) await op(next++);
+  }),
+);
+const elapsed = performance.now() - started;
+const used = process.cpuUsage(cpu);
+console.log(
+  `${scenario}: ${Math.round((ops / elapsed) * 1000)} ops/s, ${(((used.user + used.system) / ops) * 1000).toFixed(0)} ns CPU/op (client process)`,
+);
+raw.disconnect();
+await cache.close();
+await closeAllRedisConnections();
+await server.stop();
