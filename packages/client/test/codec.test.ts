@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { pack, unpack } from "msgpackr";
+import { decode as unpack, encode as pack } from "@msgpack/msgpack";
 import { type Codec, SerializationError, Serializer, taggedJsonCodec } from "../src/index.js";
 
 const roundTrip = (value: unknown, serializer = new Serializer()) =>
@@ -294,7 +294,7 @@ describe("compression", () => {
   });
 });
 
-describe("pluggable codec (msgpackr)", () => {
+describe("pluggable codec (@msgpack/msgpack)", () => {
   const msgpack: Codec = {
     name: "msgpack",
     encode: (value) => pack(value),
@@ -328,7 +328,7 @@ describe("pluggable codec (msgpackr)", () => {
   it("property: msgpack round trip of JSON-like values", () => {
     const s = new Serializer({ codec: msgpack });
     fc.assert(
-      // msgpackr itself turns a "__proto__" key into a prototype: not this package's concern.
+      // A "__proto__" key is a prototype question for the msgpack library, not for this package.
       fc.property(
         fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')),
         (value) => {
