@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { encode as pack, decode as unpack } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { decode as unpack, encode as pack } from "@msgpack/msgpack";
 import { type Codec, SerializationError, Serializer, taggedJsonCodec } from "../src/index.js";
 
 const roundTrip = (value: unknown, serializer = new Serializer()) =>
