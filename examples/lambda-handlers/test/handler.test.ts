@@ -1,6 +1,7 @@
 /** Invokes the example handler against a real redis-server, configured through REDIS_SECRET. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { buildAccessString } from "@cacheplane/core";
 import type { RedisServer } from "@cacheplane/testkit";
 import { startRedis } from "@cacheplane/testkit";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
@@ -52,19 +53,8 @@ describe("example Lambda handler (API Gateway v2) on a real redis-server", () =>
       "SETUSER",
       "orders-svc",
       "reset",
-      "on",
+      ...buildAccessString({ keyspace: "orders", access: "read-write" }).split(" "),
       `>${PASSWORD}`,
-      "~orders:*",
-      "&orders:*",
-      "-@all",
-      "+@read",
-      "+@write",
-      "+@connection",
-      "+@transaction",
-      "-@dangerous",
-      "+eval",
-      "+evalsha",
-      "+script|load",
     );
     process.env.REDIS_SECRET = JSON.stringify({
       host: server.host,

@@ -1,4 +1,5 @@
 /** Service users and secrets on testkit servers (real redis-server processes, never port 6379). */
+import { buildAccessString } from "@cacheplane/core";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
 import type { Cluster, Redis } from "ioredis";
@@ -12,31 +13,17 @@ export const SERVICE_USER = "svc";
 export const RELAXED = { commandTimeoutMs: 10_000, connectTimeoutMs: 10_000, breaker: false } as const;
 
 /**
- * The platform's read-write service grant, as in the brief (INFO is not granted). `pattern`
- * defaults to `<keyspace>:*`.
+ * The rules the platform provisions for a read-write service (core's `buildAccessString`, so INFO,
+ * KEYS and FLUSHALL are denied as in production), for `ACL SETUSER`. `pattern` replaces the
+ * `<keyspace>:*` key and channel patterns when a test needs another one.
  */
 export function serviceUserRules(keyspace: string, password: string, pattern = `${keyspace}:*`): string[] {
-  return [
-    "reset",
-    "on",
-    `>${password}`,
-    `~${pattern}`,
-    `&${pattern}`,
-    "-@all",
-    "+@read",
-    "+@write",
-    "+@connection",
-    "+@transaction",
-    "-@dangerous",
-    "+eval",
-    "+evalsha",
-    "+script|load",
-    "+cluster|slots",
-    "+cluster|shards",
-    "+cluster|nodes",
-    "+cluster|info",
-    "+@pubsub",
-  ];
+  const rules = buildAccessString({ keyspace, access: "read-write" })
+    .split(" ")
+    .map((rule) =>
+      rule === `~${keyspace}:*` ? `~${pattern}` : rule === `&${keyspace}:*` ? `&${pattern}` : rule,
+    );
+  return ["reset", ...rules, `>${password}`];
 }
 
 export async function createServiceUser(
