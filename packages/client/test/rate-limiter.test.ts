@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import {
+  fixedWindowScript,
+  slidingWindowCounterScript,
+  slidingWindowScript,
+} from "@cacheplane/core/server-scripts";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "@cacheplane/testkit";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
@@ -14,11 +19,6 @@ import {
   type RedisStore,
   CacheService as Service,
 } from "../src/index.js";
-import {
-  fixedWindowScript,
-  slidingWindowCounterScript,
-  slidingWindowScript,
-} from "../src/patterns/rate-limit-scripts.js";
 import { memoryLimit } from "../src/patterns/rate-limiter.js";
 import {
   clusterSecret,

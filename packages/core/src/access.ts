@@ -45,6 +45,8 @@ const PRESET_GRANTS: Record<AccessPreset | "none", string[]> = {
     "+@write",
     "+@transaction",
     "+@pubsub",
+    "+fcall",
+    "+fcall_ro",
     "+eval",
     "+evalsha",
     "+eval_ro",

@@ -6,18 +6,18 @@
  * (configurable) and never throws unless the service has `throwOnError`.
  */
 import { randomBytes } from "node:crypto";
-import type { CacheService } from "../cache-service.js";
-import { CacheConfigError } from "../errors.js";
-import type { LuaScript } from "../lua-scripts.js";
-import type { CacheStore } from "../stores/cache-store.js";
-import { MemoryStore } from "../stores/memory-store.js";
-import { RedisStore } from "../stores/redis-store.js";
 import {
   fixedWindowScript,
+  type ServerScript,
   slidingWindowCounterScript,
   slidingWindowScript,
   tokenBucketScript,
-} from "./rate-limit-scripts.js";
+} from "@cacheplane/core/server-scripts";
+import type { CacheService } from "../cache-service.js";
+import { CacheConfigError } from "../errors.js";
+import type { CacheStore } from "../stores/cache-store.js";
+import { MemoryStore } from "../stores/memory-store.js";
+import { RedisStore } from "../stores/redis-store.js";
 
 /**
  * - `fixed-window`: a counter per window (cheapest; bursts of up to 2 × limit across a window edge).
@@ -69,9 +69,12 @@ export interface RateLimiter {
   reset(identifier: string): Promise<void>;
 }
 
+/** The server script refuses more (it stores one sorted-set entry per unit of cost). */
+const MAX_SLIDING_LOG_COST = 1000;
+
 type Raw = [allowed: number, remaining: number, resetMs: number, retryMs: number];
 
-const scripts: Record<RateLimitAlgorithm, LuaScript> = {
+const scripts: Record<RateLimitAlgorithm, ServerScript> = {
   "fixed-window": fixedWindowScript,
   "sliding-window": slidingWindowScript,
   "sliding-window-counter": slidingWindowCounterScript,
@@ -328,6 +331,11 @@ export function createRateLimiter(service: CacheService, input: RateLimiterOptio
       const cost = limitOptions?.cost ?? 1;
       if (cost !== 1 && (!Number.isInteger(cost) || cost < 1))
         throw new CacheConfigError("cost must be a positive integer", ["cost"]);
+      if (exactLog && cost > MAX_SLIDING_LOG_COST)
+        throw new CacheConfigError(
+          `sliding-window cost must be at most ${MAX_SLIDING_LOG_COST} (one log entry per unit)`,
+          ["cost"],
+        );
       let raw: Raw | undefined;
       if (service._direct()) {
         // CacheService._run's hot path, inlined: one async layer less per check.

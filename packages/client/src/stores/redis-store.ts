@@ -3,16 +3,13 @@
  * use MGET / pipelines, grouped by hash slot in cluster mode so no call raises CROSSSLOT; `clear`
  * SCANs `<keyspace>:*` on every master (never KEYS).
  */
+
+import { compareAndDeleteScript, compareAndExpireScript } from "@cacheplane/core/server-scripts";
 import type { Cluster, Redis } from "ioredis";
 import { CacheConfigError } from "../errors.js";
 import { groupBySlot } from "../key-slot.js";
-import {
-  compareAndDeleteScript,
-  compareAndExpireScript,
-  evalScript,
-  type LuaScript,
-} from "../lua-scripts.js";
 import { type RedisClient, type RedisConnection, waitReady } from "../redis-connection.js";
+import { runServerScript, type ServerScript } from "../server-scripts.js";
 import type { CacheStore, StoreEntry } from "./cache-store.js";
 
 export interface RedisStoreOptions {
@@ -139,21 +136,13 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  /** Runs a one-key Lua script (EVALSHA with NOSCRIPT fallback). `key` is unprefixed. */
-  runScript(script: LuaScript, key: string, args: (string | number | Buffer)[]): Promise<unknown> {
+  /** Runs a one-key server script (FCALL of the platform library, or EVALSHA). `key` is unprefixed. */
+  runScript(script: ServerScript, key: string, args: (string | number | Buffer)[]): Promise<unknown> {
     const client = this.readyNow();
     if (client === undefined) {
-      return this.withAcquired((c, prefix) => evalScript(c, script, [prefix + key], args));
+      return this.withAcquired((c, prefix) => runServerScript(c, script, [prefix + key], args));
     }
-    // One EVALSHA; EVAL (which also loads the script) only after NOSCRIPT. One catch handler for
-    // both the NOSCRIPT fallback and the auth-error hook (a promise layer less than evalScript).
-    const fullKey = this.prefix() + key;
-    return client.evalsha(script.sha, 1, fullKey, ...args).catch((err: unknown) => {
-      if (err instanceof Error && err.message.startsWith("NOSCRIPT")) {
-        return client.eval(script.lua, 1, fullKey, ...args).catch(this.commandFailed);
-      }
-      return this.commandFailed(err);
-    });
+    return runServerScript(client, script, [this.prefix() + key], args).catch(this.commandFailed);
   }
 
   async connect(): Promise<void> {

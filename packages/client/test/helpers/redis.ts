@@ -1,6 +1,7 @@
 /** Service users and secrets on testkit servers (real redis-server processes, never port 6379). */
 import { buildAccessString } from "@cacheplane/core";
 import type { SecretPayload } from "@cacheplane/core/secret";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
 import type { Cluster, Redis } from "ioredis";
 
@@ -34,6 +35,19 @@ export async function createServiceUser(
   pattern?: string,
 ): Promise<void> {
   await admin.call("ACL", "SETUSER", username, ...serviceUserRules(keyspace, password, pattern));
+  await loadScriptLibrary(admin);
+}
+
+/**
+ * Loads the platform's server-script library as `cacheplane apply` does (admin identity; masters
+ * only: a replica refuses FUNCTION LOAD and gets the library through replication).
+ */
+export async function loadScriptLibrary(admin: Redis): Promise<void> {
+  try {
+    await admin.call("FUNCTION", "LOAD", "REPLACE", scriptLibrary().code);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith("READONLY"))) throw err;
+  }
 }
 
 export async function createClusterServiceUser(

@@ -10,13 +10,13 @@
  * (ZREMRANGEBYSCORE, ZCARD, ZRANGE, ZADD, PEXPIRE). The in-process versions for the memory store
  * (rate-limiter.ts) compute the same answers with the same arithmetic.
  */
-import { luaScript } from "../lua-scripts.js";
+import { defineServerScript } from "./define.js";
 
 /**
  * Counter per window that starts with the first request. Counted first (INCRBY), undone when that
  * goes over the limit, so an allowed request costs INCRBY + PTTL (+ PEXPIRE for a new window).
  */
-export const fixedWindowScript = luaScript(
+export const fixedWindowScript = defineServerScript(
   "fixedWindow",
   `local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -47,15 +47,17 @@ return {1, limit - current, ttl, 0}`,
 
 /**
  * Exact sliding log: a sorted set of the allowed requests of the last window (at most `limit`
- * entries). Exact, but it stores one entry per allowed request and costs five Redis calls.
+ * entries). Exact, but it stores one entry per allowed request and costs five Redis calls. A cost
+ * above 1,000 is refused, so no call (however a tenant spells its arguments) loops unboundedly.
  */
-export const slidingWindowScript = luaScript(
+export const slidingWindowScript = defineServerScript(
   "slidingWindow",
   `local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local id = ARGV[5]
+if cost > 1000 then return redis.error_reply('ERR cacheplane: sliding-window cost above 1000') end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 if count + cost > limit then
@@ -94,7 +96,7 @@ return {1, limit - count - cost, oldest + window - now, 0}`,
  * more or less than the exact log around window edges, and never more than `limit` within one
  * fixed window. Hash fields: w (window start, ms), c (current count), p (previous count).
  */
-export const slidingWindowCounterScript = luaScript(
+export const slidingWindowCounterScript = defineServerScript(
   "slidingWindowCounter",
   `local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -141,7 +143,7 @@ return {1, math.floor(limit - used - cost), start + 2 * window - now, 0}`,
 );
 
 /** Bucket of `limit` tokens refilled continuously at `limit / window`. */
-export const tokenBucketScript = luaScript(
+export const tokenBucketScript = defineServerScript(
   "tokenBucket",
   `local capacity = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])

@@ -1,0 +1,41 @@
+/**
+ * `@cacheplane/core/server-scripts`: the platform's server scripts and the function library built
+ * from them. Imported by the client (to call them) and by the provisioner (to load them); no zod,
+ * so the client's Lambda bundle stays small.
+ */
+import { compareAndDeleteScript, compareAndExpireScript } from "./compare.js";
+import { buildScriptLibrary, type ScriptLibrary, type ServerScript } from "./define.js";
+import {
+  fixedWindowScript,
+  slidingWindowCounterScript,
+  slidingWindowScript,
+  tokenBucketScript,
+} from "./rate-limit.js";
+
+export { buildScriptLibrary, defineServerScript, type ScriptLibrary, type ServerScript } from "./define.js";
+export {
+  compareAndDeleteScript,
+  compareAndExpireScript,
+  fixedWindowScript,
+  slidingWindowCounterScript,
+  slidingWindowScript,
+  tokenBucketScript,
+};
+
+/** Every script of this release, in library order. Add new scripts here. */
+export const SERVER_SCRIPTS: readonly ServerScript[] = Object.freeze([
+  compareAndDeleteScript,
+  compareAndExpireScript,
+  fixedWindowScript,
+  slidingWindowScript,
+  slidingWindowCounterScript,
+  tokenBucketScript,
+]);
+
+let library: ScriptLibrary | undefined;
+
+/** The library of this release (built once). */
+export function scriptLibrary(): ScriptLibrary {
+  library ??= buildScriptLibrary(SERVER_SCRIPTS);
+  return library;
+}

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  buildScriptLibrary,
+  defineServerScript,
+  SERVER_SCRIPTS,
+  scriptLibrary,
+} from "../src/server-scripts/index.js";
+
+describe("server script library", () => {
+  it("names the library and its functions after a hash of the code", () => {
+    const lib = scriptLibrary();
+    assert.match(lib.name, /^cacheplane_[0-9a-f]{10}$/);
+    assert.ok(lib.code.startsWith(`#!lua name=${lib.name}\n`));
+    for (const script of SERVER_SCRIPTS) {
+      const fn = lib.functionName(script);
+      assert.equal(fn, `cp_${lib.version}_${script.name}`);
+      assert.ok(lib.code.includes(`function_name='${fn}'`));
+    }
+  });
+
+  it("gets a new version when any script body changes, and the same one when nothing does", () => {
+    const a = defineServerScript("a", "return 1");
+    const b = defineServerScript("b", "return redis.call('GET', KEYS[1])", { readOnly: true });
+    const one = buildScriptLibrary([a, b]);
+    assert.equal(buildScriptLibrary([a, b]).version, one.version);
+    const changed = buildScriptLibrary([a, defineServerScript("b", "return 2", { readOnly: true })]);
+    assert.notEqual(changed.version, one.version);
+    assert.match(one.code, /function_name='cp_[0-9a-f]{10}_b', callback=b, flags=\{'no-writes'\}/);
+  });
+
+  it("refuses duplicate and non-alphanumeric names", () => {
+    const a = defineServerScript("a", "return 1");
+    assert.throws(() => buildScriptLibrary([a, a]), /defined twice/);
+    assert.throws(() => defineServerScript("bad-name", "return 1"), /letters and digits/);
+  });
+});
