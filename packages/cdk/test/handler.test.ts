@@ -145,6 +145,24 @@ describe("membership handler: Create", () => {
     assert.ok(!JSON.stringify(response).includes(PASSWORD), "the response never holds the password");
   });
 
+  it("creates a handler-owned user with the engine of a Redis OSS platform's user group", async () => {
+    const { fake, deps } = setup();
+    // A Redis OSS platform: a redis user group, which must hold a `default` user and only takes redis users.
+    fake.addUser({ UserId: "dev-shared-users-default", UserName: "default", Engine: "redis" });
+    fake.addGroup({ UserGroupId: "redis-users", Engine: "redis", UserIds: ["dev-shared-users-default"] });
+    const props = properties({
+      UserGroupId: "redis-users",
+      Engine: "redis",
+      ManageUser: "true",
+      SecretArn: SECRET_ARN,
+    });
+    const response = await run(createEvent(props), deps);
+    assert.equal(response.Status, "SUCCESS", response.Reason);
+    assert.equal(fake.callsOf("CreateUser")[0]!.Engine, "redis");
+    assert.equal(fake.users.get("orders")!.Engine, "redis");
+    assert.deepEqual(fake.groups.get("redis-users")!.UserIds, ["dev-shared-users-default", "orders"]);
+  });
+
   it("answers FAILED with the step and AWS error, redacting any password", async () => {
     const { fake, deps } = setup();
     fake.fail("CreateUser", () => awsError("InvalidParameterValueException", `Bad password ${PASSWORD}`), 1);

@@ -181,7 +181,14 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     return accessStrings.map((s) => normalizeAccessString(s));
   }
 
-  async createUser(action: CreateUserAction, passwords: readonly string[]): Promise<void> {
+  /**
+   * Creates a password user. Its engine is `action.engine` when given (the CDK membership handler
+   * passes the user group's engine: a `redis` group only accepts `redis` users), else {@link engine}.
+   */
+  async createUser(
+    action: CreateUserAction & { engine?: Engine },
+    passwords: readonly string[],
+  ): Promise<void> {
     checkPasswords(passwords, action.userId);
     const context = { operation: "CreateUser", userId: action.userId };
     try {
@@ -190,7 +197,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
           new CreateUserCommand({
             UserId: action.userId,
             UserName: action.userName,
-            Engine: this.engine,
+            Engine: action.engine ?? this.engine,
             AccessString: action.accessString,
             AuthenticationMode: { Type: "password", Passwords: [...passwords] },
             Tags: provisionerTags(action.userId, action.service, this.ownerTag),

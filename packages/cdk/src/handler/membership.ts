@@ -30,6 +30,8 @@ export interface MembershipTarget {
       userName: string;
       keyspace: string;
       accessString: string;
+      /** Engine of the new user: it must suit the user group (a `redis` group only takes `redis` users). */
+      engine: "valkey" | "redis";
     },
     passwords: readonly string[],
   ): Promise<void>;
@@ -180,6 +182,7 @@ async function ensureMember(
         userName: props.userId,
         keyspace: props.keyspace,
         accessString: props.accessString ?? `on ~${props.keyspace}:* -@all`,
+        engine: props.engine,
       },
       passwords,
     );
