@@ -116,6 +116,19 @@ describe("membership handler: Create", () => {
     assert.deepEqual(reads, [], "no secret read for a stack-owned user");
   });
 
+  it("does not rewrite an access string ElastiCache stored in another spelling of the same rules", async () => {
+    const { fake, deps } = setup();
+    // e.g. `resetchannels` and the leading `-@all` dropped, categories upper-cased, extra spaces.
+    fake.addUser({
+      UserId: "orders",
+      AccessString: "on  ~orders:*  &orders:* +@CONNECTION +@READ +@WRITE -@DANGEROUS",
+      tags: [{ Key: "cacheplane:managed", Value: "cloudformation" }],
+    });
+    const response = await run(createEvent(), deps);
+    assert.equal(response.Status, "SUCCESS", response.Reason);
+    assert.equal(fake.callsOf("ModifyUser").length, 0, "same meaning: no ModifyUser on every deploy");
+  });
+
   it("fails with a useful reason when the stack-owned user does not exist", async () => {
     const { deps } = setup();
     const response = await run(createEvent(), deps);

@@ -2,6 +2,7 @@
  * The AWS side of the provisioner: the ElastiCache target, the Secrets Manager store and the helpers
  * they share. Re-exported from the package index.
  */
+export { canonicalElastiCacheAccess, sameElastiCacheAccess } from "./elasticache-access.js";
 export {
   awsErrorName,
   describeAwsError,

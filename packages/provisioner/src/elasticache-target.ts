@@ -22,10 +22,10 @@ import {
   type ActualUser,
   type Engine,
   isAcceptablePassword,
-  normalizeAccessString,
   type PlatformConfig,
   RESERVED_USER_IDS,
 } from "@cacheplane/core";
+import { canonicalElastiCacheAccess } from "./elasticache-access.js";
 import { describeAwsError, ElastiCacheTargetError, isTransientError } from "./elasticache-errors.js";
 import {
   type RetryClock,
@@ -156,7 +156,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     const actualUsers: ActualUser[] = users.map((u) => ({
       userId: u.UserId!,
       userName: u.UserName ?? u.UserId!,
-      accessString: normalizeAccessString(u.AccessString ?? ""),
+      accessString: canonicalElastiCacheAccess(u.AccessString ?? ""),
       managed: managed.has(u.UserId!),
     }));
     const group = await this.describeGroup(groupId);
@@ -174,11 +174,13 @@ export class ElastiCacheTarget implements ProvisioningTarget {
   }
 
   /**
-   * ElastiCache stores and returns an access string as it was given (no rule reordering, no category
-   * expansion, unlike `ACL LIST` on a self-managed server), so only white space is normalised.
+   * Whether ElastiCache stores an access string verbatim is not documented (docs/decisions/0006), so
+   * declared and stored strings are both put in one canonical form that keeps their meaning
+   * (`canonicalElastiCacheAccess`): a string ElastiCache rewrote without changing what it grants is
+   * not drift.
    */
   async canonicalizeAccess(accessStrings: readonly string[]): Promise<string[]> {
-    return accessStrings.map((s) => normalizeAccessString(s));
+    return accessStrings.map((s) => canonicalElastiCacheAccess(s));
   }
 
   /**

@@ -65,7 +65,10 @@ describe("ElastiCacheTarget.readActual", () => {
         ["orders", true],
       ],
     );
-    assert.equal(actual.users.find((u) => u.userId === "orders")!.accessString, "on ~orders:* -@all");
+    assert.equal(
+      actual.users.find((u) => u.userId === "orders")!.accessString,
+      "on ~orders:* resetchannels -@all",
+    );
     assert.equal(actual.users.find((u) => u.userId === "orders")!.passwordHashes, undefined);
     assert.deepEqual(actual.userGroup, { groupId: GROUP, userIds: ["catalog", "default", "orders"] });
     assert.ok(
@@ -90,9 +93,12 @@ describe("ElastiCacheTarget.readActual", () => {
     });
   });
 
-  it("canonicalises access strings by white space only", async () => {
+  it("canonicalises access strings by meaning (white space, case, key order, implicit defaults)", async () => {
     const { target } = setup();
-    assert.deepEqual(await target.canonicalizeAccess(["  on ~a:*   +get  ", "off"]), ["on ~a:* +get", "off"]);
+    assert.deepEqual(await target.canonicalizeAccess(["  on ~b:* ~a:*   +GET  ", "off"]), [
+      "on ~a:* ~b:* resetchannels -@all +get",
+      "off resetchannels -@all",
+    ]);
   });
 });
 

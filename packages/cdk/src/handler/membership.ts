@@ -15,6 +15,7 @@
 import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse } from "aws-lambda";
 import { buildResponse, redactSecrets } from "./cfn-response.js";
 import { type MembershipProperties, parseMembershipProperties } from "./properties.js";
+import { sameElastiCacheAccess } from "./provisioner.js";
 
 /** The ElastiCache operations the handler needs (the provisioner's `ElastiCacheTarget` has them all). */
 export interface MembershipTarget {
@@ -189,7 +190,11 @@ async function ensureMember(
     user = await target.describeUser(props.userId);
   }
   await target.waitForUserActive(props.userId);
-  if (props.accessString !== undefined && normalize(user?.AccessString) !== normalize(props.accessString)) {
+  // Compared by meaning: ElastiCache may store a rewritten spelling (docs/decisions/0006).
+  if (
+    props.accessString !== undefined &&
+    !sameElastiCacheAccess(user?.AccessString ?? "", props.accessString)
+  ) {
     log(`setting the access string of ${props.userId} in place`);
     await target.modifyUser(props.userId, { accessString: props.accessString });
   }
@@ -221,8 +226,4 @@ async function removeMember(
     `Removed user ${props.userId} from user group ${props.userGroupId}${userNote}. ` +
     `Keys under "${props.keyspace}:*" were kept in the cache; they expire by TTL or can be deleted explicitly.`
   );
-}
-
-function normalize(access: string | undefined): string {
-  return (access ?? "").trim().split(/\s+/).join(" ");
 }

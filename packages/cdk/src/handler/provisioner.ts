@@ -7,4 +7,5 @@ export {
   ElastiCacheTarget,
   MANAGED_BY_CLOUDFORMATION,
   SecretsManagerStore,
+  sameElastiCacheAccess,
 } from "@cacheplane/provisioner/aws";
