@@ -21,6 +21,7 @@ import type * as kms from "aws-cdk-lib/aws-kms";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
 import { type ICachePlatform, SERVERLESS_PORTS } from "./cache-platform-interface.js";
+import { registerPlatform } from "./group-capacity.js";
 import {
   type CachePlatformAttributes,
   type CachePlatformIdentity,
@@ -199,6 +200,7 @@ export class CachePlatform extends Construct implements ICachePlatform {
       users,
     });
     this.userGroup.applyRemovalPolicy(removalPolicy);
+    registerPlatform(this, users.length);
     this.cache = new ServerlessCache(this, "Cache", {
       engine: cacheEngine(this.engine, props.majorEngineVersion),
       serverlessCacheName: this.serverlessCacheName,

@@ -12,6 +12,7 @@ export {
   platformKey,
   SERVERLESS_PORTS,
 } from "./cache-platform-interface.js";
+export { ELASTICACHE_QUOTAS } from "./group-capacity.js";
 export {
   MEMBERSHIP_RESOURCE_TYPE,
   type MembershipProperties,

@@ -25,6 +25,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { type ICachePlatform, platformKey } from "./cache-platform-interface.js";
+import { registerMember } from "./group-capacity.js";
 import { MEMBERSHIP_RESOURCE_TYPE } from "./handler/properties.js";
 import { elastiCacheArn } from "./imported-cache-platform.js";
 import { claimNames } from "./keyspace-registry.js";
@@ -144,6 +145,8 @@ export class ServiceCacheAccess extends Construct {
           "to avoid hard cross-stack references (Fn::ImportValue) between the platform and its services",
       );
     }
+
+    registerMember(this, props.platform);
 
     const secretTemplate = Stack.of(this).toJsonString(this.secretTemplate());
     this.secret = new secretsmanager.Secret(this, "Secret", {

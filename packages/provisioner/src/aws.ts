@@ -13,6 +13,13 @@ export {
   isTransientError,
 } from "./elasticache-errors.js";
 export {
+  assertWithinElastiCacheLimits,
+  countsAfterPlan,
+  ELASTICACHE_LIMITS,
+  ElastiCacheLimitError,
+  elastiCacheLimitProblems,
+} from "./elasticache-limits.js";
+export {
   backoffDelay,
   type RetryClock,
   type RetryPolicy,

@@ -27,6 +27,7 @@ import {
 } from "@cacheplane/core";
 import { canonicalElastiCacheAccess } from "./elasticache-access.js";
 import { describeAwsError, ElastiCacheTargetError, isTransientError } from "./elasticache-errors.js";
+import { ELASTICACHE_LIMITS } from "./elasticache-limits.js";
 import {
   type RetryClock,
   type RetryPolicy,
@@ -366,6 +367,14 @@ export class ElastiCacheTarget implements ProvisioningTarget {
       }
       const isMember = (group.UserIds ?? []).includes(userId);
       if (direction === "add" ? isMember : !isMember) return;
+      const members = effectiveMembers(group).length;
+      if (direction === "add" && members >= ELASTICACHE_LIMITS.usersPerUserGroup) {
+        throw new ElastiCacheTargetError(
+          context,
+          `the user group already holds ${members} users and ElastiCache allows ${ELASTICACHE_LIMITS.usersPerUserGroup} ` +
+            "(a Redis OSS group's default user counts); move services to another platform or remove unused ones",
+        );
+      }
       try {
         await this.call(context, () =>
           this.client.send(
