@@ -24,7 +24,14 @@ export {
   ImportedCachePlatform,
 } from "./imported-cache-platform.js";
 export { type Claim, type ClaimKind, claimNames } from "./keyspace-registry.js";
-export { MEMBERSHIP_HANDLER_ENTRY, type MembershipGrant, MembershipHandler } from "./membership-handler.js";
+export {
+  MEMBERSHIP_HANDLER_ENTRY,
+  MEMBERSHIP_HANDLER_TIMEOUT,
+  MEMBERSHIP_LOG_RETENTION,
+  MEMBERSHIP_SERVICE_TIMEOUT,
+  type MembershipGrant,
+  MembershipHandler,
+} from "./membership-handler.js";
 export { type PlatformParameterNames, platformParameterNames } from "./platform-parameters.js";
 export {
   GENERATED_PASSWORD_LENGTH,

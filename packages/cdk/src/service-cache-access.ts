@@ -29,7 +29,7 @@ import { registerMember } from "./group-capacity.js";
 import { MEMBERSHIP_RESOURCE_TYPE } from "./handler/properties.js";
 import { elastiCacheArn } from "./imported-cache-platform.js";
 import { claimNames } from "./keyspace-registry.js";
-import { MembershipHandler } from "./membership-handler.js";
+import { MEMBERSHIP_SERVICE_TIMEOUT, MembershipHandler } from "./membership-handler.js";
 import { invalid } from "./validation.js";
 
 /** How the service's functions authenticate to the cache. */
@@ -198,6 +198,7 @@ export class ServiceCacheAccess extends Construct {
     this.membership = new CustomResource(this, "GroupMembership", {
       serviceToken: handler.function.functionArn,
       resourceType: MEMBERSHIP_RESOURCE_TYPE,
+      serviceTimeout: MEMBERSHIP_SERVICE_TIMEOUT,
       properties: {
         UserGroupId: props.platform.userGroupId,
         UserId: service.userId,

@@ -160,6 +160,19 @@ describe("ServiceCacheAccess: user and membership", () => {
     });
   });
 
+  it("gives CloudFormation a service timeout and the handler a managed log group with retention", () => {
+    ordersTemplate.hasResourceProperties("Custom::CacheplaneUserGroupMembership", { ServiceTimeout: "1200" });
+    const logGroupId = logicalId(ordersTemplate, "AWS::Logs::LogGroup", "CacheplaneMembershipHandler");
+    ordersTemplate.hasResource("AWS::Logs::LogGroup", {
+      Properties: { RetentionInDays: 90 },
+      DeletionPolicy: "Delete",
+    });
+    ordersTemplate.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("^Cacheplane: adds service users"),
+      LoggingConfig: { LogGroup: { Ref: logGroupId } },
+    });
+  });
+
   it("bundles one handler per stack with only the ElastiCache permissions the memberships need", () => {
     ordersTemplate.hasResourceProperties("AWS::Lambda::Function", {
       Description: Match.stringLikeRegexp("^Cacheplane: adds service users"),

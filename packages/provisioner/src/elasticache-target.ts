@@ -88,6 +88,12 @@ export interface ElastiCacheTargetOptions {
    * @default none
    */
   deadline?: number;
+  /**
+   * How long a membership change keeps retrying while other deployments change the same user group
+   * (`InvalidUserGroupStateFault`), and the jittered pause between attempts (never past `deadline`).
+   * @default a 15-minute budget; pauses drawn from [0, 2 s * 2^n), at most 30 s
+   */
+  membership?: { budgetMs?: number; baseDelayMs?: number; maxDelayMs?: number };
 }
 
 /** Group states in which ModifyUserGroup is accepted. */
@@ -358,7 +364,14 @@ export class ElastiCacheTarget implements ProvisioningTarget {
   ): Promise<void> {
     const context = { operation: "ModifyUserGroup", userId, groupId };
     if (direction === "add") await this.waitForUserActive(userId);
-    const maxConflicts = 10;
+    // Many stacks may change the group at once (each ModifyUserGroup puts it in `modifying` for a while):
+    // a conflict is answered by a jittered pause, then a fresh read, until the budget or deadline ends.
+    const policy = this.options.membership ?? {};
+    const started = this.clock.now();
+    const budgetEnds = Math.min(
+      started + (policy.budgetMs ?? 15 * 60_000),
+      this.options.deadline ?? Number.POSITIVE_INFINITY,
+    );
     for (let conflict = 0; ; conflict++) {
       const group = await this.waitForGroupSettled(groupId);
       if (!group) {
@@ -385,9 +398,20 @@ export class ElastiCacheTarget implements ProvisioningTarget {
           ),
         );
       } catch (error) {
-        // Another deployment changed the group between our read and our write: wait, re-read, retry.
+        // Another deployment changed the group between our read and our write: pause, re-read, retry.
         if (error instanceof ElastiCacheTargetError && error.code === "InvalidUserGroupStateFault") {
-          if (conflict + 1 >= maxConflicts) throw error;
+          const cap = Math.min(policy.maxDelayMs ?? 30_000, (policy.baseDelayMs ?? 2_000) * 2 ** conflict);
+          // "Full jitter": anywhere in [0, cap), so that contending deployments spread out.
+          const delay = Math.round(this.clock.random() * cap);
+          if (this.clock.now() + delay > budgetEnds) {
+            throw new ElastiCacheTargetError(
+              context,
+              `the user group was still being changed by other deployments after ${conflict + 1} attempts ` +
+                `in ${Math.round((this.clock.now() - started) / 1000)} s; deploy again (nothing was changed)`,
+              error.cause,
+            );
+          }
+          await this.clock.sleep(delay);
           continue;
         }
         if (

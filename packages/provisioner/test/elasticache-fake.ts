@@ -133,6 +133,8 @@ export class FakeElastiCache {
   clock: { now(): number } | undefined;
   /** With `clock`: how long a user or group stays creating/modifying/deleting. @default 30 s */
   transitionMs = 30_000;
+  /** Awaited before each call takes effect (network and service latency, e.g. on a virtual clock). @default none */
+  latency: ((command: CommandName) => Promise<void>) | undefined;
   readonly calls: { command: CommandName; input: Record<string, unknown> }[] = [];
   readonly client = new ElastiCacheClient({
     region: "eu-west-1",
@@ -163,6 +165,7 @@ export class FakeElastiCache {
     ) => {
       // biome-ignore lint/suspicious/noExplicitAny: aws-sdk-client-mock's typing of `on` is per command
       this.mock.on(command as any).callsFake(async (input: Record<string, unknown>) => {
+        if (this.latency) await this.latency(name);
         this.calls.push({ command: name, input: structuredClone(input) });
         const failure = this.failures.find(
           (f) => f.command === name && f.times > 0 && (f.when?.(input) ?? true),
