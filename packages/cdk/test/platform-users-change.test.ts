@@ -41,8 +41,8 @@ function synth(withAdmin: boolean) {
     service: { name: "orders", access: "read-write" },
   });
   const groups = Template.fromStack(stack).findResources("AWS::ElastiCache::UserGroup");
-  const [[logicalId, group]] = Object.entries(groups) as [string, { Properties: Record<string, unknown> }][];
-  return { logicalId: logicalId!, props: group!.Properties };
+  const [entry] = Object.entries(groups) as [string, { Properties: Record<string, unknown> }][];
+  return { logicalId: entry![0], props: entry![1].Properties };
 }
 
 /** The platform's own user ids in the rendered UserIds (references resolved to their logical ids). */
