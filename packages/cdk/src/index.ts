@@ -33,6 +33,7 @@ export {
   MembershipHandler,
 } from "./membership-handler.js";
 export { type PlatformParameterNames, platformParameterNames } from "./platform-parameters.js";
+export { ROTATION_HANDLER_ENTRY, RotationHandler } from "./rotation-handler.js";
 export {
   GENERATED_PASSWORD_LENGTH,
   PASSWORD_EXCLUDED_CHARACTERS,

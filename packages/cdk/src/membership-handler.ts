@@ -30,7 +30,8 @@ export const MEMBERSHIP_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 /** Path of the handler's TypeScript entry. */
 export const MEMBERSHIP_HANDLER_ENTRY = fileURLToPath(new URL("./handler/index.ts", import.meta.url));
 
-function findLockFile(from: string): string | undefined {
+/** The nearest lock file above `from` (esbuild bundling needs one). */
+export function findLockFile(from: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
     for (const name of LOCK_FILES) if (existsSync(join(dir, name))) return join(dir, name);
     if (dirname(dir) === dir) return undefined;

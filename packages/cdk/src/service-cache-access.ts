@@ -18,7 +18,7 @@ import {
   type ResolvedService,
   type ServiceInput,
 } from "@cacheplane/core";
-import { Annotations, CustomResource, RemovalPolicy, Stack, Tags, Token } from "aws-cdk-lib";
+import { Annotations, CustomResource, type Duration, RemovalPolicy, Stack, Tags, Token } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
@@ -30,6 +30,7 @@ import { MEMBERSHIP_RESOURCE_TYPE } from "./handler/properties.js";
 import { elastiCacheArn } from "./imported-cache-platform.js";
 import { claimNames } from "./keyspace-registry.js";
 import { MEMBERSHIP_SERVICE_TIMEOUT, MembershipHandler } from "./membership-handler.js";
+import { RotationHandler } from "./rotation-handler.js";
 import { invalid } from "./validation.js";
 
 /** How the service's functions authenticate to the cache. */
@@ -80,6 +81,14 @@ export interface ServiceCacheAccessProps {
   readonly encryptionKey?: kms.IKey;
   /** What happens to the secret when it leaves the stack. @default RemovalPolicy.DESTROY */
   readonly secretRemovalPolicy?: RemovalPolicy;
+  /**
+   * Rotate the password automatically this often (Secrets Manager rotation, 4 hours to 1,000 days),
+   * with Cacheplane's two-password rotation: the user accepts the new and the previous password, so
+   * running clients are never cut off; the previous one stays valid until the next rotation. Password
+   * authentication only.
+   * @default no automatic rotation (rotate with `cacheplane rotate`)
+   */
+  readonly rotation?: Duration;
 }
 
 /**
@@ -97,7 +106,10 @@ export interface ServiceCacheAccessProps {
 export class ServiceCacheAccess extends Construct {
   /** The service with every derived name (user id, keyspace, access string, secret name). */
   readonly service: ResolvedService;
-  /** The generated secret `{host, port, username, password, keyspace, tls, cluster, engine}`. */
+  /**
+   * The generated secret `{host, port, username, password, keyspace, tls, cluster, engine}`, plus
+   * `user_arn` (password auth) or `auth: "iam"`.
+   */
   readonly secret: secretsmanager.Secret;
   /** The ElastiCache user (undefined when `userManagement` is `custom-resource`). */
   readonly user: UserBase | undefined;
@@ -107,6 +119,8 @@ export class ServiceCacheAccess extends Construct {
   readonly membership: CustomResource;
   /** Engine of the user. */
   readonly userEngine: Engine;
+  /** The rotation schedule, with `rotation`. */
+  readonly rotationSchedule: secretsmanager.RotationSchedule | undefined;
 
   private readonly platform: ICachePlatform;
   private readonly authentication: ServiceAuthentication;
@@ -138,6 +152,12 @@ export class ServiceCacheAccess extends Construct {
     if (this.authentication === "iam" && userManagement === "custom-resource") {
       invalid(this, 'authentication "iam" needs userManagement "cloudformation"');
     }
+    if (this.authentication === "iam" && props.rotation !== undefined) {
+      invalid(
+        this,
+        'rotation needs authentication "password": IAM tokens expire by themselves; remove `rotation`',
+      );
+    }
     if (!isImported(props.platform) && Stack.of(props.platform) !== Stack.of(this)) {
       Annotations.of(this).addWarningV2(
         "@cacheplane/cdk:cross-stack-platform",
@@ -148,6 +168,7 @@ export class ServiceCacheAccess extends Construct {
 
     registerMember(this, props.platform);
 
+    this.userArn = elastiCacheArn(this, "user", service.userId, props.platform.platformRegion);
     const secretTemplate = Stack.of(this).toJsonString(this.secretTemplate());
     this.secret = new secretsmanager.Secret(this, "Secret", {
       secretName: props.secretName ?? service.secretName,
@@ -167,7 +188,6 @@ export class ServiceCacheAccess extends Construct {
     });
     this.tag(this.secret);
 
-    this.userArn = elastiCacheArn(this, "user", service.userId, props.platform.platformRegion);
     if (userManagement === "cloudformation") {
       const common = {
         userId: service.userId,
@@ -214,6 +234,17 @@ export class ServiceCacheAccess extends Construct {
       },
     });
     if (this.user) this.membership.node.addDependency(this.user);
+
+    if (props.rotation !== undefined) {
+      const rotator = RotationHandler.of(this);
+      rotator.grantUser(this.userArn);
+      this.rotationSchedule = this.secret.addRotationSchedule("Rotation", {
+        rotationLambda: rotator.function,
+        automaticallyAfter: props.rotation,
+      });
+      // The first rotation must find the user in the group it was added to.
+      this.rotationSchedule.node.addDependency(this.membership);
+    }
 
     for (const fn of props.functions ?? []) this.grantAccess(fn);
   }
@@ -266,6 +297,8 @@ export class ServiceCacheAccess extends Construct {
     };
     if (this.service.sharedKeyspaces.length > 0) template.sharedKeyspaces = [...this.service.sharedKeyspaces];
     if (this.authentication === "iam") template.auth = "iam";
+    // Rotation (Cacheplane's, or Secrets Manager's own template for ElastiCache users) needs the user's ARN.
+    else template.user_arn = this.userArn;
     return template;
   }
 

@@ -53,6 +53,18 @@ export {
   type SecretBookkeeping,
 } from "./secrets-manager-document.js";
 export {
+  elastiCacheRotationUsers,
+  type RotationDeps,
+  type RotationEvent,
+  type RotationSecrets,
+  type RotationStep,
+  type RotationUsers,
+  rotationUserId,
+  runRotationStep,
+  SecretRotationError,
+  secretsManagerVersions,
+} from "./secrets-manager-rotation.js";
+export {
   type SecretsManagerEntry,
   SecretsManagerStore,
   SecretsManagerStoreError,
