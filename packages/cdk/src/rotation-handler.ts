@@ -8,9 +8,11 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { findLockFile, MEMBERSHIP_LOG_RETENTION } from "./membership-handler.js";
 
@@ -63,15 +65,41 @@ export class RotationHandler extends Construct {
         forceDockerBundling: false,
       },
     });
+    this.invokePermission = new lambda.CfnPermission(this, "SecretsManagerInvoke", {
+      action: "lambda:InvokeFunction",
+      functionName: this.function.functionArn,
+      principal: "secretsmanager.amazonaws.com",
+      sourceAccount: Stack.of(this).account,
+    });
   }
 
-  /** Allows the function to set the passwords of one ElastiCache user. */
-  grantUser(userArn: string): void {
+  /** Secrets Manager's permission to invoke the function. */
+  readonly invokePermission: lambda.CfnPermission;
+
+  /**
+   * Allows the function to rotate one secret (read it, write and stage versions; decrypt and encrypt
+   * with its key) and to set the passwords of its ElastiCache user. Nothing else: the function
+   * generates passwords itself, so it needs no `secretsmanager:GetRandomPassword` on `*`.
+   */
+  grantRotation(userArn: string, secret: secretsmanager.ISecret, key?: kms.IKey): void {
     this.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ["elasticache:DescribeUsers", "elasticache:ModifyUser"],
         resources: [userArn],
       }),
     );
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "secretsmanager:DescribeSecret",
+          "secretsmanager:GetSecretValue",
+          "secretsmanager:PutSecretValue",
+          "secretsmanager:UpdateSecretVersionStage",
+        ],
+        resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+      }),
+    );
+    // Secrets Manager encrypts and decrypts the versions with the caller's permissions on the key.
+    if (key) key.grantEncryptDecrypt(this.function);
   }
 }

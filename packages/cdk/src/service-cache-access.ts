@@ -120,7 +120,7 @@ export class ServiceCacheAccess extends Construct {
   /** Engine of the user. */
   readonly userEngine: Engine;
   /** The rotation schedule, with `rotation`. */
-  readonly rotationSchedule: secretsmanager.RotationSchedule | undefined;
+  readonly rotationSchedule: secretsmanager.CfnRotationSchedule | undefined;
 
   private readonly platform: ICachePlatform;
   private readonly authentication: ServiceAuthentication;
@@ -237,13 +237,17 @@ export class ServiceCacheAccess extends Construct {
 
     if (props.rotation !== undefined) {
       const rotator = RotationHandler.of(this);
-      rotator.grantUser(this.userArn);
-      this.rotationSchedule = this.secret.addRotationSchedule("Rotation", {
-        rotationLambda: rotator.function,
-        automaticallyAfter: props.rotation,
+      rotator.grantRotation(this.userArn, this.secret, props.encryptionKey);
+      this.rotationSchedule = new secretsmanager.CfnRotationSchedule(this, "Rotation", {
+        secretId: this.secret.secretArn,
+        rotationLambdaArn: rotator.function.functionArn,
+        rotationRules: { scheduleExpression: rotationRate(this, props.rotation) },
       });
+      this.rotationSchedule.node.addDependency(rotator.invokePermission);
       // The first rotation must find the user in the group it was added to.
       this.rotationSchedule.node.addDependency(this.membership);
+    } else {
+      this.rotationSchedule = undefined;
     }
 
     for (const fn of props.functions ?? []) this.grantAccess(fn);
@@ -307,6 +311,18 @@ export class ServiceCacheAccess extends Construct {
     Tags.of(construct).add("cacheplane:userId", this.service.userId);
     Tags.of(construct).add("cacheplane:service", this.service.name);
   }
+}
+
+/** `rate(...)` of a rotation interval Secrets Manager accepts (4 hours to 1,000 days). */
+function rotationRate(scope: Construct, every: Duration): string {
+  const hours = every.toHours({ integral: false });
+  if (hours < 4 || hours > 24_000) {
+    invalid(
+      scope,
+      `rotation must be from 4 hours to 1000 days (Secrets Manager's range), got ${every.toHumanString()}`,
+    );
+  }
+  return Number.isInteger(hours / 24) ? `rate(${hours / 24} days)` : `rate(${Math.round(hours)} hours)`;
 }
 
 function isImported(platform: ICachePlatform): boolean {

@@ -108,7 +108,7 @@ describe("ServiceCacheAccess: secret", () => {
     assert.ok(
       text.endsWith(
         '"username":"orders","keyspace":"orders","tls":true,"cluster":true,"engine":"valkey","sharedKeyspaces":["common"],' +
-          '"user_arn":"arn:${{"Ref":"AWS::Partition"}}:elasticache:eu-west-1:123456789012:user:orders"}',
+          `"user_arn":"arn:\${{"Ref":"AWS::Partition"}}:elasticache:eu-west-1:123456789012:user:orders"}`,
       ),
       text,
     );
@@ -349,6 +349,14 @@ describe("ServiceCacheAccess: rotation", () => {
     );
     assert.ok(secrets.length > 0);
     for (const s of secrets) assert.notEqual(s.Resource, "*", "secret actions are scoped to the secret");
+    assert.ok(
+      statements.every((s) => s.Resource !== "*"),
+      "no wildcard resource (the function generates passwords itself: no GetRandomPassword)",
+    );
+    template.hasResourceProperties("AWS::Lambda::Permission", {
+      Principal: "secretsmanager.amazonaws.com",
+      SourceAccount: "123456789012",
+    });
   });
 
   it("rejects rotation with IAM authentication", () => {
