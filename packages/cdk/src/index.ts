@@ -32,6 +32,7 @@ export {
   type MembershipGrant,
   MembershipHandler,
 } from "./membership-handler.js";
+export { type IPlatformMetrics, platformMetrics, serverlessCacheMetric } from "./platform-metrics.js";
 export { type PlatformParameterNames, platformParameterNames } from "./platform-parameters.js";
 export { ROTATION_HANDLER_ENTRY, RotationHandler } from "./rotation-handler.js";
 export {

@@ -19,9 +19,10 @@ import {
   type ServiceInput,
 } from "@cacheplane/core";
 import { Annotations, CustomResource, type Duration, RemovalPolicy, Stack, Tags, Token } from "aws-cdk-lib";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { type ICachePlatform, platformKey } from "./cache-platform-interface.js";
@@ -54,12 +55,14 @@ export interface ServiceCacheAccessProps {
    */
   readonly service: ServiceInput | ResolvedService;
   /**
-   * Lambda functions that use the cache: each gets read access to this secret only,
-   * `REDIS_SECRET_ARN`, and ingress to the cache from its security groups. They must be in the
-   * platform's VPC. More can be added with `grantAccess`.
+   * Lambda functions that use the cache (defined here or imported, any `IFunction`): each gets read
+   * access to this secret only, the environment variables (`REDIS_SECRET_ARN`, ...) when it is a
+   * function of this app, and ingress to the cache from its security groups. They must be in the
+   * platform's VPC. More can be added with `grantAccess`; other consumers (ECS tasks, instances)
+   * with `grantConnect`.
    * @default none
    */
-  readonly functions?: lambda.Function[];
+  readonly functions?: lambda.IFunction[];
   /**
    * `password`: the user authenticates with the generated password. `iam`: the user authenticates with
    * IAM auth tokens; functions get `elasticache:Connect` on the cache and the user.
@@ -254,11 +257,28 @@ export class ServiceCacheAccess extends Construct {
   }
 
   /**
-   * Lets `fn` use the cache as this service: read access to this secret only, `REDIS_SECRET_ARN`
-   * (plus the IAM auth variables with `authentication: "iam"`), and ingress from its security groups to
-   * the cache ports. The function must be in the platform's VPC.
+   * The environment a consumer needs for `createCache()`: `REDIS_SECRET_ARN`, plus `REDIS_AUTH_MODE`,
+   * `REDIS_IAM_CACHE_NAME` and `REDIS_IAM_USER_ID` with `authentication: "iam"`. `grantAccess` sets it
+   * on functions of this app; pass it to other consumers (ECS container `environment`, imported
+   * functions) yourself.
    */
-  grantAccess(fn: lambda.Function): void {
+  get environmentVariables(): Record<string, string> {
+    const env: Record<string, string> = { REDIS_SECRET_ARN: this.secret.secretArn };
+    if (this.authentication === "iam") {
+      env.REDIS_AUTH_MODE = "iam";
+      env.REDIS_IAM_CACHE_NAME = this.platform.serverlessCacheName;
+      env.REDIS_IAM_USER_ID = this.service.userId;
+    }
+    return env;
+  }
+
+  /**
+   * Lets `fn` (a function of this app or an imported one) use the cache as this service: read access
+   * to this secret only, the environment variables (functions of this app; for an imported function
+   * set {@link environmentVariables} yourself: a warning says so), and ingress from its security groups
+   * to the cache ports. The function must be in the platform's VPC.
+   */
+  grantAccess(fn: lambda.IFunction): void {
     if (!fn.isBoundToVpc) {
       invalid(
         this,
@@ -266,23 +286,39 @@ export class ServiceCacheAccess extends Construct {
           "(set `vpc` and `securityGroups` on the function)",
       );
     }
-    this.secret.grantRead(fn);
-    fn.addEnvironment("REDIS_SECRET_ARN", this.secret.secretArn);
-    if (this.authentication === "iam") {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ["elasticache:Connect"],
-          resources: [this.platform.serverlessCacheArn, this.userArn],
-        }),
+    this.grantConnect(fn, `${this.service.name} functions to the shared cache`);
+    const settable = fn as lambda.IFunction & { addEnvironment?: (key: string, value: string) => unknown };
+    if (typeof settable.addEnvironment === "function" && fn instanceof lambda.Function) {
+      for (const [key, value] of Object.entries(this.environmentVariables))
+        settable.addEnvironment(key, value);
+    } else {
+      Annotations.of(this).addWarningV2(
+        "@cacheplane/cdk:imported-function-environment",
+        `${fn.node.path} is imported: its environment cannot be set from here; give it ` +
+          `${Object.keys(this.environmentVariables).join(", ")} (see ServiceCacheAccess.environmentVariables)`,
       );
-      fn.addEnvironment("REDIS_AUTH_MODE", "iam");
-      fn.addEnvironment("REDIS_IAM_CACHE_NAME", this.platform.serverlessCacheName);
-      fn.addEnvironment("REDIS_IAM_USER_ID", this.service.userId);
+    }
+  }
+
+  /**
+   * Lets any consumer that has an IAM principal and security groups (an ECS task definition's task
+   * role with its service's connections, an EC2 instance, ...) use the cache as this service: read
+   * access to this secret only, `elasticache:Connect` with IAM auth, and ingress from its security
+   * groups. Give it {@link environmentVariables}.
+   */
+  grantConnect(consumer: iam.IGrantable & ec2.IConnectable, description?: string): void {
+    this.secret.grantRead(consumer);
+    if (this.authentication === "iam") {
+      iam.Grant.addToPrincipal({
+        grantee: consumer,
+        actions: ["elasticache:Connect"],
+        resourceArns: [this.platform.serverlessCacheArn, this.userArn],
+      });
     }
     this.platform.connections.allowFrom(
-      fn.connections,
+      consumer.connections,
       this.platform.connections.defaultPort!,
-      `${this.service.name} functions to the shared cache`,
+      description ?? `${this.service.name} to the shared cache`,
     );
   }
 
