@@ -33,19 +33,9 @@ export function serviceFindings(stack: ServiceStack): [IConstruct, AcceptedFindi
     reason: MANAGED_POLICY_REASON,
   }));
   return [
-    [
-      stack.access.secret,
-      [
-        {
-          id: "AwsSolutions::AwsSolutions-SMG4",
-          reason:
-            "ElastiCache passwords rotate with Cacheplane's two-password flow (cacheplane rotate, then --finish) so " +
-            "running clients keep working; a one-step Secrets Manager rotation would cut them off.",
-        },
-      ],
-    ],
     [stack.function, lambdaRoles],
     [Stack.of(stack).node.findChild("CacheplaneMembershipHandler"), lambdaRoles],
+    [Stack.of(stack).node.findChild("CacheplaneRotationHandler"), lambdaRoles],
   ];
 }
 

@@ -64,6 +64,8 @@ export class ServiceStack extends Stack {
       platform,
       service: props.service.declaration,
       functions: [this.function],
+      // Secrets Manager rotates the password monthly with Cacheplane's two-password rotation.
+      rotation: Duration.days(30),
     });
   }
 }

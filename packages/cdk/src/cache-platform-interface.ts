@@ -6,13 +6,14 @@
 import type { Engine } from "@cacheplane/core";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import type { IConstruct } from "constructs";
+import type { IPlatformMetrics } from "./platform-metrics.js";
 import type { PlatformParameterNames } from "./platform-parameters.js";
 
 /** Ports of an ElastiCache Serverless cache: 6379 (primary endpoint) and 6380 (reader endpoint). */
 export const SERVERLESS_PORTS = { primary: 6379, reader: 6380 } as const;
 
 /** A shared cache platform, defined in this stack or imported from its exports. */
-export interface ICachePlatform extends IConstruct {
+export interface ICachePlatform extends IConstruct, IPlatformMetrics {
   /** Stage, part of every export name (e.g. `dev`). */
   readonly stage: string;
   /** Region the platform (and its SSM exports) live in. */
@@ -33,6 +34,10 @@ export interface ICachePlatform extends IConstruct {
   readonly endpointAddress: string;
   /** Endpoint port (a string; `6379` for serverless caches). */
   readonly endpointPort: string;
+  /** Host of the reader endpoint (reads from replicas; same host as the primary on Serverless). */
+  readonly readerEndpointAddress: string;
+  /** Port of the reader endpoint (a string; `6380` for serverless caches). */
+  readonly readerEndpointPort: string;
   /** The user group service users join. */
   readonly userGroupId: string;
   /** ARN of the user group. */

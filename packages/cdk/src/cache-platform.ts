@@ -15,12 +15,14 @@ import {
 } from "@aws-cdk/aws-elasticache-alpha";
 import { type Engine, normalizeResourceName } from "@cacheplane/core";
 import { CfnOutput, RemovalPolicy, Size, Token } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as events from "aws-cdk-lib/aws-events";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
 import { type ICachePlatform, SERVERLESS_PORTS } from "./cache-platform-interface.js";
+import { registerPlatform } from "./group-capacity.js";
 import {
   type CachePlatformAttributes,
   type CachePlatformIdentity,
@@ -128,6 +130,8 @@ export class CachePlatform extends Construct implements ICachePlatform {
   readonly serverlessCacheArn: string;
   readonly endpointAddress: string;
   readonly endpointPort: string;
+  readonly readerEndpointAddress: string;
+  readonly readerEndpointPort: string;
   readonly userGroupId: string;
   readonly userGroupArn: string;
   readonly connections: ec2.Connections;
@@ -199,6 +203,7 @@ export class CachePlatform extends Construct implements ICachePlatform {
       users,
     });
     this.userGroup.applyRemovalPolicy(removalPolicy);
+    registerPlatform(this, users.length);
     this.cache = new ServerlessCache(this, "Cache", {
       engine: cacheEngine(this.engine, props.majorEngineVersion),
       serverlessCacheName: this.serverlessCacheName,
@@ -216,8 +221,45 @@ export class CachePlatform extends Construct implements ICachePlatform {
     this.serverlessCacheArn = this.cache.serverlessCacheArn;
     this.endpointAddress = this.cache.serverlessCacheEndpointAddress;
     this.endpointPort = this.cache.serverlessCacheEndpointPort;
+    this.readerEndpointAddress = this.cache.serverlessCacheReaderEndpointAddress;
+    this.readerEndpointPort = this.cache.serverlessCacheReaderEndpointPort;
     this.userGroupArn = this.userGroup.userGroupArn;
     this.publishExports();
+  }
+
+  /** Any `AWS/ElastiCache` metric of the cache (the alpha module's `ServerlessCache.metric`). */
+  metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.cache.metric(metricName, props);
+  }
+  metricCacheHitCount(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricCacheHitCount(props);
+  }
+  metricCacheMissCount(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricCacheMissCount(props);
+  }
+  metricCacheHitRate(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricCacheHitRate(props);
+  }
+  metricDataStored(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricDataStored(props);
+  }
+  metricProcessingUnitsConsumed(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricProcessingUnitsConsumed(props);
+  }
+  metricNetworkBytesIn(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricNetworkBytesIn(props);
+  }
+  metricNetworkBytesOut(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricNetworkBytesOut(props);
+  }
+  metricActiveConnections(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricActiveConnections(props);
+  }
+  metricWriteRequestLatency(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricWriteRequestLatency(props);
+  }
+  metricReadRequestLatency(props?: cloudwatch.MetricOptions) {
+    return this.cache.metricReadRequestLatency(props);
   }
 
   private publishExports(): void {
@@ -282,6 +324,21 @@ export class CachePlatform extends Construct implements ICachePlatform {
     for (const s of subnets)
       distinct.set(Token.isUnresolved(s.subnetId) ? `${distinct.size}` : s.subnetId, s);
     const unique = [...distinct.values()];
+    const byZone = new Map<string, string>();
+    for (const subnet of unique) {
+      const zone = subnet.availabilityZone;
+      if (zone === undefined || zone === "" || Token.isUnresolved(zone)) continue;
+      const other = byZone.get(zone);
+      if (other !== undefined) {
+        invalid(
+          this,
+          `subnets ${other} and ${Token.isUnresolved(subnet.subnetId) ? subnet.node.path : subnet.subnetId} are both in ${zone}; ` +
+            "ElastiCache Serverless needs its subnets in distinct availability zones (select one subnet per zone, e.g. " +
+            "`vpcSubnets: { subnetType, onePerAz: true }`)",
+        );
+      }
+      byZone.set(zone, Token.isUnresolved(subnet.subnetId) ? subnet.node.path : subnet.subnetId);
+    }
     if (unique.length < 2) {
       invalid(
         this,

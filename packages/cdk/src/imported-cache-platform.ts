@@ -10,6 +10,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
 import { type ICachePlatform, SERVERLESS_PORTS } from "./cache-platform-interface.js";
+import { type IPlatformMetrics, platformMetrics, serverlessCacheMetric } from "./platform-metrics.js";
 import { type PlatformParameterNames, platformParameterNames } from "./platform-parameters.js";
 import { checkElastiCacheId, checkSlug, invalid } from "./validation.js";
 
@@ -107,6 +108,17 @@ type AttributeSource = Record<
  * gets the SSM parameters it actually needs (no unused template parameters).
  */
 export class ImportedCachePlatform extends Construct implements ICachePlatform {
+  readonly metric: IPlatformMetrics["metric"];
+  readonly metricCacheHitCount: IPlatformMetrics["metricCacheHitCount"];
+  readonly metricCacheMissCount: IPlatformMetrics["metricCacheMissCount"];
+  readonly metricCacheHitRate: IPlatformMetrics["metricCacheHitRate"];
+  readonly metricDataStored: IPlatformMetrics["metricDataStored"];
+  readonly metricProcessingUnitsConsumed: IPlatformMetrics["metricProcessingUnitsConsumed"];
+  readonly metricNetworkBytesIn: IPlatformMetrics["metricNetworkBytesIn"];
+  readonly metricNetworkBytesOut: IPlatformMetrics["metricNetworkBytesOut"];
+  readonly metricActiveConnections: IPlatformMetrics["metricActiveConnections"];
+  readonly metricWriteRequestLatency: IPlatformMetrics["metricWriteRequestLatency"];
+  readonly metricReadRequestLatency: IPlatformMetrics["metricReadRequestLatency"];
   readonly stage: string;
   readonly platformRegion: string;
   readonly cacheName: string;
@@ -146,6 +158,20 @@ export class ImportedCachePlatform extends Construct implements ICachePlatform {
     this.userPrefix = resolved.userPrefix;
     this.parameterNames = platformParameterNames(resolved);
     this.source = source;
+    const metrics = platformMetrics((name, props) =>
+      serverlessCacheMetric(this.serverlessCacheName, name, props),
+    );
+    this.metric = metrics.metric;
+    this.metricCacheHitCount = metrics.metricCacheHitCount;
+    this.metricCacheMissCount = metrics.metricCacheMissCount;
+    this.metricCacheHitRate = metrics.metricCacheHitRate;
+    this.metricDataStored = metrics.metricDataStored;
+    this.metricProcessingUnitsConsumed = metrics.metricProcessingUnitsConsumed;
+    this.metricNetworkBytesIn = metrics.metricNetworkBytesIn;
+    this.metricNetworkBytesOut = metrics.metricNetworkBytesOut;
+    this.metricActiveConnections = metrics.metricActiveConnections;
+    this.metricWriteRequestLatency = metrics.metricWriteRequestLatency;
+    this.metricReadRequestLatency = metrics.metricReadRequestLatency;
   }
 
   /** Imports through the platform stack's SSM parameters, resolved by CloudFormation at deploy time. */
@@ -180,6 +206,13 @@ export class ImportedCachePlatform extends Construct implements ICachePlatform {
   }
   get endpointPort(): string {
     return this.value("endpointPort");
+  }
+  /** ElastiCache Serverless serves reads from replicas on the same host, port 6380. */
+  get readerEndpointAddress(): string {
+    return this.endpointAddress;
+  }
+  get readerEndpointPort(): string {
+    return String(SERVERLESS_PORTS.reader);
   }
   get userGroupId(): string {
     const id = this.value("userGroupId");

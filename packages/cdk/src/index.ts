@@ -12,6 +12,7 @@ export {
   platformKey,
   SERVERLESS_PORTS,
 } from "./cache-platform-interface.js";
+export { ELASTICACHE_QUOTAS } from "./group-capacity.js";
 export {
   MEMBERSHIP_RESOURCE_TYPE,
   type MembershipProperties,
@@ -23,8 +24,17 @@ export {
   ImportedCachePlatform,
 } from "./imported-cache-platform.js";
 export { type Claim, type ClaimKind, claimNames } from "./keyspace-registry.js";
-export { MEMBERSHIP_HANDLER_ENTRY, type MembershipGrant, MembershipHandler } from "./membership-handler.js";
+export {
+  MEMBERSHIP_HANDLER_ENTRY,
+  MEMBERSHIP_HANDLER_TIMEOUT,
+  MEMBERSHIP_LOG_RETENTION,
+  MEMBERSHIP_SERVICE_TIMEOUT,
+  type MembershipGrant,
+  MembershipHandler,
+} from "./membership-handler.js";
+export { type IPlatformMetrics, platformMetrics, serverlessCacheMetric } from "./platform-metrics.js";
 export { type PlatformParameterNames, platformParameterNames } from "./platform-parameters.js";
+export { ROTATION_HANDLER_ENTRY, RotationHandler } from "./rotation-handler.js";
 export {
   GENERATED_PASSWORD_LENGTH,
   PASSWORD_EXCLUDED_CHARACTERS,

@@ -6,20 +6,32 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Duration, Stack } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 
 const HANDLER_ID = "CacheplaneMembershipHandler";
 const LOCK_FILES = ["package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"];
 
+/** The handler's Lambda timeout (the most Lambda allows): its retries stop 30 s before it. */
+export const MEMBERSHIP_HANDLER_TIMEOUT = Duration.minutes(15);
+/**
+ * How long CloudFormation waits for a membership response before it fails the resource: the Lambda
+ * timeout plus a margin. Without it CloudFormation would wait an hour for a handler that crashed.
+ */
+export const MEMBERSHIP_SERVICE_TIMEOUT = Duration.minutes(20);
+/** Days the handler's log events are kept. */
+export const MEMBERSHIP_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+
 /** Path of the handler's TypeScript entry. */
 export const MEMBERSHIP_HANDLER_ENTRY = fileURLToPath(new URL("./handler/index.ts", import.meta.url));
 
-function findLockFile(from: string): string | undefined {
+/** The nearest lock file above `from` (esbuild bundling needs one). */
+export function findLockFile(from: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
     for (const name of LOCK_FILES) if (existsSync(join(dir, name))) return join(dir, name);
     if (dirname(dir) === dir) return undefined;
@@ -55,10 +67,16 @@ export class MembershipHandler extends Construct {
 
   /** The bundled Lambda function. */
   readonly function: nodejs.NodejsFunction;
+  /** The function's log group (managed by the stack, with a retention). */
+  readonly logGroup: logs.LogGroup;
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
     const lockFile = findLockFile(dirname(MEMBERSHIP_HANDLER_ENTRY));
+    this.logGroup = new logs.LogGroup(this, "Logs", {
+      retention: MEMBERSHIP_LOG_RETENTION,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.function = new nodejs.NodejsFunction(this, "Function", {
       entry: MEMBERSHIP_HANDLER_ENTRY,
       handler: "handler",
@@ -66,7 +84,8 @@ export class MembershipHandler extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      timeout: Duration.minutes(15),
+      timeout: MEMBERSHIP_HANDLER_TIMEOUT,
+      logGroup: this.logGroup,
       description: "Cacheplane: adds service users to the shared cache's user group (custom resource)",
       bundling: {
         format: nodejs.OutputFormat.ESM,

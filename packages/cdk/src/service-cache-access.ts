@@ -18,17 +18,20 @@ import {
   type ResolvedService,
   type ServiceInput,
 } from "@cacheplane/core";
-import { Annotations, CustomResource, RemovalPolicy, Stack, Tags, Token } from "aws-cdk-lib";
+import { Annotations, CustomResource, type Duration, RemovalPolicy, Stack, Tags, Token } from "aws-cdk-lib";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { type ICachePlatform, platformKey } from "./cache-platform-interface.js";
+import { registerMember } from "./group-capacity.js";
 import { MEMBERSHIP_RESOURCE_TYPE } from "./handler/properties.js";
 import { elastiCacheArn } from "./imported-cache-platform.js";
 import { claimNames } from "./keyspace-registry.js";
-import { MembershipHandler } from "./membership-handler.js";
+import { MEMBERSHIP_SERVICE_TIMEOUT, MembershipHandler } from "./membership-handler.js";
+import { RotationHandler } from "./rotation-handler.js";
 import { invalid } from "./validation.js";
 
 /** How the service's functions authenticate to the cache. */
@@ -52,12 +55,14 @@ export interface ServiceCacheAccessProps {
    */
   readonly service: ServiceInput | ResolvedService;
   /**
-   * Lambda functions that use the cache: each gets read access to this secret only,
-   * `REDIS_SECRET_ARN`, and ingress to the cache from its security groups. They must be in the
-   * platform's VPC. More can be added with `grantAccess`.
+   * Lambda functions that use the cache (defined here or imported, any `IFunction`): each gets read
+   * access to this secret only, the environment variables (`REDIS_SECRET_ARN`, ...) when it is a
+   * function of this app, and ingress to the cache from its security groups. They must be in the
+   * platform's VPC. More can be added with `grantAccess`; other consumers (ECS tasks, instances)
+   * with `grantConnect`.
    * @default none
    */
-  readonly functions?: lambda.Function[];
+  readonly functions?: lambda.IFunction[];
   /**
    * `password`: the user authenticates with the generated password. `iam`: the user authenticates with
    * IAM auth tokens; functions get `elasticache:Connect` on the cache and the user.
@@ -79,6 +84,14 @@ export interface ServiceCacheAccessProps {
   readonly encryptionKey?: kms.IKey;
   /** What happens to the secret when it leaves the stack. @default RemovalPolicy.DESTROY */
   readonly secretRemovalPolicy?: RemovalPolicy;
+  /**
+   * Rotate the password automatically this often (Secrets Manager rotation, 4 hours to 1,000 days),
+   * with Cacheplane's two-password rotation: the user accepts the new and the previous password, so
+   * running clients are never cut off; the previous one stays valid until the next rotation. Password
+   * authentication only.
+   * @default no automatic rotation (rotate with `cacheplane rotate`)
+   */
+  readonly rotation?: Duration;
 }
 
 /**
@@ -96,7 +109,10 @@ export interface ServiceCacheAccessProps {
 export class ServiceCacheAccess extends Construct {
   /** The service with every derived name (user id, keyspace, access string, secret name). */
   readonly service: ResolvedService;
-  /** The generated secret `{host, port, username, password, keyspace, tls, cluster, engine}`. */
+  /**
+   * The generated secret `{host, port, username, password, keyspace, tls, cluster, engine}`, plus
+   * `user_arn` (password auth) or `auth: "iam"`.
+   */
   readonly secret: secretsmanager.Secret;
   /** The ElastiCache user (undefined when `userManagement` is `custom-resource`). */
   readonly user: UserBase | undefined;
@@ -106,6 +122,8 @@ export class ServiceCacheAccess extends Construct {
   readonly membership: CustomResource;
   /** Engine of the user. */
   readonly userEngine: Engine;
+  /** The rotation schedule, with `rotation`. */
+  readonly rotationSchedule: secretsmanager.CfnRotationSchedule | undefined;
 
   private readonly platform: ICachePlatform;
   private readonly authentication: ServiceAuthentication;
@@ -137,6 +155,12 @@ export class ServiceCacheAccess extends Construct {
     if (this.authentication === "iam" && userManagement === "custom-resource") {
       invalid(this, 'authentication "iam" needs userManagement "cloudformation"');
     }
+    if (this.authentication === "iam" && props.rotation !== undefined) {
+      invalid(
+        this,
+        'rotation needs authentication "password": IAM tokens expire by themselves; remove `rotation`',
+      );
+    }
     if (!isImported(props.platform) && Stack.of(props.platform) !== Stack.of(this)) {
       Annotations.of(this).addWarningV2(
         "@cacheplane/cdk:cross-stack-platform",
@@ -145,6 +169,9 @@ export class ServiceCacheAccess extends Construct {
       );
     }
 
+    registerMember(this, props.platform);
+
+    this.userArn = elastiCacheArn(this, "user", service.userId, props.platform.platformRegion);
     const secretTemplate = Stack.of(this).toJsonString(this.secretTemplate());
     this.secret = new secretsmanager.Secret(this, "Secret", {
       secretName: props.secretName ?? service.secretName,
@@ -164,7 +191,6 @@ export class ServiceCacheAccess extends Construct {
     });
     this.tag(this.secret);
 
-    this.userArn = elastiCacheArn(this, "user", service.userId, props.platform.platformRegion);
     if (userManagement === "cloudformation") {
       const common = {
         userId: service.userId,
@@ -195,6 +221,7 @@ export class ServiceCacheAccess extends Construct {
     this.membership = new CustomResource(this, "GroupMembership", {
       serviceToken: handler.function.functionArn,
       resourceType: MEMBERSHIP_RESOURCE_TYPE,
+      serviceTimeout: MEMBERSHIP_SERVICE_TIMEOUT,
       properties: {
         UserGroupId: props.platform.userGroupId,
         UserId: service.userId,
@@ -211,15 +238,47 @@ export class ServiceCacheAccess extends Construct {
     });
     if (this.user) this.membership.node.addDependency(this.user);
 
+    if (props.rotation !== undefined) {
+      const rotator = RotationHandler.of(this);
+      rotator.grantRotation(this.userArn, this.secret, props.encryptionKey);
+      this.rotationSchedule = new secretsmanager.CfnRotationSchedule(this, "Rotation", {
+        secretId: this.secret.secretArn,
+        rotationLambdaArn: rotator.function.functionArn,
+        rotationRules: { scheduleExpression: rotationRate(this, props.rotation) },
+      });
+      this.rotationSchedule.node.addDependency(rotator.invokePermission);
+      // The first rotation must find the user in the group it was added to.
+      this.rotationSchedule.node.addDependency(this.membership);
+    } else {
+      this.rotationSchedule = undefined;
+    }
+
     for (const fn of props.functions ?? []) this.grantAccess(fn);
   }
 
   /**
-   * Lets `fn` use the cache as this service: read access to this secret only, `REDIS_SECRET_ARN`
-   * (plus the IAM auth variables with `authentication: "iam"`), and ingress from its security groups to
-   * the cache ports. The function must be in the platform's VPC.
+   * The environment a consumer needs for `createCache()`: `REDIS_SECRET_ARN`, plus `REDIS_AUTH_MODE`,
+   * `REDIS_IAM_CACHE_NAME` and `REDIS_IAM_USER_ID` with `authentication: "iam"`. `grantAccess` sets it
+   * on functions of this app; pass it to other consumers (ECS container `environment`, imported
+   * functions) yourself.
    */
-  grantAccess(fn: lambda.Function): void {
+  get environmentVariables(): Record<string, string> {
+    const env: Record<string, string> = { REDIS_SECRET_ARN: this.secret.secretArn };
+    if (this.authentication === "iam") {
+      env.REDIS_AUTH_MODE = "iam";
+      env.REDIS_IAM_CACHE_NAME = this.platform.serverlessCacheName;
+      env.REDIS_IAM_USER_ID = this.service.userId;
+    }
+    return env;
+  }
+
+  /**
+   * Lets `fn` (a function of this app or an imported one) use the cache as this service: read access
+   * to this secret only, the environment variables (functions of this app; for an imported function
+   * set {@link environmentVariables} yourself: a warning says so), and ingress from its security groups
+   * to the cache ports. The function must be in the platform's VPC.
+   */
+  grantAccess(fn: lambda.IFunction): void {
     if (!fn.isBoundToVpc) {
       invalid(
         this,
@@ -227,23 +286,39 @@ export class ServiceCacheAccess extends Construct {
           "(set `vpc` and `securityGroups` on the function)",
       );
     }
-    this.secret.grantRead(fn);
-    fn.addEnvironment("REDIS_SECRET_ARN", this.secret.secretArn);
-    if (this.authentication === "iam") {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ["elasticache:Connect"],
-          resources: [this.platform.serverlessCacheArn, this.userArn],
-        }),
+    this.grantConnect(fn, `${this.service.name} functions to the shared cache`);
+    const settable = fn as lambda.IFunction & { addEnvironment?: (key: string, value: string) => unknown };
+    if (typeof settable.addEnvironment === "function" && fn instanceof lambda.Function) {
+      for (const [key, value] of Object.entries(this.environmentVariables))
+        settable.addEnvironment(key, value);
+    } else {
+      Annotations.of(this).addWarningV2(
+        "@cacheplane/cdk:imported-function-environment",
+        `${fn.node.path} is imported: its environment cannot be set from here; give it ` +
+          `${Object.keys(this.environmentVariables).join(", ")} (see ServiceCacheAccess.environmentVariables)`,
       );
-      fn.addEnvironment("REDIS_AUTH_MODE", "iam");
-      fn.addEnvironment("REDIS_IAM_CACHE_NAME", this.platform.serverlessCacheName);
-      fn.addEnvironment("REDIS_IAM_USER_ID", this.service.userId);
+    }
+  }
+
+  /**
+   * Lets any consumer that has an IAM principal and security groups (an ECS task definition's task
+   * role with its service's connections, an EC2 instance, ...) use the cache as this service: read
+   * access to this secret only, `elasticache:Connect` with IAM auth, and ingress from its security
+   * groups. Give it {@link environmentVariables}.
+   */
+  grantConnect(consumer: iam.IGrantable & ec2.IConnectable, description?: string): void {
+    this.secret.grantRead(consumer);
+    if (this.authentication === "iam") {
+      iam.Grant.addToPrincipal({
+        grantee: consumer,
+        actions: ["elasticache:Connect"],
+        resourceArns: [this.platform.serverlessCacheArn, this.userArn],
+      });
     }
     this.platform.connections.allowFrom(
-      fn.connections,
+      consumer.connections,
       this.platform.connections.defaultPort!,
-      `${this.service.name} functions to the shared cache`,
+      description ?? `${this.service.name} to the shared cache`,
     );
   }
 
@@ -262,6 +337,8 @@ export class ServiceCacheAccess extends Construct {
     };
     if (this.service.sharedKeyspaces.length > 0) template.sharedKeyspaces = [...this.service.sharedKeyspaces];
     if (this.authentication === "iam") template.auth = "iam";
+    // Rotation (Cacheplane's, or Secrets Manager's own template for ElastiCache users) needs the user's ARN.
+    else template.user_arn = this.userArn;
     return template;
   }
 
@@ -270,6 +347,18 @@ export class ServiceCacheAccess extends Construct {
     Tags.of(construct).add("cacheplane:userId", this.service.userId);
     Tags.of(construct).add("cacheplane:service", this.service.name);
   }
+}
+
+/** `rate(...)` of a rotation interval Secrets Manager accepts (4 hours to 1,000 days). */
+function rotationRate(scope: Construct, every: Duration): string {
+  const hours = every.toHours({ integral: false });
+  if (hours < 4 || hours > 24_000) {
+    invalid(
+      scope,
+      `rotation must be from 4 hours to 1000 days (Secrets Manager's range), got ${every.toHumanString()}`,
+    );
+  }
+  return Number.isInteger(hours / 24) ? `rate(${hours / 24} days)` : `rate(${Math.round(hours)} hours)`;
 }
 
 function isImported(platform: ICachePlatform): boolean {

@@ -109,11 +109,29 @@ describe("membership handler: Create", () => {
     assert.equal(response.StackId, base.StackId);
     assert.equal(response.RequestId, base.RequestId);
     assert.equal(response.LogicalResourceId, base.LogicalResourceId);
-    assert.deepEqual(response.Data, { UserId: "orders", UserGroupId: GROUP, Keyspace: "orders" });
+    assert.deepEqual(response.Data, {
+      UserId: "orders",
+      UserGroupId: GROUP,
+      Keyspace: "orders",
+      PreExisting: "false",
+    });
     assert.deepEqual(fake.groups.get(GROUP)!.UserIds, ["orders"]);
     assert.equal(fake.callsOf("CreateUser").length, 0);
     assert.equal(fake.callsOf("ModifyUser").length, 0, "access string already right");
     assert.deepEqual(reads, [], "no secret read for a stack-owned user");
+  });
+
+  it("does not rewrite an access string ElastiCache stored in another spelling of the same rules", async () => {
+    const { fake, deps } = setup();
+    // e.g. `resetchannels` and the leading `-@all` dropped, categories upper-cased, extra spaces.
+    fake.addUser({
+      UserId: "orders",
+      AccessString: "on  ~orders:*  &orders:* +@CONNECTION +@READ +@WRITE -@DANGEROUS",
+      tags: [{ Key: "cacheplane:managed", Value: "cloudformation" }],
+    });
+    const response = await run(createEvent(), deps);
+    assert.equal(response.Status, "SUCCESS", response.Reason);
+    assert.equal(fake.callsOf("ModifyUser").length, 0, "same meaning: no ModifyUser on every deploy");
   });
 
   it("fails with a useful reason when the stack-owned user does not exist", async () => {
@@ -145,6 +163,24 @@ describe("membership handler: Create", () => {
     assert.ok(!JSON.stringify(response).includes(PASSWORD), "the response never holds the password");
   });
 
+  it("creates a handler-owned user with the engine of a Redis OSS platform's user group", async () => {
+    const { fake, deps } = setup();
+    // A Redis OSS platform: a redis user group, which must hold a `default` user and only takes redis users.
+    fake.addUser({ UserId: "dev-shared-users-default", UserName: "default", Engine: "redis" });
+    fake.addGroup({ UserGroupId: "redis-users", Engine: "redis", UserIds: ["dev-shared-users-default"] });
+    const props = properties({
+      UserGroupId: "redis-users",
+      Engine: "redis",
+      ManageUser: "true",
+      SecretArn: SECRET_ARN,
+    });
+    const response = await run(createEvent(props), deps);
+    assert.equal(response.Status, "SUCCESS", response.Reason);
+    assert.equal(fake.callsOf("CreateUser")[0]!.Engine, "redis");
+    assert.equal(fake.users.get("orders")!.Engine, "redis");
+    assert.deepEqual(fake.groups.get("redis-users")!.UserIds, ["dev-shared-users-default", "orders"]);
+  });
+
   it("answers FAILED with the step and AWS error, redacting any password", async () => {
     const { fake, deps } = setup();
     fake.fail("CreateUser", () => awsError("InvalidParameterValueException", `Bad password ${PASSWORD}`), 1);
@@ -164,6 +200,66 @@ describe("membership handler: Create", () => {
     assert.match(response.Reason!, /Engine must be/);
     assert.match(response.PhysicalResourceId, /^cacheplane-failed-create-/, "its Delete will be a no-op");
     assert.equal(fake.calls.length, 0);
+  });
+});
+
+describe("membership handler: a membership that existed before the resource", () => {
+  it("is recorded by Create, and its Delete leaves the member in the group", async () => {
+    const { fake, deps } = setup();
+    fake.addUser({ UserId: "orders", AccessString: ACCESS });
+    fake.groups.get(GROUP)!.UserIds = ["orders"]; // e.g. added by `cacheplane apply` earlier
+    const created = await run(createEvent(), deps);
+    assert.equal(created.Status, "SUCCESS", created.Reason);
+    assert.equal(created.PhysicalResourceId, "orders|pre-existing");
+    assert.equal(created.Data?.PreExisting, "true");
+
+    const deleted = await run(deleteEvent(properties(), created.PhysicalResourceId), deps);
+    assert.equal(deleted.Status, "SUCCESS");
+    assert.match(deleted.Reason!, /already a member .* left there/);
+    assert.deepEqual(
+      fake.groups.get(GROUP)!.UserIds,
+      ["orders"],
+      "not removed: this resource did not add it",
+    );
+    assert.equal(fake.callsOf("ModifyUserGroup").length, 0);
+  });
+
+  it("a failed Create's rollback does not remove a member it did not add", async () => {
+    const { fake, deps } = setup();
+    fake.addUser({ UserId: "orders", AccessString: "on ~orders:* -@all +@read" });
+    fake.groups.get(GROUP)!.UserIds = ["orders"];
+    fake.fail("ModifyUser", () => awsError("InvalidParameterValueException", "bad access string"), 1);
+    const created = await run(createEvent(), deps);
+    assert.equal(created.Status, "FAILED");
+    assert.equal(created.PhysicalResourceId, "orders|pre-existing", "the rollback's Delete gets this id");
+    const rollback = await run(deleteEvent(properties(), created.PhysicalResourceId), deps);
+    assert.equal(rollback.Status, "SUCCESS");
+    assert.deepEqual(fake.groups.get(GROUP)!.UserIds, ["orders"]);
+  });
+
+  it("a Create that added the member: its rollback removes it again", async () => {
+    const { fake, deps } = setup();
+    fake.addUser({ UserId: "orders", AccessString: ACCESS });
+    const created = await run(createEvent(), deps);
+    assert.equal(created.PhysicalResourceId, "orders");
+    await run(deleteEvent(properties(), created.PhysicalResourceId), deps);
+    assert.deepEqual(fake.groups.get(GROUP)!.UserIds, []);
+  });
+
+  it("keeps the record across Updates of the same user and group", async () => {
+    const { fake, deps } = setup();
+    fake.addUser({ UserId: "orders", AccessString: ACCESS });
+    fake.groups.get(GROUP)!.UserIds = ["orders"];
+    const event = {
+      ...updateEvent(properties(), properties({ Keyspace: "orders" })),
+      PhysicalResourceId: "orders|pre-existing",
+    };
+    const updated = await run(event, deps);
+    assert.equal(
+      updated.PhysicalResourceId,
+      "orders|pre-existing",
+      "same id: CloudFormation deletes nothing",
+    );
   });
 });
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildAccessString } from "@cacheplane/core";
-import { App, Stack } from "aws-cdk-lib";
+import { App, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -53,6 +53,14 @@ const billing = new ServiceCacheAccess(more, "BillingCache", {
 });
 billing.grantAccess(billingFn);
 
+// Service stack 3: password rotation on AWS.
+const rotating = new Stack(app, "Rotating", { env });
+const rotatingAccess = new ServiceCacheAccess(rotating, "Cache", {
+  platform: CachePlatform.fromSsmParameters(rotating, "Platform", { stage: "dev" }),
+  service: { name: "payments", access: "read-write" },
+  rotation: Duration.days(30),
+});
+
 const ordersTemplate = Template.fromStack(orders);
 const moreTemplate = Template.fromStack(more);
 const ordersJson = ordersTemplate.toJSON();
@@ -99,7 +107,8 @@ describe("ServiceCacheAccess: secret", () => {
     );
     assert.ok(
       text.endsWith(
-        '"username":"orders","keyspace":"orders","tls":true,"cluster":true,"engine":"valkey","sharedKeyspaces":["common"]}',
+        '"username":"orders","keyspace":"orders","tls":true,"cluster":true,"engine":"valkey","sharedKeyspaces":["common"],' +
+          `"user_arn":"arn:\${{"Ref":"AWS::Partition"}}:elasticache:eu-west-1:123456789012:user:orders"}`,
       ),
       text,
     );
@@ -157,6 +166,19 @@ describe("ServiceCacheAccess: user and membership", () => {
         SecretArn: { Ref: logicalId(ordersTemplate, "AWS::SecretsManager::Secret", "CacheSecret") },
         SecretTemplate: Match.objectLike({ "Fn::Join": Match.anyValue() }),
       },
+    });
+  });
+
+  it("gives CloudFormation a service timeout and the handler a managed log group with retention", () => {
+    ordersTemplate.hasResourceProperties("Custom::CacheplaneUserGroupMembership", { ServiceTimeout: "1200" });
+    const logGroupId = logicalId(ordersTemplate, "AWS::Logs::LogGroup", "CacheplaneMembershipHandler");
+    ordersTemplate.hasResource("AWS::Logs::LogGroup", {
+      Properties: { RetentionInDays: 90 },
+      DeletionPolicy: "Delete",
+    });
+    ordersTemplate.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("^Cacheplane: adds service users"),
+      LoggingConfig: { LogGroup: { Ref: logGroupId } },
     });
   });
 
@@ -296,6 +318,58 @@ describe("ServiceCacheAccess: IAM authentication and handler-owned users", () =>
           JSON.stringify(s).includes("secretsmanager:GetSecretValue") &&
           JSON.stringify(s.Resource) === JSON.stringify({ Ref: secretId }),
       ),
+    );
+  });
+});
+
+describe("ServiceCacheAccess: rotation", () => {
+  const template = Template.fromStack(rotating);
+
+  it("puts user_arn into the secret (password auth) and schedules Cacheplane's rotation function", () => {
+    const secret = Object.values(template.findResources("AWS::SecretsManager::Secret"))[0]!;
+    const text = joined(secret.Properties.GenerateSecretString.SecretStringTemplate);
+    assert.match(text, /"user_arn":"arn:\$\{.*\}:elasticache:eu-west-1:123456789012:user:payments"/);
+    const fnId = logicalId(template, "AWS::Lambda::Function", "CacheplaneRotationHandler");
+    template.hasResourceProperties("AWS::SecretsManager::RotationSchedule", {
+      RotationLambdaARN: { "Fn::GetAtt": [fnId, "Arn"] },
+      RotationRules: { ScheduleExpression: "rate(30 days)" },
+    });
+    assert.ok(rotatingAccess.rotationSchedule);
+  });
+
+  it("lets the function set only this user's passwords, and read and stage only this secret", () => {
+    const policyId = logicalId(template, "AWS::IAM::Policy", "CacheplaneRotationHandler");
+    const statements = template.findResources("AWS::IAM::Policy")[policyId]!.Properties.PolicyDocument
+      .Statement as { Action: string | string[]; Resource: unknown }[];
+    const elasticache = statements.find((s) => JSON.stringify(s.Action).includes("elasticache:"))!;
+    assert.deepEqual(elasticache.Action, ["elasticache:DescribeUsers", "elasticache:ModifyUser"]);
+    assert.match(JSON.stringify(elasticache.Resource), /:user:payments"/);
+    const secrets = statements.filter((s) =>
+      JSON.stringify(s.Action).includes("secretsmanager:PutSecretValue"),
+    );
+    assert.ok(secrets.length > 0);
+    for (const s of secrets) assert.notEqual(s.Resource, "*", "secret actions are scoped to the secret");
+    assert.ok(
+      statements.every((s) => s.Resource !== "*"),
+      "no wildcard resource (the function generates passwords itself: no GetRandomPassword)",
+    );
+    template.hasResourceProperties("AWS::Lambda::Permission", {
+      Principal: "secretsmanager.amazonaws.com",
+      SourceAccount: "123456789012",
+    });
+  });
+
+  it("rejects rotation with IAM authentication", () => {
+    const stack = new Stack(new App(), "Bad", { env });
+    assert.throws(
+      () =>
+        new ServiceCacheAccess(stack, "Cache", {
+          platform: CachePlatform.fromSsmParameters(stack, "Platform", { stage: "dev" }),
+          service: { name: "x", access: "read-only" },
+          authentication: "iam",
+          rotation: Duration.days(7),
+        }),
+      /Bad\/Cache: rotation needs authentication "password"/,
     );
   });
 });

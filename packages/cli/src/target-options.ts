@@ -5,7 +5,14 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { redactUrl } from "@cacheplane/core";
-import { FileSecretStore, type ProvisioningTarget, RedisAclTarget } from "@cacheplane/provisioner";
+import {
+  ElastiCacheTarget,
+  FileSecretStore,
+  type ProvisioningTarget,
+  RedisAclTarget,
+  type SecretStore,
+  SecretsManagerStore,
+} from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { UsageError } from "./errors.js";
 import type { CommandContext } from "./io.js";
@@ -20,6 +27,12 @@ export interface TargetFlags {
   tlsCa?: string;
   insecure?: boolean;
   secretsDir?: string;
+  /** The target is Amazon ElastiCache (through the AWS API) instead of a Redis URL. */
+  elasticache?: boolean;
+  /** Service secrets live in AWS Secrets Manager instead of `--secrets-dir`. */
+  secretsManager?: boolean;
+  /** AWS region of `--elasticache` and `--secrets-manager`. */
+  region?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -38,7 +51,15 @@ export function addTargetOptions(command: Command): Command {
     .option("--cluster", "the target is a Redis Cluster: apply ACLs on every node", false)
     .option("--tls-ca <file>", "PEM file of the CA that signed the server certificate")
     .option("--insecure", "TLS without verifying the server certificate (never in production)", false)
-    .requiredOption("--secrets-dir <dir>", "directory of the service secret files (created when missing)");
+    .option(
+      "--elasticache",
+      "the target is Amazon ElastiCache: users and the config's user group through the AWS API " +
+        "(credentials from the AWS SDK's usual sources), instead of --target",
+      false,
+    )
+    .option("--secrets-manager", "service secrets are in AWS Secrets Manager instead of --secrets-dir", false)
+    .option("--region <region>", "AWS region for --elasticache and --secrets-manager (default: the SDK's)")
+    .option("--secrets-dir <dir>", "directory of the service secret files (created when missing)");
 }
 
 /**
@@ -81,8 +102,17 @@ export function targetUrls(flags: TargetFlags, ctx: CommandContext): string[] {
   return urls;
 }
 
-/** Connects the Redis ACL target the flags describe. The caller closes it. */
+/** Connects the target the flags describe (Redis ACL, or ElastiCache). The caller closes it. */
 export async function connectTarget(flags: TargetFlags, ctx: CommandContext): Promise<ProvisioningTarget> {
+  if (flags.elasticache) {
+    if (flags.target.length > 0) {
+      throw new UsageError(
+        "--elasticache and --target exclude each other: ElastiCache is reached through the AWS API",
+      );
+    }
+    ctx.log(`Using Amazon ElastiCache${flags.region ? ` in ${flags.region}` : ""} through the AWS API`);
+    return new ElastiCacheTarget(flags.region !== undefined ? { region: flags.region } : {});
+  }
   const urls = targetUrls(flags, ctx);
   let ca: string | undefined;
   if (flags.tlsCa !== undefined) {
@@ -112,10 +142,21 @@ export async function connectTarget(flags: TargetFlags, ctx: CommandContext): Pr
   });
 }
 
-/** The file secret store in `--secrets-dir`, resolved against the working directory. */
-export function openSecretStore(flags: TargetFlags, ctx: CommandContext): FileSecretStore {
+/**
+ * The secret store: AWS Secrets Manager with `--secrets-manager`, else the file store in
+ * `--secrets-dir`, resolved against the working directory.
+ */
+export function openSecretStore(flags: TargetFlags, ctx: CommandContext): SecretStore {
+  if (flags.secretsManager) {
+    if (flags.secretsDir !== undefined) {
+      throw new UsageError("--secrets-manager and --secrets-dir exclude each other: pick one secret store");
+    }
+    return new SecretsManagerStore(flags.region !== undefined ? { region: flags.region } : {});
+  }
   if (flags.secretsDir === undefined || flags.secretsDir === "") {
-    throw new UsageError("--secrets-dir <dir> is required");
+    throw new UsageError(
+      "required option '--secrets-dir <dir>' not specified (or pass --secrets-manager for AWS Secrets Manager)",
+    );
   }
   return new FileSecretStore(resolve(ctx.io.cwd, flags.secretsDir));
 }

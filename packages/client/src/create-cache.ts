@@ -5,6 +5,9 @@
  *
  * Environment: CACHE_STORAGE_TYPE (redis|dynamodb|memory), REDIS_SECRET_ARN, REDIS_SECRET_FILE,
  * REDIS_SECRET (inline JSON), CACHE_TABLE_NAME, CACHE_KEYSPACE, CACHE_FALLBACK (dynamodb|memory|none).
+ * ElastiCache IAM auth (set by `ServiceCacheAccess({ authentication: "iam" })`): REDIS_AUTH_MODE=iam (or
+ * `auth: "iam"` in the secret), REDIS_IAM_CACHE_NAME (serverless cache name), REDIS_IAM_USER_ID
+ * (default: the secret's username), REDIS_IAM_SERVERLESS (default true; `false` for a replication group).
  */
 import type { ConnectionOptions } from "node:tls";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -15,6 +18,7 @@ import type { ClusterOptions, RedisOptions } from "ioredis";
 import { CacheService, type CacheServiceOptions } from "./cache-service.js";
 import { CacheConfigError } from "./errors.js";
 import { type IamAuthOptions, IamAuthTokenProvider } from "./iam-auth.js";
+import type { IamReauthOptions } from "./iam-reauth.js";
 import { acquireSharedRedisConnection, releaseRedisConnection } from "./redis-connection.js";
 import { SecretSource, type SecretSourceSpec } from "./secret-source.js";
 import type { CacheStore } from "./stores/cache-store.js";
@@ -47,8 +51,13 @@ export interface CreateCacheOptions extends Omit<CacheServiceOptions, "store" | 
   cluster?: boolean;
   /** Extra TLS options, e.g. `{ ca }` for a private CA. */
   tls?: ConnectionOptions;
-  /** ElastiCache IAM authentication instead of the secret's password. */
+  /**
+   * ElastiCache IAM authentication instead of the secret's password. Default: from the environment
+   * when `REDIS_AUTH_MODE=iam` or the secret says `auth: "iam"` (see the module comment).
+   */
   iamAuth?: IamAuthOptions | IamAuthTokenProvider;
+  /** Token refresh and re-authentication of IAM connections. @default re-AUTH after 11 h, checked every 60 s */
+  iamReauth?: IamReauthOptions;
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
   maxRetriesPerRequest?: number;
@@ -105,6 +114,47 @@ function secretSpec(
   const inline = nonEmpty(env.REDIS_SECRET);
   if (inline) return { kind: "inline", value: inline, label: "REDIS_SECRET" };
   return undefined;
+}
+
+/**
+ * The IAM token provider the environment asks for (`REDIS_AUTH_MODE=iam`, or `auth: "iam"` in the
+ * secret), built from `REDIS_IAM_*`; undefined for password auth.
+ * @throws CacheConfigError when IAM auth is asked for without a cache name.
+ */
+export function iamAuthFromEnv(
+  env: Record<string, string | undefined>,
+  payload: SecretPayload,
+): IamAuthTokenProvider | undefined {
+  const mode = nonEmpty(env.REDIS_AUTH_MODE)?.trim().toLowerCase();
+  if (mode !== undefined && mode !== "iam" && mode !== "password") {
+    throw new CacheConfigError(`REDIS_AUTH_MODE must be iam or password (got "${env.REDIS_AUTH_MODE}")`, [
+      "REDIS_AUTH_MODE",
+    ]);
+  }
+  if (mode === "password" || (mode === undefined && payload.auth !== "iam")) return undefined;
+  const cacheName = nonEmpty(env.REDIS_IAM_CACHE_NAME);
+  if (!cacheName) {
+    throw new CacheConfigError(
+      "IAM auth needs the cache name: set REDIS_IAM_CACHE_NAME to the ElastiCache serverless cache name " +
+        "(ServiceCacheAccess sets it) or pass the `iamAuth` option",
+      ["REDIS_IAM_CACHE_NAME"],
+    );
+  }
+  return new IamAuthTokenProvider({
+    cacheName,
+    userId: nonEmpty(env.REDIS_IAM_USER_ID) ?? payload.username,
+    serverless: nonEmpty(env.REDIS_IAM_SERVERLESS)?.trim().toLowerCase() !== "false",
+    ...(nonEmpty(env.AWS_REGION) ? { region: env.AWS_REGION } : {}),
+    ...(env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {}),
+  });
 }
 
 function parseStorage(value: string | undefined, field: string): StorageType | undefined {
@@ -169,6 +219,8 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
           : new IamAuthTokenProvider(options.iamAuth);
       const connection = acquireSharedRedisConnection({
         source,
+        ...(iamAuth === undefined ? { iamAuthFor: (payload) => iamAuthFromEnv(env, payload) } : {}),
+        ...(options.iamReauth ? { iamReauth: options.iamReauth } : {}),
         cluster: options.cluster,
         tls: options.tls,
         commandTimeoutMs: options.commandTimeoutMs,

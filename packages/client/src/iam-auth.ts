@@ -1,7 +1,10 @@
 /**
- * ElastiCache IAM authentication: the password is a SigV4 query-presigned `connect` request,
- * valid 15 minutes; a connection authenticated with it lasts up to 12 hours. The provider caches
- * the token and builds a new one before it expires.
+ * ElastiCache IAM authentication: the password is a SigV4 query-presigned request
+ * `GET http://{cacheName}/?Action=connect&User={userId}[&ResourceType=ServerlessCache]` (service
+ * `elasticache`), with `http://` stripped. A token is valid at most 15 minutes (900 s, the cap); a
+ * connection authenticated with it is dropped by ElastiCache after 12 hours unless it authenticates
+ * again (AUTH with a fresh token; see `iam-reauth.ts`). The provider caches the token and builds a
+ * new one before it expires.
  */
 import { CacheConfigError } from "./errors.js";
 
@@ -19,17 +22,23 @@ export interface IamAuthOptions {
   userId: string;
   /** Default `AWS_REGION`. */
   region?: string;
-  /** Adds `ResourceType=ServerlessCache` (ElastiCache Serverless). */
+  /**
+   * Adds `ResourceType=ServerlessCache`, which ElastiCache Serverless requires. `false` for a
+   * node-based replication group. @default true (Cacheplane platforms are serverless caches)
+   */
   serverless?: boolean;
   /** Credentials or a provider. Default: the Lambda environment's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`. */
   credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
-  /** Token validity in seconds. Default 900 (the maximum). */
+  /** Token validity in seconds, capped at 900 (ElastiCache's maximum). Default 900. */
   expiresIn?: number;
   /** Seconds before expiry at which a new token is built. Default 120. */
   refreshBefore?: number;
   /** Clock (epoch ms) for tests. */
   now?: () => number;
 }
+
+/** ElastiCache accepts IAM tokens valid for at most 15 minutes. */
+export const MAX_TOKEN_SECONDS = 900;
 
 function envCredentials(): AwsCredentials {
   const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
@@ -47,8 +56,9 @@ function envCredentials(): AwsCredentials {
 /** Builds and caches ElastiCache IAM auth tokens. */
 export class IamAuthTokenProvider {
   readonly userId: string;
+  /** The clock tokens are signed and aged with (epoch ms); re-authentication uses it too. */
+  readonly now: () => number;
   private readonly options: IamAuthOptions;
-  private readonly now: () => number;
   private token: string | undefined;
   private builtAt = 0;
   private pending: Promise<string> | undefined;
@@ -62,8 +72,9 @@ export class IamAuthTokenProvider {
     this.now = options.now ?? Date.now;
   }
 
-  private get expiresIn(): number {
-    return this.options.expiresIn ?? 900;
+  /** Token validity in seconds: the option, capped at 900 s (ElastiCache refuses longer ones). */
+  get expiresIn(): number {
+    return Math.max(1, Math.min(MAX_TOKEN_SECONDS, Math.floor(this.options.expiresIn ?? MAX_TOKEN_SECONDS)));
   }
 
   /** Whether the cached token is too old to use for a new connection. */
@@ -105,12 +116,12 @@ export class IamAuthTokenProvider {
     ]);
     const signer = new SignatureV4({ service: "elasticache", region, credentials, sha256: Sha256 });
     const query: Record<string, string> = { Action: "connect", User: userId };
-    if (this.options.serverless) query.ResourceType = "ServerlessCache";
+    if (this.options.serverless !== false) query.ResourceType = "ServerlessCache";
     const signingTime = this.now();
     const signed = await signer.presign(
       {
         method: "GET",
-        protocol: "https:",
+        protocol: "http:",
         hostname: cacheName,
         path: "/",
         query,

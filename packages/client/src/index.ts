@@ -21,7 +21,7 @@ export {
   type SerializerOptions,
   taggedJsonCodec,
 } from "./codec.js";
-export { type CreateCacheOptions, createCache, type StorageType } from "./create-cache.js";
+export { type CreateCacheOptions, createCache, iamAuthFromEnv, type StorageType } from "./create-cache.js";
 export { type EmfMetrics, type EmfMetricsOptions, emfMetrics } from "./emf-metrics.js";
 export {
   CacheConfigError,
@@ -34,7 +34,18 @@ export {
 } from "./errors.js";
 export type { CacheEventListener, CacheEventName, CacheEvents } from "./events.js";
 export type { HealthCheck, HealthOptions, HealthReport } from "./health.js";
-export { type AwsCredentials, type IamAuthOptions, IamAuthTokenProvider } from "./iam-auth.js";
+export {
+  type AwsCredentials,
+  type IamAuthOptions,
+  IamAuthTokenProvider,
+  MAX_TOKEN_SECONDS,
+} from "./iam-auth.js";
+export {
+  IAM_CONNECTION_LIFETIME_MS,
+  IamReauthenticator,
+  type IamReauthOptions,
+  type IamTimers,
+} from "./iam-reauth.js";
 export { keySlot } from "./key-slot.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";

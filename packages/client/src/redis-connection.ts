@@ -8,8 +8,9 @@
 import type { ConnectionOptions } from "node:tls";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
-import { CacheConnectionError } from "./errors.js";
+import { CacheConfigError, CacheConnectionError } from "./errors.js";
 import type { IamAuthTokenProvider } from "./iam-auth.js";
+import { type AuthenticatableConnection, IamReauthenticator, type IamReauthOptions } from "./iam-reauth.js";
 import type { SecretSource } from "./secret-source.js";
 
 export type RedisClient = Redis | Cluster;
@@ -28,6 +29,13 @@ export interface RedisConnectionOptions {
   maxRetriesPerRequest?: number;
   /** ElastiCache IAM auth: the password is a fresh token, the username the IAM user id. */
   iamAuth?: IamAuthTokenProvider;
+  /**
+   * IAM auth decided by the secret: called with the payload when `iamAuth` is not set; returns the
+   * provider for `auth: "iam"` secrets (or when the environment says so), else undefined.
+   */
+  iamAuthFor?: (payload: SecretPayload) => IamAuthTokenProvider | undefined;
+  /** Token refresh and re-authentication before ElastiCache's 12-hour limit. @default 11 h, checked every 60 s */
+  iamReauth?: IamReauthOptions;
   /** Extra ioredis options (applied last; offline queue stays off in standalone mode). */
   redisOptions?: Partial<RedisOptions>;
   /** Extra ioredis Cluster options. */
@@ -38,6 +46,7 @@ interface Built {
   payload: SecretPayload;
   client: RedisClient;
   subscribers: Set<RedisClient>;
+  reauth?: IamReauthenticator;
 }
 
 type ErrorListener = (err: Error) => void;
@@ -209,6 +218,7 @@ export class RedisConnection {
         const next = await this.create(fresh);
         this.current = next;
         this.built = Promise.resolve(next);
+        previous.reauth?.stop();
         previous.client.disconnect();
       })().finally(() => {
         this.refreshing = undefined;
@@ -256,7 +266,14 @@ export class RedisConnection {
   private async create(payload: SecretPayload): Promise<Built> {
     const { Cluster: ClusterClass, Redis: RedisClass } = await import("ioredis");
     const o = this.options;
-    const iam = o.iamAuth;
+    const iam = o.iamAuth ?? o.iamAuthFor?.(payload);
+    if (!iam && payload.auth === "iam") {
+      throw new CacheConfigError(
+        'the secret says auth: "iam" but no IAM auth is configured: set REDIS_IAM_CACHE_NAME (the serverless ' +
+          "cache name) or pass the `iamAuth` option",
+        ["REDIS_IAM_CACHE_NAME", "iamAuth"],
+      );
+    }
     const username = iam ? iam.userId : payload.username;
     const password = iam ? await iam.getToken() : payload.password;
     const refreshIamToken = (client: () => RedisClient | undefined) => {
@@ -324,7 +341,27 @@ export class RedisConnection {
       });
     }
     this.attachErrorHandler(client);
-    return { payload, client, subscribers: new Set() };
+    const built: Built = { payload, client, subscribers: new Set() };
+    if (iam) {
+      const target = client;
+      built.reauth = new IamReauthenticator(
+        iam,
+        () => (isCluster(target) ? target.nodes("all") : [target]) as unknown as AuthenticatableConnection[],
+        (token) => setPassword(target, username, token),
+        (err) => this.emitError(err),
+        o.iamReauth,
+      );
+      // A standalone client has one connection: once it is ready again it authenticated just now. (A
+      // cluster's nodes reconnect one by one, so there every open connection is re-authenticated.)
+      if (!isCluster(target)) target.on("ready", () => built.reauth?.markAuthenticated());
+      built.reauth.start();
+    }
+    return built;
+  }
+
+  /** Runs the IAM token/re-authentication check now (tests drive it with a fake clock). */
+  async checkIamAuth(): Promise<void> {
+    await this.current?.reauth?.check();
   }
 
   /** Closes the client(s). */
@@ -334,6 +371,7 @@ export class RedisConnection {
     this.current = undefined;
     this.built = undefined;
     if (!current) return;
+    current.reauth?.stop();
     await Promise.allSettled([quit(current.client), ...[...current.subscribers].map(quit)]);
   }
 }

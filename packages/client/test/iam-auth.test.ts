@@ -19,6 +19,7 @@ describe("ElastiCache IAM auth token", () => {
       cacheName: "orders-cache",
       userId: "orders-svc",
       region: "eu-west-1",
+      serverless: false,
       credentials,
       now: () => T0,
     });
@@ -40,18 +41,30 @@ describe("ElastiCache IAM auth token", () => {
       cacheName: "orders-cache",
       userId: "orders-svc",
       region: "eu-west-1",
+      serverless: false,
       credentials,
       now: () => T0,
     }).getToken();
     assert.equal(again, token);
   });
 
-  it("adds ResourceType=ServerlessCache and the session token for serverless caches", async () => {
+  it("caps the validity at 900 seconds, ElastiCache's maximum", async () => {
+    const provider = new IamAuthTokenProvider({
+      cacheName: "c",
+      userId: "u",
+      region: "us-east-1",
+      credentials,
+      expiresIn: 3600,
+      now: () => T0,
+    });
+    assert.equal(parse(await provider.getToken()).params.get("X-Amz-Expires"), "900");
+  });
+
+  it("adds ResourceType=ServerlessCache by default (serverless caches require it) and the session token", async () => {
     const provider = new IamAuthTokenProvider({
       cacheName: "orders-serverless",
       userId: "orders-svc",
       region: "us-east-1",
-      serverless: true,
       credentials: async () => ({ ...credentials, sessionToken: "SESSION/TOKEN+1" }),
       now: () => T0,
     });

@@ -9,7 +9,10 @@ export interface SecretPayload {
   host: string;
   port: number;
   username: string;
-  /** The current password. Never log it. */
+  /**
+   * The current password. Never log it. Empty for `auth: "iam"` secrets without one (the client then
+   * authenticates with IAM tokens and never sends it).
+   */
   password: string;
   /** Keys are prefixed `<keyspace>:`; the user may only touch keys in it (and any shared keyspaces). */
   keyspace: string;
@@ -23,6 +26,16 @@ export interface SecretPayload {
   previousPassword?: string;
   /** Engine of the cache, informational. */
   engine?: "valkey" | "redis";
+  /**
+   * How the service authenticates: `password` (the default) or `iam` (ElastiCache IAM auth tokens;
+   * `createCache()` then signs a token instead of sending `password`).
+   */
+  auth?: "password" | "iam";
+  /**
+   * ARN of the ElastiCache user (snake case, as Secrets Manager's ElastiCache rotation expects it).
+   * Present in secrets of services whose password rotates on AWS.
+   */
+  user_arn?: string;
 }
 
 /** A secret that is missing fields or has fields of the wrong type. The message never holds a password. */
@@ -80,8 +93,13 @@ export function parseSecretPayload(input: unknown, source?: string): SecretPaylo
   const username = raw.username;
   if (typeof username !== "string" || username.length === 0) bad("username", "is required");
 
-  const password = raw.password;
-  if (typeof password !== "string" || password.length === 0) bad("password", "is required (value not shown)");
+  const auth = raw.auth;
+  if (auth !== undefined && auth !== "password" && auth !== "iam") bad("auth", 'must be "password" or "iam"');
+
+  let password = raw.password;
+  if (auth === "iam" && password === undefined) password = "";
+  if (typeof password !== "string" || (password.length === 0 && auth !== "iam"))
+    bad("password", "is required (value not shown)");
 
   const keyspace = raw.keyspace;
   if (typeof keyspace !== "string" || keyspace.length === 0) bad("keyspace", "is required");
@@ -108,6 +126,13 @@ export function parseSecretPayload(input: unknown, source?: string): SecretPaylo
   if (engine !== undefined && engine !== "valkey" && engine !== "redis")
     bad("engine", 'must be "valkey" or "redis"');
 
+  const userArn = raw.user_arn;
+  if (userArn !== undefined && (typeof userArn !== "string" || !/^arn:[^:]+:elasticache:/.test(userArn)))
+    bad(
+      "user_arn",
+      "must be the ARN of an ElastiCache user (arn:aws:elasticache:<region>:<account>:user:<id>)",
+    );
+
   if (problems.length > 0) {
     throw new SecretPayloadError(`Redis secret${where} is invalid: ${problems.join("; ")}`, fields, source);
   }
@@ -123,6 +148,8 @@ export function parseSecretPayload(input: unknown, source?: string): SecretPaylo
   if (shared !== undefined) payload.sharedKeyspaces = shared as string[];
   if (previous !== undefined) payload.previousPassword = previous as string;
   if (engine !== undefined) payload.engine = engine as "valkey" | "redis";
+  if (auth !== undefined) payload.auth = auth as "password" | "iam";
+  if (userArn !== undefined) payload.user_arn = userArn as string;
   return payload;
 }
 

@@ -13,6 +13,21 @@ import {
 const password = "Zx9QkP2mW7vR4tY8uN3bL6cF1hJ5gD0sA2eK7qW";
 
 describe("secret payload", () => {
+  it("keeps auth and user_arn, and lets an IAM secret go without a password", () => {
+    const base = { host: "h.example", port: 6379, username: "orders", keyspace: "orders" };
+    const iam = parseSecretPayload({ ...base, auth: "iam" });
+    assert.equal(iam.auth, "iam");
+    assert.equal(iam.password, "");
+    const arn = "arn:aws:elasticache:eu-west-1:123456789012:user:orders";
+    assert.equal(parseSecretPayload({ ...base, password, user_arn: arn }).user_arn, arn);
+    assert.throws(() => parseSecretPayload({ ...base }), /password: is required/);
+    assert.throws(() => parseSecretPayload({ ...base, password, auth: "kerberos" }), /auth: must be/);
+    assert.throws(
+      () => parseSecretPayload({ ...base, password, user_arn: "orders" }),
+      /user_arn: must be the ARN/,
+    );
+  });
+
   it("builds the payload shape and parses it back", () => {
     const config = parseConfig({
       stage: "dev",

@@ -2,6 +2,7 @@
  * The AWS side of the provisioner: the ElastiCache target, the Secrets Manager store and the helpers
  * they share. Re-exported from the package index.
  */
+export { canonicalElastiCacheAccess, sameElastiCacheAccess } from "./elasticache-access.js";
 export {
   awsErrorName,
   describeAwsError,
@@ -11,6 +12,13 @@ export {
   isThrottlingError,
   isTransientError,
 } from "./elasticache-errors.js";
+export {
+  assertWithinElastiCacheLimits,
+  countsAfterPlan,
+  ELASTICACHE_LIMITS,
+  ElastiCacheLimitError,
+  elastiCacheLimitProblems,
+} from "./elasticache-limits.js";
 export {
   backoffDelay,
   type RetryClock,
@@ -44,6 +52,18 @@ export {
   encodeSecretDocument,
   type SecretBookkeeping,
 } from "./secrets-manager-document.js";
+export {
+  elastiCacheRotationUsers,
+  type RotationDeps,
+  type RotationEvent,
+  type RotationSecrets,
+  type RotationStep,
+  type RotationUsers,
+  rotationUserId,
+  runRotationStep,
+  SecretRotationError,
+  secretsManagerVersions,
+} from "./secrets-manager-rotation.js";
 export {
   type SecretsManagerEntry,
   SecretsManagerStore,

@@ -22,11 +22,12 @@ import {
   type ActualUser,
   type Engine,
   isAcceptablePassword,
-  normalizeAccessString,
   type PlatformConfig,
   RESERVED_USER_IDS,
 } from "@cacheplane/core";
+import { canonicalElastiCacheAccess } from "./elasticache-access.js";
 import { describeAwsError, ElastiCacheTargetError, isTransientError } from "./elasticache-errors.js";
+import { ELASTICACHE_LIMITS } from "./elasticache-limits.js";
 import {
   type RetryClock,
   type RetryPolicy,
@@ -87,6 +88,12 @@ export interface ElastiCacheTargetOptions {
    * @default none
    */
   deadline?: number;
+  /**
+   * How long a membership change keeps retrying while other deployments change the same user group
+   * (`InvalidUserGroupStateFault`), and the jittered pause between attempts (never past `deadline`).
+   * @default a 15-minute budget; pauses drawn from [0, 2 s * 2^n), at most 30 s
+   */
+  membership?: { budgetMs?: number; baseDelayMs?: number; maxDelayMs?: number };
 }
 
 /** Group states in which ModifyUserGroup is accepted. */
@@ -156,7 +163,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
     const actualUsers: ActualUser[] = users.map((u) => ({
       userId: u.UserId!,
       userName: u.UserName ?? u.UserId!,
-      accessString: normalizeAccessString(u.AccessString ?? ""),
+      accessString: canonicalElastiCacheAccess(u.AccessString ?? ""),
       managed: managed.has(u.UserId!),
     }));
     const group = await this.describeGroup(groupId);
@@ -174,14 +181,23 @@ export class ElastiCacheTarget implements ProvisioningTarget {
   }
 
   /**
-   * ElastiCache stores and returns an access string as it was given (no rule reordering, no category
-   * expansion, unlike `ACL LIST` on a self-managed server), so only white space is normalised.
+   * Whether ElastiCache stores an access string verbatim is not documented (docs/decisions/0006), so
+   * declared and stored strings are both put in one canonical form that keeps their meaning
+   * (`canonicalElastiCacheAccess`): a string ElastiCache rewrote without changing what it grants is
+   * not drift.
    */
   async canonicalizeAccess(accessStrings: readonly string[]): Promise<string[]> {
-    return accessStrings.map((s) => normalizeAccessString(s));
+    return accessStrings.map((s) => canonicalElastiCacheAccess(s));
   }
 
-  async createUser(action: CreateUserAction, passwords: readonly string[]): Promise<void> {
+  /**
+   * Creates a password user. Its engine is `action.engine` when given (the CDK membership handler
+   * passes the user group's engine: a `redis` group only accepts `redis` users), else {@link engine}.
+   */
+  async createUser(
+    action: CreateUserAction & { engine?: Engine },
+    passwords: readonly string[],
+  ): Promise<void> {
     checkPasswords(passwords, action.userId);
     const context = { operation: "CreateUser", userId: action.userId };
     try {
@@ -190,7 +206,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
           new CreateUserCommand({
             UserId: action.userId,
             UserName: action.userName,
-            Engine: this.engine,
+            Engine: action.engine ?? this.engine,
             AccessString: action.accessString,
             AuthenticationMode: { Type: "password", Passwords: [...passwords] },
             Tags: provisionerTags(action.userId, action.service, this.ownerTag),
@@ -348,7 +364,14 @@ export class ElastiCacheTarget implements ProvisioningTarget {
   ): Promise<void> {
     const context = { operation: "ModifyUserGroup", userId, groupId };
     if (direction === "add") await this.waitForUserActive(userId);
-    const maxConflicts = 10;
+    // Many stacks may change the group at once (each ModifyUserGroup puts it in `modifying` for a while):
+    // a conflict is answered by a jittered pause, then a fresh read, until the budget or deadline ends.
+    const policy = this.options.membership ?? {};
+    const started = this.clock.now();
+    const budgetEnds = Math.min(
+      started + (policy.budgetMs ?? 15 * 60_000),
+      this.options.deadline ?? Number.POSITIVE_INFINITY,
+    );
     for (let conflict = 0; ; conflict++) {
       const group = await this.waitForGroupSettled(groupId);
       if (!group) {
@@ -357,6 +380,14 @@ export class ElastiCacheTarget implements ProvisioningTarget {
       }
       const isMember = (group.UserIds ?? []).includes(userId);
       if (direction === "add" ? isMember : !isMember) return;
+      const members = effectiveMembers(group).length;
+      if (direction === "add" && members >= ELASTICACHE_LIMITS.usersPerUserGroup) {
+        throw new ElastiCacheTargetError(
+          context,
+          `the user group already holds ${members} users and ElastiCache allows ${ELASTICACHE_LIMITS.usersPerUserGroup} ` +
+            "(a Redis OSS group's default user counts); move services to another platform or remove unused ones",
+        );
+      }
       try {
         await this.call(context, () =>
           this.client.send(
@@ -367,9 +398,20 @@ export class ElastiCacheTarget implements ProvisioningTarget {
           ),
         );
       } catch (error) {
-        // Another deployment changed the group between our read and our write: wait, re-read, retry.
+        // Another deployment changed the group between our read and our write: pause, re-read, retry.
         if (error instanceof ElastiCacheTargetError && error.code === "InvalidUserGroupStateFault") {
-          if (conflict + 1 >= maxConflicts) throw error;
+          const cap = Math.min(policy.maxDelayMs ?? 30_000, (policy.baseDelayMs ?? 2_000) * 2 ** conflict);
+          // "Full jitter": anywhere in [0, cap), so that contending deployments spread out.
+          const delay = Math.round(this.clock.random() * cap);
+          if (this.clock.now() + delay > budgetEnds) {
+            throw new ElastiCacheTargetError(
+              context,
+              `the user group was still being changed by other deployments after ${conflict + 1} attempts ` +
+                `in ${Math.round((this.clock.now() - started) / 1000)} s; deploy again (nothing was changed)`,
+              error.cause,
+            );
+          }
+          await this.clock.sleep(delay);
           continue;
         }
         if (

@@ -16,5 +16,12 @@ export {
   RedisAclTarget,
   type RedisAclTargetOptions,
 } from "./redis-acl-target.js";
-export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
+export {
+  finishRotation,
+  type RotationResult,
+  rotationFinishPayload,
+  rotationPasswords,
+  rotationStartPayload,
+  startRotation,
+} from "./rotation.js";
 export * from "./types.js";

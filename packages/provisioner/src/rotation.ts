@@ -9,10 +9,47 @@
  * authenticated after `finishRotation`. Services must reconnect (re-reading the secret) between start
  * and finish for the rotation to actually retire the old password's sessions.
  */
-import { buildSecretPayload, findService, type PlatformConfig, type ResolvedService } from "@cacheplane/core";
+import {
+  buildSecretPayload,
+  findService,
+  type PlatformConfig,
+  type ResolvedService,
+  type SecretPayload,
+} from "@cacheplane/core";
 import { RotationError, TargetError } from "./errors.js";
 import { generatePassword as defaultGeneratePassword } from "./password.js";
 import type { ProvisioningTarget, SecretStore, StoredSecret } from "./types.js";
+
+/**
+ * The payload that starts a rotation: `next` becomes the password, the current one becomes
+ * `previousPassword` (an older previous password is dropped: at most two are ever valid). Every other
+ * field (host, `user_arn`, `auth`, ...) is kept.
+ */
+export function rotationStartPayload(current: SecretPayload, next: string): SecretPayload {
+  const { previousPassword: _older, ...rest } = current;
+  return { ...rest, password: next, previousPassword: current.password };
+}
+
+/** The payload that finishes a rotation: the same without `previousPassword`. */
+export function rotationFinishPayload(current: SecretPayload): SecretPayload {
+  const { previousPassword: _previous, ...rest } = current;
+  return rest;
+}
+
+/** The passwords the server must accept for a payload: the current one, and the previous one during a rotation. */
+export function rotationPasswords(payload: SecretPayload): string[] {
+  return payload.previousPassword !== undefined
+    ? [payload.password, payload.previousPassword]
+    : [payload.password];
+}
+
+/** Fields of a stored payload that `buildSecretPayload` does not derive and a rotation must keep. */
+function keptFields(payload: SecretPayload): Partial<SecretPayload> {
+  return {
+    ...(payload.user_arn !== undefined ? { user_arn: payload.user_arn } : {}),
+    ...(payload.auth !== undefined ? { auth: payload.auth } : {}),
+  };
+}
 
 /** What a rotation step did. */
 export interface RotationResult {
@@ -107,10 +144,13 @@ export async function startRotation(
   if (next === old)
     throw new RotationError("The password generator returned the current password.", service.name);
   const startedAt = new Date().toISOString();
-  const payload = buildSecretPayload(config, service, target.connectionInfo(), {
-    current: next,
-    previous: old,
-  });
+  const payload = rotationStartPayload(
+    {
+      ...buildSecretPayload(config, service, target.connectionInfo(), { current: old }),
+      ...keptFields(secret.payload),
+    },
+    next,
+  );
   await store.put(service, payload, { rotation: { startedAt } });
   await setServerPasswords(service, target, [next, old], "start");
   return { ...base, status: "started", startedAt };
@@ -136,7 +176,10 @@ export async function finishRotation(
     await setServerPasswords(service, target, [current], "finish");
     return { ...base, status: "already-finished" };
   }
-  const payload = buildSecretPayload(config, service, target.connectionInfo(), { current });
+  const payload = rotationFinishPayload({
+    ...buildSecretPayload(config, service, target.connectionInfo(), { current }),
+    ...keptFields(secret.payload),
+  });
   await store.put(service, payload);
   await setServerPasswords(service, target, [current], "finish");
   return { ...base, status: "finished" };

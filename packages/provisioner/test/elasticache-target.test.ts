@@ -65,7 +65,10 @@ describe("ElastiCacheTarget.readActual", () => {
         ["orders", true],
       ],
     );
-    assert.equal(actual.users.find((u) => u.userId === "orders")!.accessString, "on ~orders:* -@all");
+    assert.equal(
+      actual.users.find((u) => u.userId === "orders")!.accessString,
+      "on ~orders:* resetchannels -@all",
+    );
     assert.equal(actual.users.find((u) => u.userId === "orders")!.passwordHashes, undefined);
     assert.deepEqual(actual.userGroup, { groupId: GROUP, userIds: ["catalog", "default", "orders"] });
     assert.ok(
@@ -90,9 +93,12 @@ describe("ElastiCacheTarget.readActual", () => {
     });
   });
 
-  it("canonicalises access strings by white space only", async () => {
+  it("canonicalises access strings by meaning (white space, case, key order, implicit defaults)", async () => {
     const { target } = setup();
-    assert.deepEqual(await target.canonicalizeAccess(["  on ~a:*   +get  ", "off"]), ["on ~a:* +get", "off"]);
+    assert.deepEqual(await target.canonicalizeAccess(["  on ~b:* ~a:*   +GET  ", "off"]), [
+      "on ~a:* ~b:* resetchannels -@all +get",
+      "off resetchannels -@all",
+    ]);
   });
 });
 
@@ -241,6 +247,42 @@ describe("ElastiCacheTarget group membership", () => {
     await target.addToGroup(GROUP, "orders");
     assert.equal(fake.callsOf("ModifyUserGroup").length, 3);
     assert.deepEqual(fake.groups.get(GROUP)!.UserIds, ["orders"]);
+  });
+
+  it("keeps retrying conflicts with jittered pauses for its whole budget, then names the cause", async () => {
+    let draw = 0;
+    const draws = [0.1, 0.9, 0.4, 0.7];
+    const clock = { ...fakeClock(), random: () => draws[draw++ % draws.length]! };
+    const { fake, target } = setup({ clock, membership: { budgetMs: 10 * 60_000 } });
+    fake.transitionPolls = 0;
+    fake.addUser({ UserId: "orders" });
+    const busy = () => awsError("InvalidUserGroupStateFault", "User group is modifying");
+    fake.fail("ModifyUserGroup", busy, 15);
+    await target.addToGroup(GROUP, "orders");
+    assert.equal(fake.callsOf("ModifyUserGroup").length, 16, "15 conflicts are not the end");
+    const pauses = clock.sleeps;
+    assert.ok(pauses.length >= 15);
+    assert.ok(
+      new Set(pauses.slice(0, 4)).size === 4,
+      "pauses are drawn at random (jitter), not in lock-step",
+    );
+    assert.ok(
+      pauses.every((ms) => ms <= 30_000),
+      "each pause is capped",
+    );
+
+    const shortClock = fakeClock();
+    const short = setup({ clock: shortClock, membership: { budgetMs: 60_000 } });
+    short.fake.transitionPolls = 0;
+    short.fake.addUser({ UserId: "orders" });
+    short.fake.fail("ModifyUserGroup", busy, 1000);
+    await assert.rejects(short.target.addToGroup(GROUP, "orders"), (err: Error) => {
+      assert.match(err.message, /still being changed by other deployments after \d+ attempts/);
+      assert.match(err.message, /deploy again/);
+      return true;
+    });
+    assert.ok(shortClock.sleeps.length > 1, "it did retry");
+    assert.ok(shortClock.now() - 1_700_000_000_000 <= 60_000, "never past the budget");
   });
 
   it("removes a member, and treats a missing group as nothing to remove", async () => {

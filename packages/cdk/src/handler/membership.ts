@@ -15,6 +15,7 @@
 import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse } from "aws-lambda";
 import { buildResponse, redactSecrets } from "./cfn-response.js";
 import { type MembershipProperties, parseMembershipProperties } from "./properties.js";
+import { sameElastiCacheAccess } from "./provisioner.js";
 
 /** The ElastiCache operations the handler needs (the provisioner's `ElastiCacheTarget` has them all). */
 export interface MembershipTarget {
@@ -30,10 +31,14 @@ export interface MembershipTarget {
       userName: string;
       keyspace: string;
       accessString: string;
+      /** Engine of the new user: it must suit the user group (a `redis` group only takes `redis` users). */
+      engine: "valkey" | "redis";
     },
     passwords: readonly string[],
   ): Promise<void>;
   modifyUser(userId: string, change: { accessString?: string; passwords?: readonly string[] }): Promise<void>;
+  /** The group's current members (undefined when the group does not exist). */
+  describeGroup(groupId: string): Promise<{ UserIds?: string[] | undefined } | undefined>;
   addToGroup(groupId: string, userId: string): Promise<void>;
   removeFromGroup(groupId: string, userId: string): Promise<void>;
   deleteUser(userId: string): Promise<void>;
@@ -53,6 +58,25 @@ export function physicalIdOf(props: MembershipProperties): string {
   return props.userId;
 }
 
+/**
+ * Suffix of the physical id of a membership that already existed when the resource was created (added
+ * by `cacheplane apply`, by hand, or by another stack): its Delete, and the Delete of a rollback, leave
+ * that member in the group, because this resource did not add it.
+ */
+export const PRE_EXISTING_SUFFIX = "|pre-existing";
+
+/** True when the membership with this physical id existed before the resource was created. */
+export function isPreExisting(physicalResourceId: string): boolean {
+  return physicalResourceId.endsWith(PRE_EXISTING_SUFFIX);
+}
+
+/** The physical id for a new membership of `props`, recording whether the user already was a member. */
+async function newPhysicalId(props: MembershipProperties, deps: MembershipDeps): Promise<string> {
+  const group = await deps.target.describeGroup(props.userGroupId);
+  const member = (group?.UserIds ?? []).includes(props.userId);
+  return member ? `${physicalIdOf(props)}${PRE_EXISTING_SUFFIX}` : physicalIdOf(props);
+}
+
 const FAILED_CREATE_PREFIX = "cacheplane-failed-create-";
 
 /** Handles one CloudFormation event and returns the response to send; never throws. */
@@ -68,19 +92,28 @@ export async function handleMembershipEvent(
     switch (event.RequestType) {
       case "Create": {
         const props = parseMembershipProperties(event.ResourceProperties);
-        physicalResourceId = physicalIdOf(props);
+        // Recorded before any change, so that even a failed Create's rollback keeps a member it did not add.
+        physicalResourceId = await newPhysicalId(props, deps);
+        if (isPreExisting(physicalResourceId)) {
+          log(`${props.userId} already is a member of ${props.userGroupId}: its Delete will leave it there`);
+        }
         await ensureMember(props, deps, known, log);
         return buildResponse(event, {
           status: "SUCCESS",
           physicalResourceId,
           reason: `User ${props.userId} is a member of user group ${props.userGroupId}`,
-          data: dataOf(props),
+          data: { ...dataOf(props), PreExisting: String(isPreExisting(physicalResourceId)) },
         });
       }
       case "Update": {
         const props = parseMembershipProperties(event.ResourceProperties);
         const old = parseOld(event.OldResourceProperties);
-        physicalResourceId = physicalIdOf(props);
+        // Same user and group: the same membership (and its pre-existing record). A new user or group:
+        // a new membership, whose pre-existence is recorded like a Create's.
+        physicalResourceId =
+          old && old.userId === props.userId && old.userGroupId === props.userGroupId
+            ? event.PhysicalResourceId
+            : await newPhysicalId(props, deps);
         await ensureMember(props, deps, known, log);
         if (passwordsMayHaveChanged(props, old)) {
           const passwords = await deps.readPasswords(props.secretArn!);
@@ -88,7 +121,12 @@ export async function handleMembershipEvent(
           log(`setting the passwords of ${props.userId} from its secret (the secret was regenerated)`);
           await deps.target.modifyUser(props.userId, { passwords });
         }
-        if (old && old.userId === props.userId && old.userGroupId !== props.userGroupId) {
+        if (
+          old &&
+          old.userId === props.userId &&
+          old.userGroupId !== props.userGroupId &&
+          !isPreExisting(event.PhysicalResourceId)
+        ) {
           log(`removing ${old.userId} from its previous group ${old.userGroupId}`);
           await deps.target.removeFromGroup(old.userGroupId, old.userId);
         }
@@ -108,6 +146,17 @@ export async function handleMembershipEvent(
           });
         }
         const props = parseMembershipProperties(event.ResourceProperties);
+        if (isPreExisting(event.PhysicalResourceId)) {
+          log(`${props.userId} was a member before this resource existed: left in ${props.userGroupId}`);
+          return buildResponse(event, {
+            status: "SUCCESS",
+            physicalResourceId,
+            reason:
+              `User ${props.userId} was already a member of user group ${props.userGroupId} when this resource ` +
+              "was created, so it was left there (and the user kept)",
+            data: { ...dataOf(props), PreExisting: "true" },
+          });
+        }
         const reason = await removeMember(props, deps, log);
         return buildResponse(event, {
           status: "SUCCESS",
@@ -180,13 +229,18 @@ async function ensureMember(
         userName: props.userId,
         keyspace: props.keyspace,
         accessString: props.accessString ?? `on ~${props.keyspace}:* -@all`,
+        engine: props.engine,
       },
       passwords,
     );
     user = await target.describeUser(props.userId);
   }
   await target.waitForUserActive(props.userId);
-  if (props.accessString !== undefined && normalize(user?.AccessString) !== normalize(props.accessString)) {
+  // Compared by meaning: ElastiCache may store a rewritten spelling (docs/decisions/0006).
+  if (
+    props.accessString !== undefined &&
+    !sameElastiCacheAccess(user?.AccessString ?? "", props.accessString)
+  ) {
     log(`setting the access string of ${props.userId} in place`);
     await target.modifyUser(props.userId, { accessString: props.accessString });
   }
@@ -218,8 +272,4 @@ async function removeMember(
     `Removed user ${props.userId} from user group ${props.userGroupId}${userNote}. ` +
     `Keys under "${props.keyspace}:*" were kept in the cache; they expire by TTL or can be deleted explicitly.`
   );
-}
-
-function normalize(access: string | undefined): string {
-  return (access ?? "").trim().split(/\s+/).join(" ");
 }

@@ -5,6 +5,11 @@
  */
 export {
   ElastiCacheTarget,
+  elastiCacheRotationUsers,
   MANAGED_BY_CLOUDFORMATION,
+  type RotationEvent,
+  runRotationStep,
   SecretsManagerStore,
+  sameElastiCacheAccess,
+  secretsManagerVersions,
 } from "@cacheplane/provisioner/aws";

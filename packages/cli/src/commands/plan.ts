@@ -1,6 +1,6 @@
 /** `cacheplane plan`: what `apply` would change, as a reviewable diff or as JSON. */
 import { formatPlan, type PlanAction, summarizePlan } from "@cacheplane/core";
-import { planAgainst } from "@cacheplane/provisioner";
+import { assertWithinElastiCacheLimits, planAgainst } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
 import { EXIT } from "../errors.js";
@@ -19,7 +19,9 @@ export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promis
   const config = await loadConfig(flags.config, ctx.io.cwd);
   const store = openSecretStore(flags, ctx);
   return withTarget(flags, ctx, async (target) => {
-    const { actions } = await planAgainst(config, target, store, { prune: flags.prune ?? false });
+    const { actions, actual } = await planAgainst(config, target, store, { prune: flags.prune ?? false });
+    // ElastiCache quotas (100 users per user group, 1,000 users per account): fail the plan, not the apply.
+    if (target.kind === "elasticache") assertWithinElastiCacheLimits(actions, actual);
     return actions;
   });
 }
