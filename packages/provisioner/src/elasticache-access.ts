@@ -1,7 +1,7 @@
 /**
  * A canonical form of ElastiCache access strings, so that drift detection compares what a string
  * means, not how it is spelt. ElastiCache does not document whether it stores an access string as
- * given or rewrites it the way `ACL LIST` does on a self-managed server (docs/decisions/0006): both
+ * given or rewrites it the way `ACL LIST` does on a self-managed server (docs/decisions/0007): both
  * the declared string and the one `DescribeUsers` returns go through {@link canonicalElastiCacheAccess},
  * so a rewrite that keeps the meaning is not drift, and no ModifyUser is issued for it.
  *

@@ -181,7 +181,7 @@ export class ElastiCacheTarget implements ProvisioningTarget {
   }
 
   /**
-   * Whether ElastiCache stores an access string verbatim is not documented (docs/decisions/0006), so
+   * Whether ElastiCache stores an access string verbatim is not documented (docs/decisions/0007), so
    * declared and stored strings are both put in one canonical form that keeps their meaning
    * (`canonicalElastiCacheAccess`): a string ElastiCache rewrote without changing what it grants is
    * not drift.

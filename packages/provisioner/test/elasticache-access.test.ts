@@ -1,6 +1,6 @@
 /**
  * Access strings are compared by meaning on ElastiCache: a stored string ElastiCache might have
- * rewritten (docs/decisions/0006) is not drift, and a real change still is.
+ * rewritten (docs/decisions/0007) is not drift, and a real change still is.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -236,7 +236,7 @@ async function ensureMember(
     user = await target.describeUser(props.userId);
   }
   await target.waitForUserActive(props.userId);
-  // Compared by meaning: ElastiCache may store a rewritten spelling (docs/decisions/0006).
+  // Compared by meaning: ElastiCache may store a rewritten spelling (docs/decisions/0007).
   if (
     props.accessString !== undefined &&
     !sameElastiCacheAccess(user?.AccessString ?? "", props.accessString)
