@@ -206,7 +206,7 @@ function allSkipped(reason: string, layout: CpuLayout): SuiteResult {
 
 /** Runs the suite; every figure is measured in this run, on this machine. */
 export async function run(): Promise<SuiteResult> {
-  const layout = cpuLayout("wrk");
+  const layout = cpuLayout("wrk", "the server under test (the same for every server)");
   const wrk = ensureDebianTool("wrk", "wrk");
   if ("missing" in wrk) return allSkipped(wrk.missing, layout);
   const dir = mkdtempSync(join(tmpdir(), "cacheplane-bench-gateway-"));

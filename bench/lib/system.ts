@@ -120,7 +120,11 @@ export function expandCpuList(list: string): number[] {
  * - 3 CPUs: load, redis-server, server under test on one CPU each.
  * - 4+ CPUs: load on the first quarter, redis-server on the next CPU, the server on the rest.
  */
-export function cpuLayout(loadName = "load generator", allowed?: number[]): CpuLayout {
+export function cpuLayout(
+  loadName = "load generator",
+  serverName: string | null = "the server under test",
+  allowed?: number[],
+): CpuLayout {
   const tasksetOk = which("taskset") !== undefined;
   const ids = allowed ?? (tasksetOk ? expandCpuList(affinityOf(process.pid)) : []);
   const cpus = ids.length > 0 ? ids.length : availableParallelism();
@@ -144,7 +148,11 @@ export function cpuLayout(loadName = "load generator", allowed?: number[]): CpuL
       redis: at(1, 2),
       serverCpuCount: 1,
       pinned: true,
-      description: `${loadName} alone on CPU ${at(0, 1)}; redis-server and the server under test share CPU ${at(1, 2)} (taskset; the same for every server)`,
+      description: `${loadName} alone on CPU ${at(0, 1)}; ${
+        serverName
+          ? `redis-server and ${serverName} share CPU ${at(1, 2)}`
+          : `redis-server(s) on CPU ${at(1, 2)}`
+      } (taskset)`,
     };
   }
   const loadCount = cpus === 3 ? 1 : Math.max(1, Math.floor(cpus / 4));
@@ -157,7 +165,9 @@ export function cpuLayout(loadName = "load generator", allowed?: number[]): CpuL
     redis,
     serverCpuCount: cpus - 1 - loadCount,
     pinned: true,
-    description: `${loadName} on CPU ${load}; redis-server on CPU ${redis}; the server under test on CPU ${server} (taskset; the same for every server)`,
+    description: `${loadName} on CPU ${load}; redis-server(s) on CPU ${redis}${
+      serverName ? `; ${serverName} on CPU ${server}` : ""
+    } (taskset)`,
   };
 }
 
