@@ -1,8 +1,9 @@
 /**
  * What a Lambda deploys: @cacheplane/client and, as the baseline, ioredis alone, each bundled by
  * esbuild the same way (ESM, minified, node20, the AWS SDK external as the Lambda runtime provides
- * it). Written under node_modules/.cache/cacheplane-bench/ so that the external packages resolve
- * from the repository's node_modules when a bundle is imported.
+ * it, and a `require` banner as ESM bundles of CommonJS code need). Written under
+ * node_modules/.cache/cacheplane-bench/ so that the external packages resolve from the
+ * repository's node_modules when a bundle is imported.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +29,11 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   target: "node20",
   external: ["@aws-sdk/*", "@smithy/*", "@aws-crypto/*"],
   logLevel: "error",
+  // ioredis is CommonJS: an ESM bundle needs `require` for Node's built-ins (what ESM Lambda
+  // bundles add too), else it throws "Dynamic require of "events" is not supported" on first use.
+  banner: {
+    js: 'import { createRequire as __cpRequire } from "node:module"; const require = __cpRequire(import.meta.url);',
+  },
 };
 
 /** Builds both bundles into a fresh directory named after `label`. */
