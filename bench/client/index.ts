@@ -225,7 +225,8 @@ async function topologyRows(
 
 /** Rate limiter vs rate-limiter-flexible (issue 3), standalone, on the service user. */
 async function rateLimiterRows(cache: CacheService, secret: SecretPayload): Promise<BenchRow[]> {
-  const { raw } = await baselines(cache, secret);
+  const { raw, rawAp } = await baselines(cache, secret);
+  rawAp.disconnect();
   const rows: BenchRow[] = [];
   try {
     const rlf = new RateLimiterRedis({
