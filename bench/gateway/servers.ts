@@ -19,6 +19,8 @@ import { fileURLToPath } from "node:url";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import { ensureServiceTokens } from "@cacheplane/gateway";
 import { getFreePort, type RedisServer, startRedis } from "@cacheplane/testkit";
+// The line `cacheplane gateway` prints once it listens (not exported by @cacheplane/cli's index).
+import { GATEWAY_READY_LINE } from "../../packages/cli/src/commands/gateway.js";
 import { benchService, createServiceUser } from "../lib/service-user.js";
 import { type CpuLayout, ensureDebianTool, pinned, pinProcess, processTree } from "../lib/system.js";
 import type { HttpRequestShape } from "./wrk.js";
@@ -26,7 +28,6 @@ import type { HttpRequestShape } from "./wrk.js";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(root, "packages/cli/bin/cacheplane.js");
 const BARE_SERVER = fileURLToPath(new URL("./bare-server.mjs", import.meta.url));
-export const GATEWAY_READY_LINE = "cacheplane gateway: ready";
 /** The value GET reads and SET writes: 64 bytes, as in issue 10's measurements. */
 export const VALUE = "x".repeat(64);
 export const KEY = "bench:k";
