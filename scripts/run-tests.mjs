@@ -7,7 +7,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const roots = ["packages", "examples"];
+const roots = ["packages", "examples", "bench"];
 const skip = new Set(["node_modules", "dist", "cdk.out", ".cacheplane"]);
 
 function* walk(dir) {

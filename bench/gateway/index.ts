@@ -1,222 +1,358 @@
 /**
- * Bench suite `gateway` (`npm run bench gateway`): the Upstash-REST gateway against a bare
- * node:http + ioredis baseline doing the per-request work any HTTP front of Redis must do (read
- * the body, check a bearer token by SHA-256 + `timingSafeEqual`, parse the command from the JSON
- * body or the path, run it on ioredis with the gateway's own ioredis options, JSON-encode the
- * reply): see `servers.ts`. Both run in this process on 127.0.0.1 in front of one redis-server
- * (started by @cacheplane/testkit on a free port, ACL service user).
+ * Bench suite `gateway` (`npm run bench gateway`): `cacheplane gateway` against two baselines on
+ * the same redis-server, driven by wrk (C) pinned away from the servers (see servers.ts, wrk.ts and
+ * bench/README.md):
+ * - Webdis (C, Debian's package): goal gateway >= 1.0x for GET and SET at 50 connections
+ *   (issue 10, item 2); skipped with the reason when Webdis cannot be installed or started;
+ * - a bare node:http + ioredis (auto-pipelining) server: goal >= 1.0x (issue 10, item 2);
+ * - for every server and request: req/s, the server's CPU time per request (its whole process
+ *   tree, from /proc: a gateway's workers count), redis-server's CPU per request, wrk's latency
+ *   percentiles (µs resolution);
+ * - the p99 latency the gateway adds over the bare server at 50 connections (issue 4: <= 1 ms), the
+ *   mean latency it adds at 1 connection, and /pipeline of 100 GETs vs 100 single requests.
  *
- * Load comes from autocannon in a child process (`load.mjs`), started the same way for both
- * servers, so the load generator's CPU is not charged to the measured server's event loop (on a
- * small machine it still competes for the same cores, equally for both).
- *
- * After one unrecorded warm-up of every measurement, `BENCH_ROUNDS` rounds (default 10) of
- * `BENCH_DURATION_S` seconds per measurement (default 2); in each round subject and baseline run
- * back to back, the order alternating between rounds. Many short pairs rather than a few long ones:
- * other load on the machine drifts, and a pair measured seconds apart sees nearly the same. The
- * median round is reported, and each round's paired figures are printed to stderr so the spread is
- * visible. Measured:
- * - GET and SET requests per second at 50 connections, as fast as the servers answer;
- * - p99 latency of GET at 50 connections, and the latency the gateway adds to it. This is a closed
- *   loop at saturation: the latency is mostly queueing (about connections / throughput), so it
- *   follows the throughput ratio. autocannon records latencies with 1 ms resolution;
- * - CPU time of the server process per request (user + system, `process.cpuUsage()` over the whole
- *   run divided by the requests the server counted): the work per request, much less sensitive to
- *   other load on the machine than throughput;
- * - mean latency the gateway adds without queueing: at 1 connection a closed loop's mean round trip
- *   is exactly 1 / (requests per second), so this is 1/rps(gateway) - 1/rps(baseline), in µs;
- * - one /pipeline request of 100 GETs vs 100 single-command requests (commands per second).
+ * Method: one unrecorded warm-up run per server and request, then `BENCH_ROUNDS` (default 3)
+ * interleaved rounds of `BENCH_DURATION_S` (default 5) seconds per run; within a round the order
+ * of the servers rotates. Figures are medians over the rounds; every round is in the JSON.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { comparison, type RatioGoal, skipped } from "../lib/rows.js";
+import { fmt, median, rotation, spread } from "../lib/stats.js";
+import {
+  type CpuLayout,
+  cpuLayout,
+  ensureDebianTool,
+  expandCpuList,
+  processTreeCpuMs,
+  toolVersion,
+} from "../lib/system.js";
+import type { BenchRow, SuiteResult } from "../types.js";
+import {
+  gatewayPipeline,
+  type HttpServer,
+  KEY,
+  type Platform,
+  startBareServer,
+  startGateway,
+  startPlatform,
+  startWebdis,
+  VALUE,
+  verifyAnswer,
+} from "./servers.js";
+import { type HttpRequestShape, runWrk, type WrkResult, type WrkRun } from "./wrk.js";
 
-import type { BenchRow } from "../types.js";
-import { type LoadOptions, type LoadResult, runLoad } from "./load.js";
-import { type BenchServers, startBenchServers } from "./servers.js";
-
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
-const WARMUP_S = 2;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const CONNECTIONS = 50;
-const PIPELINE_CONNECTIONS = 10;
 const PIPELINE_SIZE = 100;
+const PIPELINE_CONNECTIONS = 10;
 
-/** Goals of issue 4. */
-const GOAL_THROUGHPUT_RATIO = 0.85;
-const GOAL_ADDED_P99_MS = 1;
+const ISSUE_10 = "issue 10, item 2";
+const VS_WEBDIS: RatioGoal = { min: 1, source: ISSUE_10 };
+const VS_BARE: RatioGoal = { min: 1, source: ISSUE_10 };
+/** Issue 4: the gateway adds at most 1 ms to the p99 latency at 50 connections. */
+const MAX_ADDED_P99_MS = 1;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
-
-interface Pair {
-  subject: LoadOptions;
-  baseline: LoadOptions;
-  /** Which server's request counter belongs to each side. */
-  servers: { subject: "gateway" | "baseline"; baseline: "gateway" | "baseline" };
-}
-/** One measurement: autocannon's figures, plus the server process's CPU time per request (µs). */
-type Sample = LoadResult & { cpuPerRequestUs: number };
-type Samples = Record<string, { subject: Sample[]; baseline: Sample[] }>;
-
-async function measure(servers: BenchServers, which: "gateway" | "baseline", options: LoadOptions) {
-  const served = servers.served[which];
-  const cpu = process.cpuUsage();
-  const result = await runLoad(options);
-  const used = process.cpuUsage(cpu);
-  const requests = servers.served[which] - served;
-  return { ...result, cpuPerRequestUs: (used.user + used.system) / Math.max(requests, 1) };
+/** One wrk run against one server, plus the CPU the server (tree) and redis-server used. */
+export interface Sample {
+  rps: number;
+  requests: number;
+  latencyUs: WrkResult["latencyUs"];
+  /** Server process tree CPU time per request, µs. */
+  cpuUs: number;
+  /** redis-server CPU time per request, µs. */
+  redisCpuUs: number;
 }
 
-/** Each pair measured back to back, once per round; who goes first alternates between rounds. */
-async function rounds(servers: BenchServers, pairs: Record<string, Pair>): Promise<Samples> {
-  const samples: Samples = {};
-  for (const pair of Object.values(pairs)) {
-    for (const side of ["subject", "baseline"] as const) await runLoad({ ...pair[side], duration: WARMUP_S });
+async function measure(
+  server: HttpServer,
+  shape: HttpRequestShape,
+  run: WrkRun,
+  redisPid: number,
+  label: string,
+): Promise<Sample> {
+  const cpu0 = processTreeCpuMs(server.pid);
+  const redis0 = processTreeCpuMs(redisPid);
+  const result = await runWrk(shape, run, label);
+  const cpu = processTreeCpuMs(server.pid) - cpu0;
+  const redisCpu = processTreeCpuMs(redisPid) - redis0;
+  const sample: Sample = {
+    rps: result.rps,
+    requests: result.requests,
+    latencyUs: result.latencyUs,
+    cpuUs: (cpu * 1000) / result.requests,
+    redisCpuUs: (redisCpu * 1000) / result.requests,
+  };
+  console.error(
+    `bench gateway: ${label}: ${fmt(sample.rps)} req/s, CPU ${fmt(sample.cpuUs)} µs/request (redis-server ${fmt(
+      sample.redisCpuUs,
+    )}), latency p50 ${sample.latencyUs.p50} µs p99 ${sample.latencyUs.p99} µs`,
+  );
+  return sample;
+}
+
+/** Medians of a list of samples. */
+function summary(samples: Sample[]) {
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    cpuUs: median(samples.map((s) => s.cpuUs)),
+    redisCpuUs: median(samples.map((s) => s.redisCpuUs)),
+    p50Us: median(samples.map((s) => s.latencyUs.p50)),
+    p99Us: median(samples.map((s) => s.latencyUs.p99)),
+  };
+}
+
+function describe(label: string, samples: Sample[]): string {
+  const s = summary(samples);
+  return `${label}: CPU ${fmt(s.cpuUs)} µs/request (redis-server ${fmt(s.redisCpuUs)}), latency p50 ${fmt(
+    s.p50Us / 1000,
+  )} ms p99 ${fmt(s.p99Us / 1000)} ms`;
+}
+
+/** Rows of one request kind (GET or SET) for all servers. */
+function throughputRows(
+  op: "get" | "set",
+  servers: HttpServer[],
+  samples: Map<string, Sample[]>,
+  webdisSkip: string | undefined,
+): BenchRow[] {
+  const OP = op.toUpperCase();
+  const of = (key: string) => samples.get(`${key}:${op}`) ?? [];
+  const label = (key: string) => servers.find((s) => s.key === key)?.label ?? key;
+  const rows: BenchRow[] = [];
+  const pair = (subject: string, baseline: string, id: string, goal?: RatioGoal) => {
+    const a = of(subject);
+    const b = of(baseline);
+    const roundRatios = a.map((s, i) => s.rps / (b[i]?.rps ?? Number.NaN));
+    rows.push(
+      comparison({
+        id,
+        name: `${label(subject)} ${OP} (${CONNECTIONS} connections), median of ${a.length} rounds`,
+        unit: "req/s",
+        value: summary(a).rps,
+        baseline: { name: `${label(baseline)} ${OP}`, value: summary(b).rps },
+        direction: "higher",
+        ...(goal ? { goal } : {}),
+        notes: `${describe(label(subject), a)}; ${describe(label(baseline), b)}; round ratios ${spread(roundRatios)}`,
+        details: { subject: a, baseline: b, roundRatios },
+      }),
+    );
+  };
+  if (webdisSkip === undefined) pair("gateway", "webdis", `gateway.${op}.vs-webdis`, VS_WEBDIS);
+  else
+    rows.push(
+      skipped({
+        id: `gateway.${op}.vs-webdis`,
+        name: `cacheplane gateway ${OP} (${CONNECTIONS} connections)`,
+        unit: "req/s",
+        baselineName: `Webdis ${OP}`,
+        reason: webdisSkip,
+        goal: VS_WEBDIS,
+      }),
+    );
+  pair("gateway", "bare", `gateway.${op}.vs-bare`, VS_BARE);
+  if (webdisSkip === undefined) pair("bare", "webdis", `bare.${op}.vs-webdis`);
+  // CPU per request: the work each request costs the server (issue 10: "cut the per-request CPU").
+  const cpuRow = (subject: string, baseline: string, id: string) => {
+    const a = of(subject);
+    const b = of(baseline);
+    rows.push(
+      comparison({
+        id,
+        name: `${label(subject)} CPU time per ${OP} request (whole process tree, ${CONNECTIONS} connections)`,
+        unit: "µs",
+        value: summary(a).cpuUs,
+        baseline: { name: label(baseline), value: summary(b).cpuUs },
+        direction: "lower",
+        notes: `round values ${spread(a.map((s) => s.cpuUs))} vs ${spread(b.map((s) => s.cpuUs))}; redis-server ${fmt(
+          summary(a).redisCpuUs,
+        )} vs ${fmt(summary(b).redisCpuUs)} µs/request`,
+      }),
+    );
+  };
+  cpuRow("gateway", "bare", `gateway.${op}.cpu.vs-bare`);
+  if (webdisSkip === undefined) cpuRow("gateway", "webdis", `gateway.${op}.cpu.vs-webdis`);
+  return rows;
+}
+
+function allSkipped(reason: string, layout: CpuLayout): SuiteResult {
+  const rows: BenchRow[] = [];
+  for (const op of ["get", "set"] as const) {
+    const OP = op.toUpperCase();
+    rows.push(
+      skipped({
+        id: `gateway.${op}.vs-webdis`,
+        name: `cacheplane gateway ${OP}`,
+        unit: "req/s",
+        baselineName: `Webdis ${OP}`,
+        reason,
+        goal: VS_WEBDIS,
+      }),
+      skipped({
+        id: `gateway.${op}.vs-bare`,
+        name: `cacheplane gateway ${OP}`,
+        unit: "req/s",
+        baselineName: `node:http + ioredis ${OP}`,
+        reason,
+        goal: VS_BARE,
+      }),
+    );
   }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, pair] of Object.entries(pairs)) {
-      const order = round % 2 === 0 ? (["subject", "baseline"] as const) : (["baseline", "subject"] as const);
-      const results: Partial<Record<"subject" | "baseline", Sample>> = {};
-      for (const side of order) results[side] = await measure(servers, pair.servers[side], pair[side]);
-      samples[name] ??= { subject: [], baseline: [] };
-      samples[name].subject.push(results.subject!);
-      samples[name].baseline.push(results.baseline!);
-      const s = results.subject!;
-      const b = results.baseline!;
-      console.error(
-        `bench gateway: round ${round + 1}/${ROUNDS} ${name}: ${fmt(s.requests.average)} vs ${fmt(b.requests.average)} req/s` +
-          ` (ratio ${fmt(s.requests.average / b.requests.average)}), p99 ${s.latency.p99} vs ${b.latency.p99} ms` +
-          ` (+${s.latency.p99 - b.latency.p99} ms), CPU ${fmt(s.cpuPerRequestUs)} vs ${fmt(b.cpuPerRequestUs)} µs/request`,
-      );
-    }
-  }
-  return samples;
-}
-
-function spread(values: number[]): string {
-  return `${fmt(Math.min(...values))}..${fmt(Math.max(...values))}`;
+  return { rows, meta: { layout: layout.description, "load generator": `not available: ${reason}` } };
 }
 
 /** Runs the suite; every figure is measured in this run, on this machine. */
-export async function run(): Promise<BenchRow[]> {
-  const servers = await startBenchServers();
-  const { gatewayUrl, baselineUrl } = servers;
-  const headers = { authorization: `Bearer ${servers.token}`, "content-type": "application/json" };
-  await servers.redis.set("bench:k", "x".repeat(64));
+export async function run(): Promise<SuiteResult> {
+  const layout = cpuLayout("wrk", "the server under test (the same for every server)");
+  const wrk = ensureDebianTool("wrk", "wrk");
+  if ("missing" in wrk) return allSkipped(wrk.missing, layout);
+  const dir = mkdtempSync(join(tmpdir(), "cacheplane-bench-gateway-"));
+  const loadCpus = expandCpuList(layout.load).length;
+  const threads = layout.pinned ? Math.max(1, loadCpus) : 2;
+  const wrkRun = (connections: number, durationS: number): WrkRun => ({
+    wrk: wrk.path,
+    connections,
+    threads: Math.min(threads, connections),
+    durationS,
+    cpus: layout.load,
+    dir,
+  });
+  const started: HttpServer[] = [];
+  let platform: Platform | undefined;
   try {
-    const common = { connections: CONNECTIONS, duration: DURATION_S, headers };
-    const setBody = JSON.stringify(["SET", "bench:k", "x".repeat(64)]);
-    const pipelineBody = JSON.stringify(Array.from({ length: PIPELINE_SIZE }, () => ["GET", "bench:k"]));
-    const pipe = { connections: PIPELINE_CONNECTIONS, duration: DURATION_S, headers };
-    const single = { ...common, connections: 1 };
-    const versus = { subject: "gateway", baseline: "baseline" } as const;
-    const m = await rounds(servers, {
-      get: {
-        subject: { ...common, url: `${gatewayUrl}/get/bench:k` },
-        baseline: { ...common, url: `${baselineUrl}/get/bench:k` },
-        servers: versus,
-      },
-      set: {
-        subject: { ...common, url: `${gatewayUrl}/`, method: "POST", body: setBody },
-        baseline: { ...common, url: `${baselineUrl}/`, method: "POST", body: setBody },
-        servers: versus,
-      },
-      "get, 1 connection": {
-        subject: { ...single, url: `${gatewayUrl}/get/bench:k` },
-        baseline: { ...single, url: `${baselineUrl}/get/bench:k` },
-        servers: versus,
-      },
-      "pipeline vs single (gateway)": {
-        subject: { ...pipe, url: `${gatewayUrl}/pipeline`, method: "POST", body: pipelineBody },
-        baseline: { ...pipe, url: `${gatewayUrl}/get/bench:k` },
-        servers: { subject: "gateway", baseline: "gateway" },
-      },
-    });
-    const rps = (results: Sample[]) => median(results.map((r) => r.requests.average));
-    const p99 = (results: Sample[]) => median(results.map((r) => r.latency.p99));
-    const cpu = (results: Sample[]) => median(results.map((r) => r.cpuPerRequestUs));
-    const paired = (name: string, f: (s: Sample, b: Sample) => number) =>
-      m[name]!.subject.map((s, i) => f(s, m[name]!.baseline[i]!));
-    const get = m.get!;
-    const set = m.set!;
-    const one = m["get, 1 connection"]!;
-    const pipeline = m["pipeline vs single (gateway)"]!;
-    const getRatio = rps(get.subject) / rps(get.baseline);
-    const setRatio = rps(set.subject) / rps(set.baseline);
-    const addedP99 = p99(get.subject) - p99(get.baseline);
-    const addedMeanUs = 1e6 / rps(one.subject) - 1e6 / rps(one.baseline);
-    const pipelineCommands = rps(pipeline.subject) * PIPELINE_SIZE;
-    const singleCommands = rps(pipeline.baseline);
-    const ratioSpread = (name: string) =>
-      `round ratios ${spread(paired(name, (s, b) => s.requests.average / b.requests.average))}`;
-    const rounds_ = `median of ${ROUNDS} rounds`;
-    return [
-      {
-        name: `gateway GET (${CONNECTIONS} connections) vs node:http + ioredis; ${rounds_}, ${ratioSpread("get")}`,
-        value: rps(get.subject),
-        unit: "req/s",
-        baseline: { name: "node:http + ioredis GET", value: rps(get.baseline) },
-        ratio: getRatio,
-        direction: "higher",
-        goal: `>= ${GOAL_THROUGHPUT_RATIO}`,
-        met: getRatio >= GOAL_THROUGHPUT_RATIO,
-      },
-      {
-        name: `gateway SET (${CONNECTIONS} connections) vs node:http + ioredis; ${rounds_}, ${ratioSpread("set")}`,
-        value: rps(set.subject),
-        unit: "req/s",
-        baseline: { name: "node:http + ioredis SET", value: rps(set.baseline) },
-        ratio: setRatio,
-        direction: "higher",
-        goal: `>= ${GOAL_THROUGHPUT_RATIO}`,
-        met: setRatio >= GOAL_THROUGHPUT_RATIO,
-      },
-      {
-        name: `gateway GET p99 latency (${CONNECTIONS} connections, closed loop at saturation)`,
-        value: p99(get.subject),
-        unit: "ms",
-        baseline: { name: "node:http + ioredis GET p99", value: p99(get.baseline) },
-        ratio: p99(get.subject) / Math.max(p99(get.baseline), 0.001),
-        direction: "lower",
-      },
-      {
-        name: `p99 latency the gateway adds to GET (${CONNECTIONS} connections; 1 ms resolution); round values ${spread(paired("get", (s, b) => s.latency.p99 - b.latency.p99))}`,
-        value: addedP99,
-        unit: "ms",
-        direction: "lower",
-        goal: `<= ${GOAL_ADDED_P99_MS} ms`,
-        met: addedP99 <= GOAL_ADDED_P99_MS,
-      },
-      {
-        name: `server CPU time per GET request (${CONNECTIONS} connections); round ratios ${spread(paired("get", (s, b) => s.cpuPerRequestUs / b.cpuPerRequestUs))}`,
-        value: cpu(get.subject),
-        unit: "µs",
-        baseline: { name: "node:http + ioredis", value: cpu(get.baseline) },
-        ratio: cpu(get.subject) / cpu(get.baseline),
-        direction: "lower",
-      },
-      {
-        name: `server CPU time per SET request (${CONNECTIONS} connections); round ratios ${spread(paired("set", (s, b) => s.cpuPerRequestUs / b.cpuPerRequestUs))}`,
-        value: cpu(set.subject),
-        unit: "µs",
-        baseline: { name: "node:http + ioredis", value: cpu(set.baseline) },
-        ratio: cpu(set.subject) / cpu(set.baseline),
-        direction: "lower",
-      },
-      {
-        name: `mean latency the gateway adds to GET without queueing (1 connection: 1/rps, gateway ${fmt(rps(one.subject))} vs baseline ${fmt(rps(one.baseline))} req/s); round values ${spread(paired("get, 1 connection", (s, b) => 1e6 / s.requests.average - 1e6 / b.requests.average))}`,
-        value: addedMeanUs,
-        unit: "µs",
-        direction: "lower",
-      },
-      {
-        name: `one /pipeline of ${PIPELINE_SIZE} GETs vs ${PIPELINE_SIZE} single requests (gateway, ${PIPELINE_CONNECTIONS} connections)`,
-        value: pipelineCommands,
-        unit: "commands/s",
-        baseline: { name: "single-command GET requests", value: singleCommands },
-        ratio: pipelineCommands / singleCommands,
-        direction: "higher",
-      },
+    platform = await startPlatform(layout, dir);
+    const admin = platform.redis.client();
+    await admin.set(KEY, VALUE);
+    const gateway = await startGateway(platform, layout);
+    started.push(gateway);
+    const token = gateway.get.headers.authorization!.replace(/^Bearer /, "");
+    const bare = await startBareServer(platform, layout, token);
+    started.push(bare);
+    const webdis = await startWebdis(platform, layout, token);
+    const webdisSkip = "skipped" in webdis ? webdis.skipped : undefined;
+    if ("skipped" in webdis) console.error(`bench gateway: Webdis rows skipped: ${webdis.skipped}`);
+    else started.push(webdis);
+    const servers = [...started];
+    for (const server of servers) {
+      await verifyAnswer(server.label, server.get, server.expected.get);
+      await verifyAnswer(server.label, server.set, server.expected.set);
+    }
+    const redisPid = platform.redis.pid!;
+
+    // Warm-up (JIT, connection pools), not recorded.
+    for (const server of servers) {
+      for (const op of ["get", "set"] as const) {
+        await runWrk(server[op], wrkRun(CONNECTIONS, WARMUP_S), `warm-up ${server.key} ${op}`);
+      }
+    }
+    const samples = new Map<string, Sample[]>();
+    const record = (key: string, sample: Sample) => {
+      const list = samples.get(key) ?? [];
+      list.push(sample);
+      samples.set(key, list);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const op of ["get", "set"] as const) {
+        for (const server of rotation(servers, round)) {
+          const label = `round ${round + 1}/${ROUNDS} ${server.key} ${op}`;
+          record(
+            `${server.key}:${op}`,
+            await measure(server, server[op], wrkRun(CONNECTIONS, DURATION_S), redisPid, label),
+          );
+        }
+      }
+    }
+    // Latency without queueing (1 connection) and /pipeline, gateway vs bare / vs single requests.
+    const pipeline = gatewayPipeline(gateway, PIPELINE_SIZE);
+    await verifyAnswer(
+      gateway.label,
+      pipeline,
+      Array.from({ length: PIPELINE_SIZE }, () => ({ result: VALUE })),
+    );
+    await runWrk(pipeline, wrkRun(PIPELINE_CONNECTIONS, WARMUP_S), "warm-up gateway pipeline");
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const server of rotation([gateway, bare], round)) {
+        const label = `round ${round + 1}/${ROUNDS} ${server.key} get, 1 connection`;
+        record(
+          `${server.key}:get1`,
+          await measure(server, server.get, wrkRun(1, DURATION_S), redisPid, label),
+        );
+      }
+      const order = round % 2 === 0 ? (["pipeline", "single"] as const) : (["single", "pipeline"] as const);
+      for (const kind of order) {
+        const shape = kind === "pipeline" ? pipeline : gateway.get;
+        const label = `round ${round + 1}/${ROUNDS} gateway ${kind}, ${PIPELINE_CONNECTIONS} connections`;
+        record(
+          `gateway:${kind}`,
+          await measure(gateway, shape, wrkRun(PIPELINE_CONNECTIONS, DURATION_S), redisPid, label),
+        );
+      }
+    }
+
+    const rows: BenchRow[] = [
+      ...throughputRows("get", servers, samples, webdisSkip),
+      ...throughputRows("set", servers, samples, webdisSkip),
     ];
+    const gwGet = samples.get("gateway:get") ?? [];
+    const bareGet = samples.get("bare:get") ?? [];
+    const addedP99Ms = (summary(gwGet).p99Us - summary(bareGet).p99Us) / 1000;
+    rows.push({
+      id: "gateway.get.added-p99",
+      name: `p99 latency the gateway adds to GET over the bare server (${CONNECTIONS} connections, closed loop at saturation: mostly queueing)`,
+      value: addedP99Ms,
+      unit: "ms",
+      goal: `<= ${MAX_ADDED_P99_MS} ms (issue 4)`,
+      met: addedP99Ms <= MAX_ADDED_P99_MS,
+      notes: `p99 ${fmt(summary(gwGet).p99Us / 1000)} vs ${fmt(summary(bareGet).p99Us / 1000)} ms; round values ${spread(
+        gwGet.map((s, i) => (s.latencyUs.p99 - (bareGet[i]?.latencyUs.p99 ?? Number.NaN)) / 1000),
+      )} ms`,
+    });
+    const gw1 = summary(samples.get("gateway:get1") ?? []);
+    const bare1 = summary(samples.get("bare:get1") ?? []);
+    rows.push(
+      comparison({
+        id: "gateway.get.one-connection",
+        name: "gateway GET at 1 connection (no queueing): mean round trip = 1 / req/s",
+        unit: "µs",
+        value: 1e6 / gw1.rps,
+        baseline: { name: "node:http + ioredis", value: 1e6 / bare1.rps },
+        direction: "lower",
+        notes: `${fmt(gw1.rps)} vs ${fmt(bare1.rps)} req/s; p50 ${fmt(gw1.p50Us)} vs ${fmt(bare1.p50Us)} µs; the gateway adds ${fmt(
+          1e6 / gw1.rps - 1e6 / bare1.rps,
+        )} µs`,
+        details: { subject: samples.get("gateway:get1"), baseline: samples.get("bare:get1") },
+      }),
+    );
+    const pipe = summary(samples.get("gateway:pipeline") ?? []);
+    const single = summary(samples.get("gateway:single") ?? []);
+    rows.push(
+      comparison({
+        id: "gateway.pipeline",
+        name: `gateway: one /pipeline of ${PIPELINE_SIZE} GETs vs single GET requests (${PIPELINE_CONNECTIONS} connections)`,
+        unit: "commands/s",
+        value: pipe.rps * PIPELINE_SIZE,
+        baseline: { name: "single-command GET requests", value: single.rps },
+        direction: "higher",
+        notes: `CPU ${fmt(pipe.cpuUs / PIPELINE_SIZE)} vs ${fmt(single.cpuUs)} µs per command`,
+      }),
+    );
+    return {
+      rows,
+      meta: {
+        layout: layout.description,
+        "load generator": `${toolVersion(wrk.path, ["-v"])}: -t${Math.min(threads, CONNECTIONS)} -c${CONNECTIONS}, Lua script per request shape`,
+        method: `${ROUNDS} interleaved rounds of ${DURATION_S} s per server and request (order rotating), after a ${WARMUP_S} s warm-up each; medians`,
+        request: `GET ${KEY} and SET ${KEY} <${VALUE.length} bytes>; CPU per request = process-tree CPU time (/proc) / requests`,
+        ...Object.fromEntries(started.map((s) => [s.label, s.description])),
+        ...(webdisSkip ? { Webdis: `skipped: ${webdisSkip}` } : {}),
+      },
+    };
   } finally {
-    await servers.close();
+    for (const server of started.reverse()) await server.stop().catch(() => undefined);
+    await platform?.redis.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

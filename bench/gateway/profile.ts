@@ -1,33 +1,58 @@
 /**
- * CPU profile of one server of the gateway bench under load:
+ * CPU profile of one server of the gateway bench under wrk load (not a suite: `bench/run.ts` only
+ * runs `index.ts`):
  *
- *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/gateway/profile.ts [gateway|baseline] [get|set|pipeline] [seconds]
+ *   node --import tsx bench/gateway/profile.ts [gateway|bare] [get|set] [seconds] [profile-dir]
  *
- * This process runs the servers (gateway and baseline, as in the bench); autocannon runs in a child
- * process, so the profile shows the server side only. Prints the autocannon figures at the end.
+ * Starts redis-server and the chosen server as the bench does (same CPU layout), the server with
+ * `--cpu-prof --cpu-prof-dir=<profile-dir>` (default /tmp/cacheplane-prof; a gateway's workers
+ * inherit it), runs wrk for the given seconds, stops the server (which writes the .cpuprofile)
+ * and prints wrk's figures.
  */
-import { runLoad } from "./load.js";
-import { startBenchServers } from "./servers.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cpuLayout, ensureDebianTool } from "../lib/system.js";
+import { KEY, startBareServer, startGateway, startPlatform, VALUE } from "./servers.js";
+import { runWrk } from "./wrk.js";
 
-const [target = "gateway", kind = "get", seconds = "10"] = process.argv.slice(2);
-const servers = await startBenchServers();
+const [target = "gateway", kind = "get", seconds = "10", profileDir = "/tmp/cacheplane-prof"] =
+  process.argv.slice(2);
+if (target !== "gateway" && target !== "bare")
+  throw new Error(`target must be gateway or bare, not ${target}`);
+if (kind !== "get" && kind !== "set") throw new Error(`kind must be get or set, not ${kind}`);
+const wrk = ensureDebianTool("wrk", "wrk");
+if ("missing" in wrk) throw new Error(wrk.missing);
+const layout = cpuLayout("wrk");
+const dir = mkdtempSync(join(tmpdir(), "cacheplane-bench-profile-"));
+const platform = await startPlatform(layout, dir);
+const nodeArgs = ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
 try {
-  await servers.redis.set("bench:k", "x".repeat(64));
-  const base = target === "baseline" ? servers.baselineUrl : servers.gatewayUrl;
-  const headers = { authorization: `Bearer ${servers.token}`, "content-type": "application/json" };
-  const duration = Number(seconds);
-  const options =
-    kind === "set"
-      ? { url: `${base}/`, method: "POST" as const, body: JSON.stringify(["SET", "bench:k", "x".repeat(64)]) }
-      : kind === "pipeline"
-        ? {
-            url: `${base}/pipeline`,
-            method: "POST" as const,
-            body: JSON.stringify(Array.from({ length: 100 }, () => ["GET", "bench:k"])),
-          }
-        : { url: `${base}/get/bench:k` };
-  const result = await runLoad({ ...options, headers, connections: 50, duration });
-  console.log(JSON.stringify({ target, kind, rps: result.requests.average, latency: result.latency }));
+  await platform.redis.client().set(KEY, VALUE);
+  const gateway = await startGateway(platform, layout, target === "gateway" ? { nodeArgs } : {});
+  const token = gateway.get.headers.authorization!.replace(/^Bearer /, "");
+  const server = target === "bare" ? await startBareServer(platform, layout, token, { nodeArgs }) : gateway;
+  try {
+    const result = await runWrk(
+      server[kind],
+      { wrk: wrk.path, connections: 50, threads: 1, durationS: Number(seconds), cpus: layout.load, dir },
+      `profile ${target} ${kind}`,
+    );
+    console.log(
+      JSON.stringify({
+        target,
+        kind,
+        layout: layout.description,
+        rps: result.rps,
+        latencyUs: result.latencyUs,
+      }),
+    );
+  } finally {
+    await server.stop();
+    if (server !== gateway) await gateway.stop();
+  }
+  console.log(`profile written to ${profileDir}`);
 } finally {
-  await servers.close();
+  await platform.redis.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -1,0 +1,48 @@
+/**
+ * The benches' Redis service user: made exactly as the platform provisions one, from core's config
+ * model (`parseConfig` -> the service's `accessString`, built by core's `buildAccessString`), so
+ * the ACL checks Redis runs per command are the production ones. Never a hand-written rule list.
+ */
+import { type PlatformConfig, parseConfig, type ResolvedService } from "@cacheplane/core";
+import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
+import type { Redis } from "ioredis";
+
+/** A read-write service named `name` (its keyspace is `name`) in a bench platform config. */
+export function benchService(name = "bench"): { config: PlatformConfig; service: ResolvedService } {
+  const config = parseConfig({
+    stage: "bench",
+    region: "local",
+    services: [{ name, access: "read-write" }],
+  });
+  return { config, service: config.services[0]! };
+}
+
+async function setUser(admin: Redis, service: ResolvedService, password: string): Promise<void> {
+  await admin.call(
+    "ACL",
+    "SETUSER",
+    service.userName,
+    "reset",
+    ...service.accessString.split(" "),
+    `>${password}`,
+  );
+}
+
+/** Creates the service user on a standalone server (testkit). */
+export async function createServiceUser(server: RedisServer, service: ResolvedService, password: string) {
+  const admin = server.client();
+  try {
+    await setUser(admin, service, password);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Creates the service user on every node of a cluster (ACLs are per node). */
+export async function createClusterServiceUser(
+  cluster: RedisCluster,
+  service: ResolvedService,
+  password: string,
+): Promise<void> {
+  for (const node of cluster.nodes) await createServiceUser(node, service, password);
+}
