@@ -18,6 +18,13 @@ export {
   toNodeListener,
 } from "./node-server.js";
 export {
+  currentProcessRecord,
+  type ProcessRecord,
+  type ProcessState,
+  parseProcessRecord,
+  processState,
+} from "./process-record.js";
+export {
   type GatewayService,
   type LoadGatewayServicesOptions,
   loadGatewayServices,
@@ -25,11 +32,14 @@ export {
 } from "./services.js";
 export type { TokenIdentity, TokenSource } from "./token-verifier.js";
 export {
+  checkServiceTokens,
   ensureServiceTokens,
   hashToken,
+  pruneServiceTokens,
   type RotatedServiceTokens,
   type RotateTokensOptions,
   readTokenRegistry,
+  retiredTokenServices,
   rotateServiceTokens,
   type ServiceTokens,
   serviceTokenPath,

@@ -92,23 +92,61 @@ function isCluster(client: RedisClient): client is Cluster {
 }
 
 const readyWaits = new WeakMap<RedisClient, Promise<void>>();
+/** Clients whose connection was lost (or never came up) and that are not ready again yet. */
+const lost = new WeakSet<RedisClient>();
 
-/** One shared "ready" promise per client while it connects (no listener per waiting request). */
+/**
+ * Tracks whether `client` is known to be down: from its first `close` (a connection lost, or a
+ * connection attempt that failed) until it is `ready` again. Requests meanwhile get a 503 at once
+ * instead of waiting for a connection that the background reconnects will bring back.
+ */
+export function trackAvailability(client: RedisClient): void {
+  client.on("close", () => lost.add(client));
+  client.on("ready", () => lost.delete(client));
+}
+
+/** True while `client` is known to be down (see {@link trackAvailability}). */
+export function isKnownDown(client: RedisClient): boolean {
+  return lost.has(client) && client.status !== "ready";
+}
+
+/**
+ * One shared "ready" promise per client while it connects (no listener per waiting request). It
+ * rejects when the connection attempt fails (`close` before `ready`), so waiting requests get their
+ * 503 as soon as Redis is known to be unreachable.
+ */
 function readyPromise(client: RedisClient): Promise<void> {
   let wait = readyWaits.get(client);
   if (!wait) {
-    wait = new Promise<void>((resolve) => {
-      client.once("ready", () => resolve());
+    wait = new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        client.off("close", onClose);
+        resolve();
+      };
+      const onClose = () => {
+        client.off("ready", onReady);
+        reject(unavailable("not connected (reconnecting in the background)"));
+      };
+      client.once("ready", onReady);
+      client.once("close", onClose);
     }).finally(() => readyWaits.delete(client));
+    wait.catch(() => undefined);
     readyWaits.set(client, wait);
   }
   if (client.status === "wait" || client.status === "end") client.connect().catch(() => undefined);
   return wait;
 }
 
-/** Resolves once `client` is ready (connecting it if needed); a 503 GatewayError after `timeoutMs`. */
+/**
+ * Resolves once `client` is ready (connecting it if needed). Rejects with a 503 GatewayError at once
+ * while the client is known to be down, as soon as a connection attempt fails, or after `timeoutMs`
+ * (a server that accepts the connection but does not answer).
+ */
 export function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === "ready") return Promise.resolve();
+  if (isKnownDown(client)) {
+    return Promise.reject(unavailable("not connected (reconnecting in the background)"));
+  }
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -200,6 +238,7 @@ export class ServiceConnection {
     };
     client.on("error", onError);
     if (isCluster(client)) client.on("node error", onError);
+    trackAvailability(client);
     return client;
   }
 
