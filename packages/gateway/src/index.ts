@@ -11,9 +11,12 @@ export { createGateway, type Gateway, READ_ONLY_HEADER } from "./gateway.js";
 export type { GatewayLimits, GatewayLogEntry, GatewayOptions } from "./gateway-options.js";
 export { type LambdaHandlerOptions, type LambdaHttpHandler, toLambdaHandler } from "./lambda-adapter.js";
 export {
+  createGatewayNodeServer,
+  DEFAULT_NODE_SERVER_LIMITS,
   type GatewayServer,
   type GatewayServerOptions,
   type NodeListenerOptions,
+  type NodeServerLimits,
   startGatewayServer,
   toNodeListener,
 } from "./node-server.js";
