@@ -9,10 +9,11 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import type { SecretPayload } from "@cacheplane/core/secret";
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { keySlot } from "@cacheplane/client";
+import { Cluster, type ClusterOptions, Command, Redis, type RedisOptions } from "ioredis";
 import type { CommandArg } from "./command-policy.js";
 import { CommandTable } from "./command-table.js";
-import { unavailable } from "./errors.js";
+import { GatewayError, unavailable } from "./errors.js";
 import { isAuthFailure, isReplyError } from "./redis-errors.js";
 import type { RedisReply } from "./reply-encoding.js";
 import type { GatewayService } from "./services.js";
@@ -181,6 +182,31 @@ function argsOf(command: readonly CommandArg[]): [string, (string | Buffer)[]] {
 
 function settle(results: [Error | null, unknown][] | null): CommandOutcome[] {
   return (results ?? []).map(([error, reply]) => (error ? { error } : { reply: reply as RedisReply }));
+}
+
+/** The 4xx for a transaction whose keys live in several hash slots of a cluster (nothing was sent). */
+export function crossSlotError(): GatewayError {
+  return new GatewayError(
+    400,
+    "CROSSSLOT Keys in request don't hash to the same slot (transaction not run: on a cluster every key of a /multi-exec must hash to one slot; use a {hash tag} such as orders:{42}:a and orders:{42}:b)",
+  );
+}
+
+/** ioredis's own refusals of a cluster pipeline or transaction spanning slots (nothing was sent). */
+const IOREDIS_CROSS_SLOT = /should belong to the same slot/i;
+
+/** True when the keys of `commands` (as ioredis finds them) hash to more than one cluster slot. */
+function spansSlots(commands: readonly (readonly CommandArg[])[]): boolean {
+  let slot: number | undefined;
+  for (const command of commands) {
+    const [name, args] = argsOf(command);
+    for (const key of new Command(name, args).getKeys()) {
+      const s = keySlot(typeof key === "string" ? key : Buffer.from(key as Buffer));
+      if (slot === undefined) slot = s;
+      else if (s !== slot) return true;
+    }
+  }
+  return false;
 }
 
 /** Minimum time between two re-reads of a service's secret after authentication failures. */
@@ -352,18 +378,27 @@ export class ServiceConnection {
     return outcomes;
   }
 
-  /** MULTI ... EXEC on this service's connection. Throws EXECABORT when Redis discards it. */
+  /**
+   * MULTI ... EXEC on this service's connection. Throws EXECABORT when Redis discards it. On a
+   * cluster, a transaction whose keys hash to several slots can never run: it is refused with a 400
+   * CROSSSLOT before anything is sent (a client must not retry it, unlike a 503).
+   */
   async transaction(
     commands: readonly (readonly CommandArg[])[],
     deadline: number,
   ): Promise<CommandOutcome[]> {
     const client = await this.client(deadline);
+    if (isCluster(client) && spansSlots(commands)) throw crossSlotError();
     const tx = client.multi();
     for (const command of commands) {
       const [name, args] = argsOf(command);
       tx.callBuffer(name, args);
     }
-    const results = await withDeadline(this.track(tx.exec()), deadline - Date.now(), this.settings.timeoutMs);
+    const exec = tx.exec().catch((error: unknown) => {
+      if (error instanceof Error && IOREDIS_CROSS_SLOT.test(error.message)) throw crossSlotError();
+      throw error;
+    });
+    const results = await withDeadline(this.track(exec), deadline - Date.now(), this.settings.timeoutMs);
     if (results === null) throw new Error("Transaction aborted");
     return settle(results);
   }
