@@ -25,6 +25,7 @@ export {
   type ProcessRecord,
   type ProcessState,
   parseProcessRecord,
+  processStartIdentity,
   processState,
 } from "./process-record.js";
 export {

@@ -8,8 +8,8 @@
  * part of it (ioredis options from a SecretPayload) and can be replaced by it once it is exported.
  */
 import type { ConnectionOptions } from "node:tls";
-import type { SecretPayload } from "@cacheplane/core/secret";
 import { keySlot } from "@cacheplane/client";
+import type { SecretPayload } from "@cacheplane/core/secret";
 import { Cluster, type ClusterOptions, Command, Redis, type RedisOptions } from "ioredis";
 import type { CommandArg } from "./command-policy.js";
 import { CommandTable } from "./command-table.js";
