@@ -105,6 +105,15 @@ test("dev end-to-end: the real binary starts redis-server, prints working redis-
     headers: { authorization: `Bearer ${tokens.readWrite}` },
   });
   assert.deepEqual(await viaHttp.json(), { result: "hello" });
+  // The printed curl line works when pasted: a write with a read-write service's token (catalog,
+  // first in name order, is read-only: its user could not SET).
+  const curl = /^ {2}try {2}(curl .*)$/m.exec(stdout)?.[1];
+  assert.ok(curl, stdout);
+  assert.equal((await run("sh", ["-c", curl], { cwd: dir })).stdout, '{"result":"OK"}');
+  assert.ok(!curl.includes("catalog"), curl);
+  const written = /\/set\/([^/]+)\/world/.exec(curl)?.[1];
+  assert.equal(written, "orders:hello");
+  assert.equal(await redisCli("GET", "orders:hello"), "world");
   const consolePage = await fetch(`${gateway}/console`);
   assert.equal(consolePage.status, 200);
   assert.match(await consolePage.text(), /<html/i);
@@ -320,4 +329,35 @@ test("a new dev takes over the redis-server (and the token lock) a SIGKILLed dev
   second.child.kill("SIGINT");
   assert.equal((await second.exited).code, 0, second.stderr());
   assert.ok(!isAlive(pid));
+});
+
+test("the printed curl example reads with a read-only token when no service may write", async (t) => {
+  const { curlExample } = await import("../src/dev/gateway-hook.js");
+  const dir = await tempDir(t);
+  const config = parseConfig({
+    stage: "dev",
+    region: "local",
+    services: [
+      { name: "zeta", access: "read-only" },
+      { name: "alpha", access: { preset: "read-only", commands: ["+ping"] } },
+    ],
+  });
+  const files = { zeta: join(dir, "it's here", "zeta.token.json"), alpha: join(dir, "alpha.token.json") };
+  const line = curlExample(config, "http://127.0.0.1:8080", files);
+  assert.ok(line);
+  assert.match(line, /^curl -s http:\/\/127\.0\.0\.1:8080\/get\/zeta:hello -H "Authorization: Bearer "/);
+  assert.ok(line.includes('["readOnly"]'), line);
+  // The path with a quote in it survives the shell: the command substitution prints the token.
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(join(dir, "it's here"));
+  await writeFile(files.zeta, JSON.stringify({ readWrite: "w".repeat(43), readOnly: "r".repeat(43) }));
+  const header = /-H (.*)$/.exec(line)![1]!;
+  assert.equal(
+    (await run("sh", ["-c", `printf %s ${header}`])).stdout,
+    `Authorization: Bearer ${"r".repeat(43)}`,
+  );
+  assert.equal(
+    curlExample(parseConfig({ stage: "d", region: "local", services: [] }), "http://x", {}),
+    undefined,
+  );
 });
