@@ -370,7 +370,8 @@ async function checkWritableDir(dir: string): Promise<void> {
         throw new Error(`${current} is not a directory; the tokens of ${dir} cannot be written`);
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
       const parent = dirname(current);
       if (parent === current) break;
       current = parent;
