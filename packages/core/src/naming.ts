@@ -42,20 +42,21 @@ export function normalizeKeyspace(raw: string): string {
 }
 
 /** What a service name may look like: it names the service's secret and token files. */
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const SERVICE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]*[A-Za-z0-9._-])?$/;
 
 /**
  * Why `name` cannot be a service name, or undefined when it can: a letter or digit first, then
- * letters, digits, `-`, `_` and `.`, at most {@link MAX_SERVICE_NAME_LENGTH} characters. The name is
- * used as a file name (secret and gateway token files), so slashes, a leading dot, spaces and control
- * characters are refused rather than rewritten.
+ * letters, digits, spaces, `-`, `_` and `.` (no trailing space), at most
+ * {@link MAX_SERVICE_NAME_LENGTH} characters. The name is used as a file name (secret and gateway
+ * token files), so slashes, a leading dot, colons and control characters are refused rather than
+ * rewritten.
  */
 export function serviceNameProblem(name: string): string | undefined {
   if (name.length > MAX_SERVICE_NAME_LENGTH) {
     return `service name ${JSON.stringify(`${name.slice(0, 20)}...`)} is ${name.length} characters long; use at most ${MAX_SERVICE_NAME_LENGTH}`;
   }
   if (SERVICE_NAME.test(name)) return undefined;
-  return `service name ${JSON.stringify(name)} is not allowed: start with a letter or digit and use only letters, digits, "-", "_" and "." (it names the service's secret and token files), e.g. "orders-api"`;
+  return `service name ${JSON.stringify(name)} is not allowed: start with a letter or digit and use only letters, digits, spaces, "-", "_" and "." (it names the service's secret and token files), e.g. "orders-api"`;
 }
 
 /**

@@ -154,25 +154,27 @@ describe("parseConfig", () => {
         { name: "team/orders", access: "read-write" },
         { name: ".orders", access: "read-write" },
         { name: "o".repeat(1000), access: "read-write" },
-        { name: "orders api", access: "read-write" },
+        { name: "orders:api", access: "read-write" },
         { name: "..", access: "read-write" },
         { name: "back\\slash", access: "read-write" },
         { name: "nul\u0000", access: "read-write" },
+        { name: "trailing ", access: "read-write" },
       ],
     });
-    assert.equal(list.length, 7, list.join("\n"));
+    assert.equal(list.length, 8, list.join("\n"));
     for (const [i, shown] of [
       '"team/orders"',
       '".orders"',
-      '"orders api"',
+      '"orders:api"',
       '".."',
       '"back\\\\slash"',
       '"nul\\u0000"',
+      '"trailing "',
     ].entries()) {
       const index = i < 2 ? i : i + 1;
       assert.ok(
         list.includes(
-          `services[${index}].name: service name ${shown} is not allowed: start with a letter or digit and use only letters, digits, "-", "_" and "." (it names the service's secret and token files), e.g. "orders-api"`,
+          `services[${index}].name: service name ${shown} is not allowed: start with a letter or digit and use only letters, digits, spaces, "-", "_" and "." (it names the service's secret and token files), e.g. "orders-api"`,
         ),
         `${shown}:\n${list.join("\n")}`,
       );
@@ -182,18 +184,19 @@ describe("parseConfig", () => {
         `services[2].name: service name "${"o".repeat(20)}..." is 1000 characters long; use at most 64`,
       ),
     );
-    // The longest allowed name, and names with dots, underscores and capitals, are fine.
+    // The longest allowed name, and names with dots, underscores, spaces and capitals, are fine.
     const ok = parseConfig({
       stage: "dev",
       region: "local",
       services: [
         { name: "n".repeat(64), access: "read-write" },
         { name: "Orders_API.v2", access: "read-write" },
+        { name: "Legacy App", access: "read-write" },
       ],
     });
     assert.deepEqual(
       ok.services.map((s) => s.keyspace),
-      ["n".repeat(64), "orders_api.v2"],
+      ["n".repeat(64), "orders_api.v2", "legacy-app"],
     );
   });
 
