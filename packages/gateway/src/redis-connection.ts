@@ -93,28 +93,33 @@ function isCluster(client: RedisClient): client is Cluster {
 }
 
 const readyWaits = new WeakMap<RedisClient, Promise<void>>();
-/** Clients whose connection was lost (or never came up) and that are not ready again yet. */
-const lost = new WeakSet<RedisClient>();
+/**
+ * What is known about a client's connection: `up` (was ready), `lost` (it closed after being ready: the
+ * first reconnect attempt is under way, give it its chance) or `down` (a connection attempt failed).
+ */
+const availability = new WeakMap<RedisClient, "up" | "lost" | "down">();
 
 /**
- * Tracks whether `client` is known to be down: from its first `close` (a connection lost, or a
- * connection attempt that failed) until it is `ready` again. Requests meanwhile get a 503 at once
- * instead of waiting for a connection that the background reconnects will bring back.
+ * Tracks whether `client` is known to be down: from the first failed connection attempt (the initial
+ * one, or the first reconnect after a lost connection) until it is `ready` again. A connection that
+ * just closed (an idle timeout on the server, a failover) is not down yet: requests wait for the
+ * immediate reconnect, and get their 503 as soon as that attempt fails. Requests meanwhile get a 503
+ * at once instead of waiting for a connection that the background reconnects will bring back.
  */
 export function trackAvailability(client: RedisClient): void {
-  client.on("close", () => lost.add(client));
-  client.on("ready", () => lost.delete(client));
+  client.on("close", () => availability.set(client, availability.get(client) === "up" ? "lost" : "down"));
+  client.on("ready", () => availability.set(client, "up"));
 }
 
 /** True while `client` is known to be down (see {@link trackAvailability}). */
 export function isKnownDown(client: RedisClient): boolean {
-  return lost.has(client) && client.status !== "ready";
+  return availability.get(client) === "down" && client.status !== "ready";
 }
 
 /**
  * One shared "ready" promise per client while it connects (no listener per waiting request). It
- * rejects when the connection attempt fails (`close` before `ready`), so waiting requests get their
- * 503 as soon as Redis is known to be unreachable.
+ * rejects when the connection attempt under way fails (`close` before `ready`), so waiting requests
+ * get their 503 as soon as Redis is known to be unreachable.
  */
 function readyPromise(client: RedisClient): Promise<void> {
   let wait = readyWaits.get(client);

@@ -122,3 +122,37 @@ describe("fail fast while Redis is down", () => {
     }
   });
 });
+
+describe("what counts as down", () => {
+  test("a connection the server closed (idle timeout, CLIENT KILL) is given its reconnect; a failed attempt is down", async (t) => {
+    const { createRedisClient, isKnownDown, trackAvailability, waitReady } = await import(
+      "../src/redis-connection.js"
+    );
+    const client = createRedisClient(fx.secrets.a!, { timeoutMs: HOUR_MS });
+    t.after(() => client.disconnect());
+    client.on("error", () => undefined);
+    trackAvailability(client);
+    await waitReady(client, HOUR_MS);
+
+    // The server drops the connection: not "down", a waiting request is served after the reconnect.
+    const closed = new Promise((r) => client.once("close", r));
+    const admin = fx.redis.client();
+    await admin.call("CLIENT", "KILL", "USER", fx.secrets.a!.username);
+    admin.disconnect();
+    await closed;
+    assert.equal(isKnownDown(client), false);
+    await waitReady(client, HOUR_MS);
+    assert.equal(client.status, "ready");
+
+    // Redis gone: the reconnect attempt fails, and from then on the client is known to be down.
+    const lost = new Promise((r) => client.once("close", r));
+    await fx.redis.kill();
+    await lost;
+    assert.equal(isKnownDown(client), false, "just lost: the reconnect gets its chance");
+    await assert.rejects(waitReady(client, HOUR_MS), /ERR Redis unavailable: not connected/);
+    assert.equal(isKnownDown(client), true);
+    await assert.rejects(waitReady(client, HOUR_MS), /not connected/);
+    await fx.redis.restart();
+    await until(200, fx.tokens.a!.readWrite);
+  });
+});
