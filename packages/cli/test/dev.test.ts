@@ -74,6 +74,7 @@ test("dev end-to-end: the real binary starts redis-server, prints working redis-
 
   const stdout = await waitForLine(child, "cacheplane dev: ready", () => stderr);
   const pid = Number(/redis-server [\d.]+ \(pid (\d+)\)/.exec(stderr)?.[1]);
+  t.after(() => killIfAlive(pid)); // a failed assertion SIGKILLs dev, which cannot stop its server then
   assert.ok(pid > 0 && isAlive(pid), stderr);
   assert.equal(stdout.split("\n").filter((l) => l === "cacheplane dev: ready").length, 1);
 
