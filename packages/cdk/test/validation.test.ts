@@ -155,7 +155,7 @@ describe("ServiceCacheAccess validation", () => {
     });
     assert.equal(err.constructPath, "Svc/Cache");
     assert.match(err.message, /^Svc\/Cache: invalid service: /);
-    assert.match(err.message, /name: "---" has no letters or digits/);
+    assert.match(err.message, /name: service name "---" is not allowed: start with a letter or digit/);
     assert.match(err.message, /access.commands\[0\]: command "flushall" is dangerous/);
     assert.match(err.message, /access.commands\[1\]: "not a rule" is not an ACL command rule/);
     assert.match(

@@ -12,17 +12,40 @@ export interface CliIo {
   /** Directory relative paths are resolved against. */
   cwd: string;
   /**
-   * Aborted when a long-running command (`dev`) should stop. When absent, `dev` stops on SIGINT or
-   * SIGTERM of this process.
+   * Aborted when a long-running command (`dev`) should stop. When absent, `dev` stops on SIGINT,
+   * SIGTERM or SIGHUP of this process.
    */
   stopSignal?: AbortSignal;
 }
 
+let streamsGuarded = false;
+
+/**
+ * Output to a closed terminal or pipe (EIO, EPIPE: the terminal window was closed, `| head` exited)
+ * is dropped instead of crashing the process, so that a command can still clean up (stop its
+ * redis-server) after its output went away.
+ */
+function guardStreams(): void {
+  if (streamsGuarded) return;
+  streamsGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+}
+
+function safeWrite(stream: NodeJS.WriteStream, text: string): void {
+  if (stream.destroyed || !stream.writable) return;
+  try {
+    stream.write(text);
+  } catch {
+    // The terminal or pipe is gone: nothing to tell anyone.
+  }
+}
+
 /** The process's own streams, environment and working directory. */
 export function processIo(): CliIo {
+  guardStreams();
   return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: (text) => safeWrite(process.stdout, text),
+    stderr: (text) => safeWrite(process.stderr, text),
     env: process.env,
     cwd: process.cwd(),
   };

@@ -1,7 +1,13 @@
 /** Waiting for the user to stop a long-running command (`dev`, `gateway`). */
 import type { CommandContext } from "./io.js";
 
-/** Resolves with the reason when the user asks to stop: the io's stop signal, else SIGINT/SIGTERM. */
+/** The signals that stop `dev` and `gateway` cleanly: Ctrl-C, `kill`, and the terminal closing (SIGHUP). */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Resolves with the reason when the user asks to stop: the io's stop signal, else SIGINT, SIGTERM or
+ * SIGHUP (a closed terminal must not leave a redis-server behind).
+ */
 export function stopRequested(ctx: CommandContext): { promise: Promise<string>; dispose(): void } {
   const signal = ctx.io.stopSignal;
   if (signal) {
@@ -16,14 +22,12 @@ export function stopRequested(ctx: CommandContext): { promise: Promise<string>; 
   let handler: (s: NodeJS.Signals) => void = () => undefined;
   const promise = new Promise<string>((resolve) => {
     handler = (s) => resolve(s);
-    process.on("SIGINT", handler);
-    process.on("SIGTERM", handler);
+    for (const s of STOP_SIGNALS) process.on(s, handler);
   });
   return {
     promise,
     dispose: () => {
-      process.off("SIGINT", handler);
-      process.off("SIGTERM", handler);
+      for (const s of STOP_SIGNALS) process.off(s, handler);
     },
   };
 }

@@ -35,7 +35,7 @@ test("an invalid config exits 2 with one message per problem and applies nothing
     assert.match(run.stderr, /services\[1\]\.name: service name "orders" is used twice/);
     assert.match(run.stderr, /"pay-ments" and "payments" both become Redis user "payments"/);
     assert.match(run.stderr, /keyspace "orders" belongs to "orders" already/);
-    assert.match(run.stderr, /services\[5\]\.keyspace: service "empty" has an empty keyspace/);
+    assert.match(run.stderr, /services\[5\]\.keyspace: keyspace "::" is not allowed: only lowercase letters/);
   }
   assert.deepEqual(await aclUsers(server.client()), before, "server users unchanged");
 

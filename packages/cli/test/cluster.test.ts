@@ -32,3 +32,57 @@ test("apply --cluster provisions every master; doctor connects in cluster mode f
   assert.match(doctor.stdout, /^✓ cluster: cluster mode: 3 master\(s\) discovered$/m);
   assert.match(doctor.stdout, /^All 9 checks passed\.$/m);
 });
+
+test("plan on a cluster names the node where a user is missing or differs", async (t) => {
+  const cluster = await startCluster({ masters: 3 });
+  t.after(() => cluster.stop());
+  const dir = await tempDir(t);
+  const config = await writeConfig(dir, SAMPLE_CONFIG);
+  const flags = [
+    "--config",
+    config,
+    "--target",
+    cluster.url,
+    "--cluster",
+    "--secrets-dir",
+    join(dir, "secrets"),
+  ];
+  assert.equal((await cli(["apply", ...flags])).code, 0);
+
+  // A node that lacks a user (as one that joined after the last apply would), and a hand edit on another.
+  const [, second, third] = cluster.masters;
+  await second!.client().call("ACL", "DELUSER", "ordersapi");
+  await third!.client().call("ACL", "SETUSER", "catalog", "+flushall");
+  const secondAddress = `${second!.host}:${second!.port}`;
+  const thirdAddress = `${third!.host}:${third!.port}`;
+
+  const plan = await cli(["plan", ...flags]);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(
+    plan.stdout,
+    new RegExp(
+      `^\\+ create user ordersapi \\(service orders-api, keyspace orders:\\*\\)\\n {4}missing on node ${secondAddress}$`,
+      "m",
+    ),
+  );
+  assert.match(
+    plan.stdout,
+    new RegExp(
+      `^~ modify user catalog \\(service catalog\\): access\\n {4}access differs on node ${thirdAddress}$`,
+      "m",
+    ),
+  );
+  const json = JSON.parse((await cli(["plan", ...flags, "--json"])).stdout) as Array<{
+    userId: string;
+    nodes?: unknown;
+  }>;
+  assert.deepEqual(
+    json.map((a) => [a.userId, a.nodes]),
+    [
+      ["ordersapi", [{ node: secondAddress, difference: "missing" }]],
+      ["catalog", [{ node: thirdAddress, difference: "access" }]],
+    ],
+  );
+  assert.equal((await cli(["apply", ...flags])).code, 0);
+  assert.equal((await cli(["plan", ...flags, "--json"])).stdout, "[]\n");
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -14,12 +15,18 @@ const run = promisify(execFile);
 const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const bin = join(repoRoot, "packages/cli/bin/cacheplane.js");
 
+/** True when `pid` runs; a zombie (exited, not yet reaped by an init that may never reap it) is not. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return process.platform !== "linux";
   }
 }
 
@@ -67,6 +74,7 @@ test("dev end-to-end: the real binary starts redis-server, prints working redis-
 
   const stdout = await waitForLine(child, "cacheplane dev: ready", () => stderr);
   const pid = Number(/redis-server [\d.]+ \(pid (\d+)\)/.exec(stderr)?.[1]);
+  t.after(() => killIfAlive(pid)); // a failed assertion SIGKILLs dev, which cannot stop its server then
   assert.ok(pid > 0 && isAlive(pid), stderr);
   assert.equal(stdout.split("\n").filter((l) => l === "cacheplane dev: ready").length, 1);
 
@@ -98,6 +106,15 @@ test("dev end-to-end: the real binary starts redis-server, prints working redis-
     headers: { authorization: `Bearer ${tokens.readWrite}` },
   });
   assert.deepEqual(await viaHttp.json(), { result: "hello" });
+  // The printed curl line works when pasted: a write with a read-write service's token (catalog,
+  // first in name order, is read-only: its user could not SET).
+  const curl = /^ {2}try {2}(curl .*)$/m.exec(stdout)?.[1];
+  assert.ok(curl, stdout);
+  assert.equal((await run("sh", ["-c", curl], { cwd: dir })).stdout, '{"result":"OK"}');
+  assert.ok(!curl.includes("catalog"), curl);
+  const written = /\/set\/([^/]+)\/world/.exec(curl)?.[1];
+  assert.equal(written, "orders:hello");
+  assert.equal(await redisCli("GET", "orders:hello"), "world");
   const consolePage = await fetch(`${gateway}/console`);
   assert.equal(consolePage.status, 200);
   assert.match(await consolePage.text(), /<html/i);
@@ -201,4 +218,147 @@ test("dev without a redis-server binary prints the install hint and exits 1", as
   const port = await cli(["dev", "--config", config, "--port", "99999"]);
   assert.equal(port.code, 2);
   assert.match(port.stderr, /--port 99999 is not a TCP port/);
+});
+
+/** Spawns the real `cacheplane dev` on `state`; `preload` adds `node --import` modules (the kill hook). */
+function spawnDev(config: string, state: string, env: Record<string, string> = {}, preload: string[] = []) {
+  const child = spawn(
+    process.execPath,
+    [...preload.flatMap((p) => ["--import", p]), bin, "dev", "--config", config, "--dir", state],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.once("exit", (code, signal) => r({ code, signal })),
+  );
+  return { child, exited, stderr: () => stderr };
+}
+
+function redisPidOf(stderr: string): number {
+  const pids = [...stderr.matchAll(/redis-server [\d.]+ \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  return pids[pids.length - 1] ?? 0;
+}
+
+/** SIGKILLs leftovers if a test fails half-way. */
+function killIfAlive(...pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      if (pid > 0) process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function devConfig(dir: string): Promise<string> {
+  const config = join(dir, "platform.config.ts");
+  await writeFile(
+    config,
+    `export default { stage: "dev", region: "local", services: ${JSON.stringify(SAMPLE_CONFIG.services)} };\n`,
+  );
+  return config;
+}
+
+test("dev stops its redis-server on SIGHUP (terminal closed), even with its output streams gone", async (t) => {
+  const dir = await tempDir(t);
+  const config = await devConfig(dir);
+  const dev = spawnDev(config, join(dir, "state"));
+  t.after(() => killIfAlive(dev.child.pid ?? 0, redisPidOf(dev.stderr())));
+  await waitForLine(dev.child, "cacheplane dev: ready", dev.stderr);
+  const pid = redisPidOf(dev.stderr());
+  assert.ok(pid > 0 && isAlive(pid), dev.stderr());
+
+  // A closed terminal: the output goes nowhere (writes fail with EPIPE), then SIGHUP arrives.
+  dev.child.stdout.destroy();
+  dev.child.stderr.destroy();
+  dev.child.kill("SIGHUP");
+  const how = await dev.exited;
+  assert.equal(how.signal, null, "dev handled SIGHUP instead of dying of it");
+  assert.equal(how.code, 0);
+  assert.ok(!isAlive(pid), "redis-server is gone");
+  const state = JSON.parse(await readFile(join(dir, "state", "dev.json"), "utf8")) as { pid?: number };
+  assert.equal(state.pid, undefined, "no running pid recorded after stop");
+});
+
+test("a new dev takes over the redis-server (and the token lock) a SIGKILLed dev left behind", async (t) => {
+  const dir = await tempDir(t);
+  const config = await devConfig(dir);
+  const state = join(dir, "state");
+  const secrets = join(state, "secrets");
+  const killHook = join(repoRoot, "packages/cli/test/fixtures/kill-hook.mjs");
+
+  // The first dev is SIGKILLed right after it created the gateway-token lock: its redis-server runs on.
+  const first = spawnDev(
+    config,
+    state,
+    { CACHEPLANE_KILL_DIR: secrets, CACHEPLANE_KILL_AFTER: "gateway-tokens\\.json\\.lock$" },
+    [killHook],
+  );
+  t.after(() => killIfAlive(redisPidOf(first.stderr())));
+  const killed = await first.exited;
+  assert.equal(killed.signal, "SIGKILL", first.stderr());
+  const stalePid = redisPidOf(first.stderr());
+  assert.ok(stalePid > 0 && isAlive(stalePid), `the killed dev's redis-server runs on:\n${first.stderr()}`);
+  assert.ok((await stat(join(secrets, "gateway-tokens.json.lock"))).isFile(), "the lock was left behind");
+
+  const second = spawnDev(config, state);
+  t.after(() => killIfAlive(second.child.pid ?? 0, redisPidOf(second.stderr())));
+  const stdout = await waitForLine(second.child, "cacheplane dev: ready", second.stderr);
+  assert.match(
+    second.stderr(),
+    new RegExp(`started redis-server \\(pid ${stalePid}\\) on .* is gone; stopping that server`),
+  );
+  assert.ok(!isAlive(stalePid), "the stale redis-server was stopped");
+  const pid = redisPidOf(second.stderr());
+  assert.ok(pid !== stalePid && isAlive(pid));
+  assert.match(stdout, /^gateway http:\/\/127\.0\.0\.1:\d+ /m);
+
+  // While the second runs, a third is refused (its owner is alive), and nothing of the second is touched.
+  const third = spawnDev(config, state);
+  const refused = await third.exited;
+  assert.equal(refused.code, 1);
+  assert.match(third.stderr(), new RegExp(`still running \\(pid ${pid}, port \\d+\\); stop that one`));
+  assert.ok(isAlive(pid));
+
+  second.child.kill("SIGINT");
+  assert.equal((await second.exited).code, 0, second.stderr());
+  assert.ok(!isAlive(pid));
+});
+
+test("the printed curl example reads with a read-only token when no service may write", async (t) => {
+  const { curlExample } = await import("../src/dev/gateway-hook.js");
+  const dir = await tempDir(t);
+  const config = parseConfig({
+    stage: "dev",
+    region: "local",
+    services: [
+      { name: "zeta", access: "read-only" },
+      { name: "alpha", access: { preset: "read-only", commands: ["+ping"] } },
+    ],
+  });
+  const files = { zeta: join(dir, "it's here", "zeta.token.json"), alpha: join(dir, "alpha.token.json") };
+  const line = curlExample(config, "http://127.0.0.1:8080", files);
+  assert.ok(line);
+  assert.match(line, /^curl -s http:\/\/127\.0\.0\.1:8080\/get\/zeta:hello -H "Authorization: Bearer "/);
+  assert.ok(line.includes('["readOnly"]'), line);
+  // The path with a quote in it survives the shell: the command substitution prints the token.
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(join(dir, "it's here"));
+  await writeFile(files.zeta, JSON.stringify({ readWrite: "w".repeat(43), readOnly: "r".repeat(43) }));
+  const header = /-H (.*)$/.exec(line)![1]!;
+  assert.equal(
+    (await run("sh", ["-c", `printf %s ${header}`])).stdout,
+    `Authorization: Bearer ${"r".repeat(43)}`,
+  );
+  assert.equal(
+    curlExample(parseConfig({ stage: "d", region: "local", services: [] }), "http://x", {}),
+    undefined,
+  );
 });

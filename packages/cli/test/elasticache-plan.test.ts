@@ -3,6 +3,7 @@
  * class-wide by the hand-written fake), and ElastiCache's 100-users-per-group quota checked at plan time.
  */
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
 import { after, describe, it } from "node:test";
 import { ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { mockClient } from "aws-sdk-client-mock";
@@ -72,6 +73,25 @@ describe("cacheplane plan --elasticache", () => {
       0,
       "nothing changed",
     );
+  });
+
+  it("apply checks the same quota before its first change: no user, no secret, no membership", async (t) => {
+    const fake = seed();
+    const dir = await tempDir(t);
+    const config = await writeConfig(dir, platform(100));
+    const run = await cli(
+      ["apply", "--config", config, "--elasticache", "--region", "eu-west-1", "--secrets-dir", dir],
+      { env, cwd: dir },
+    );
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /would hold 101 users, ElastiCache allows 100 per group/);
+    assert.equal(
+      fake.callsOf("CreateUser").length + fake.callsOf("ModifyUserGroup").length,
+      0,
+      "nothing changed on AWS",
+    );
+    const written = (await readdir(dir)).filter((f) => f.startsWith("svc"));
+    assert.deepEqual(written, [], "no secret written");
   });
 
   it("refuses --elasticache together with --target, and --secrets-manager with --secrets-dir", async (t) => {

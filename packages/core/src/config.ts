@@ -14,10 +14,12 @@ import {
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { type PlatformExports, platformExports } from "./exports.js";
 import {
+  keyspaceProblem,
   normalizeKeyspace,
   normalizeResourceName,
   RESERVED_USER_IDS,
   secretNameFor,
+  serviceNameProblem,
   userIdFor,
 } from "./naming.js";
 
@@ -119,6 +121,39 @@ function pathOf(path: readonly PropertyKey[]): string {
     .join("");
 }
 
+/** The allowed forms of `access`, read from the schema so the message never drifts from it. */
+function accessForms(): string {
+  const [levels, custom] = accessSchema.options;
+  const quoted = (values: readonly string[]) => values.map((v) => JSON.stringify(v));
+  const presets = custom.shape.preset.unwrap().options;
+  return `${quoted(levels.options).join(" or ")}, or { preset?: ${quoted(presets).join(" | ")}, commands: ["+get", ...] }`;
+}
+
+/** The value at `path` inside `input` (undefined when the path does not exist). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** A schema issue as one line; an `access` matching no allowed form lists the forms. */
+function schemaIssue(issue: z.core.$ZodIssue, input: unknown): ConfigIssue {
+  const path = pathOf(issue.path);
+  if (issue.code === "invalid_union" && issue.path[issue.path.length - 1] === "access") {
+    const value = valueAt(input, issue.path);
+    const shown = typeof value === "string" ? `"${value.slice(0, 40)}"` : "must be one of the allowed forms";
+    const message =
+      typeof value === "string"
+        ? `access ${shown} is not an access level; use ${accessForms()}`
+        : `access ${shown}: ${accessForms()}`;
+    return { path, message };
+  }
+  return { path, message: issue.message };
+}
+
 /**
  * Validates and resolves a platform config.
  * @throws ConfigError with one line per problem; nothing is derived from a config that has any.
@@ -126,23 +161,34 @@ function pathOf(path: readonly PropertyKey[]): string {
 export function parseConfig(input: unknown): PlatformConfig {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })));
+    throw new ConfigError(parsed.error.issues.map((issue) => schemaIssue(issue, input)));
   }
   const raw = parsed.data;
   const issues: ConfigIssue[] = [];
   const userPrefix = raw.userPrefix ?? "";
+  /** Services whose keyspace was refused: left out of the duplicate check (one message each). */
+  const refusedKeyspace = new Set<number>();
 
   const services: ResolvedService[] = raw.services.map((svc, index) => {
     const at = `services[${index}]`;
+    const nameProblem = serviceNameProblem(svc.name);
+    if (nameProblem !== undefined) issues.push({ path: `${at}.name`, message: nameProblem });
+    // An explicit keyspace must be written in canonical form; one derived from the name is normalised.
     const keyspace = normalizeKeyspace(svc.keyspace ?? svc.name);
-    if (keyspace.length === 0) {
+    const explicitProblem = svc.keyspace === undefined ? undefined : keyspaceProblem(svc.keyspace);
+    if (explicitProblem !== undefined) {
+      issues.push({ path: `${at}.keyspace`, message: explicitProblem });
+      refusedKeyspace.add(index);
+    } else if (keyspace.length === 0 && nameProblem === undefined) {
       issues.push({
         path: `${at}.keyspace`,
         message: `service "${svc.name}" has an empty keyspace after normalisation; use letters or digits`,
       });
     }
     const userId = userIdFor(svc.name, userPrefix);
-    if (userId.length === 0) {
+    if (nameProblem !== undefined) {
+      // reported above
+    } else if (userId.length === 0) {
       issues.push({
         path: `${at}.name`,
         message: `"${svc.name}" has no letters or digits to make a Redis user name`,
@@ -154,10 +200,9 @@ export function parseConfig(input: unknown): PlatformConfig {
       });
     }
     const sharedKeyspaces = (svc.sharedKeyspaces ?? []).map((s, j) => {
-      const ks = normalizeKeyspace(s);
-      if (ks.length === 0)
-        issues.push({ path: `${at}.sharedKeyspaces[${j}]`, message: "empty shared keyspace" });
-      return ks;
+      const problem = keyspaceProblem(s);
+      if (problem !== undefined) issues.push({ path: `${at}.sharedKeyspaces[${j}]`, message: problem });
+      return normalizeKeyspace(s);
     });
     if (typeof svc.access !== "string") {
       svc.access.commands.forEach((rule, j) => {
@@ -226,7 +271,7 @@ export function parseConfig(input: unknown): PlatformConfig {
       message: `keyspace "${value}" belongs to "${services[first]!.name}" already; give "${services[second]!.name}" its own`,
     }),
     issues,
-    (i) => services[i]!.keyspace.length > 0 && firstOfName(i),
+    (i) => services[i]!.keyspace.length > 0 && firstOfName(i) && !refusedKeyspace.has(i),
   );
   const owners = new Map<string, string>();
   for (const s of services) if (!owners.has(s.keyspace)) owners.set(s.keyspace, s.name);

@@ -25,12 +25,15 @@ export { type PlatformExports, platformExports } from "./exports.js";
 export { formatMigrationChecklist, type MigrationStep, migrationChecklist } from "./migration.js";
 export {
   keyPrefix,
+  keyspaceProblem,
   MAX_KEYSPACE_LENGTH,
+  MAX_SERVICE_NAME_LENGTH,
   MAX_USER_ID_LENGTH,
   normalizeKeyspace,
   normalizeResourceName,
   RESERVED_USER_IDS,
   secretNameFor,
+  serviceNameProblem,
   userIdFor,
 } from "./naming.js";
 export {
@@ -41,6 +44,7 @@ export {
   desiredStateFromConfig,
   formatPlan,
   type ModifyChange,
+  type NodeDifference,
   type PlanAction,
   type PlanActionType,
   type PlanOptions,

@@ -8,6 +8,8 @@
 export const MAX_USER_ID_LENGTH = 40;
 /** Keyspaces are short prefixes; long ones waste memory in every key. */
 export const MAX_KEYSPACE_LENGTH = 64;
+/** Longest service name: it names files (`<service>.json`, `<service>.token.json`) and secrets. */
+export const MAX_SERVICE_NAME_LENGTH = 64;
 /** User names no service may take: the engine's own and the admin's. */
 export const RESERVED_USER_IDS: ReadonlySet<string> = new Set(["default", "admin", "root"]);
 
@@ -37,6 +39,39 @@ export function normalizeKeyspace(raw: string): string {
     .replace(/^[-._]+|[-._]+$/g, "")
     .slice(0, MAX_KEYSPACE_LENGTH)
     .replace(/[-._]+$/g, "");
+}
+
+/** What a service name may look like: it names the service's secret and token files. */
+const SERVICE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]*[A-Za-z0-9._-])?$/;
+
+/**
+ * Why `name` cannot be a service name, or undefined when it can: a letter or digit first, then
+ * letters, digits, spaces, `-`, `_` and `.` (no trailing space), at most
+ * {@link MAX_SERVICE_NAME_LENGTH} characters. The name is used as a file name (secret and gateway
+ * token files), so slashes, a leading dot, colons and control characters are refused rather than
+ * rewritten.
+ */
+export function serviceNameProblem(name: string): string | undefined {
+  if (name.length > MAX_SERVICE_NAME_LENGTH) {
+    return `service name ${JSON.stringify(`${name.slice(0, 20)}...`)} is ${name.length} characters long; use at most ${MAX_SERVICE_NAME_LENGTH}`;
+  }
+  if (SERVICE_NAME.test(name)) return undefined;
+  return `service name ${JSON.stringify(name)} is not allowed: start with a letter or digit and use only letters, digits, spaces, "-", "_" and "." (it names the service's secret and token files), e.g. "orders-api"`;
+}
+
+/**
+ * Why `raw` cannot be a keyspace as written, or undefined when it is already canonical (see
+ * {@link normalizeKeyspace}): lowercase letters, digits, `-`, `_` and `.`, starting and ending with a
+ * letter or digit, no `--`, at most {@link MAX_KEYSPACE_LENGTH} characters. `:` separates the keyspace
+ * from the rest of a key and glob or hash-tag characters (`* ? [ ] { }`) would change which keys the
+ * ACL pattern `~<keyspace>:*` covers, so such keyspaces are refused, naming the canonical form,
+ * instead of being rewritten silently.
+ */
+export function keyspaceProblem(raw: string): string | undefined {
+  const canonical = normalizeKeyspace(raw);
+  if (canonical === raw && raw.length > 0) return undefined;
+  const fix = canonical.length > 0 ? `; use "${canonical}"` : "";
+  return `keyspace ${JSON.stringify(raw.slice(0, 80))} is not allowed${fix}: only lowercase letters, digits, "-", "_" and ".", a letter or digit first and last, at most ${MAX_KEYSPACE_LENGTH} characters (":" separates a key's keyspace from the rest, and * ? [ ] { } would change which keys the ACL covers)`;
 }
 
 /** The key prefix a service's keys carry: `<keyspace>:`. */

@@ -39,10 +39,25 @@ export interface ActualUser {
   managed: boolean;
 }
 
+/**
+ * Where one node of a cluster disagrees with the config about a declared user: it lacks the user,
+ * has other access rules than the declared ones, or other passwords than the other nodes.
+ */
+export interface NodeDifference {
+  /** `host:port` of the node. */
+  node: string;
+  difference: "missing" | "access" | "passwords";
+}
+
 export interface ActualState {
   users: ActualUser[];
   /** The user group's members, when the target has groups. */
   userGroup?: { groupId: string; userIds: string[] };
+  /**
+   * Targets with several nodes (a Redis Cluster): the nodes where a declared user is missing or
+   * differs, by user id. Plans copy them onto the user's create/modify action as `nodes`.
+   */
+  nodeDifferences?: Record<string, NodeDifference[]>;
 }
 
 export type ModifyChange = "access" | "passwords";
@@ -55,6 +70,8 @@ export type PlanAction =
       userName: string;
       keyspace: string;
       accessString: string;
+      /** Cluster nodes that lack the user while others have it (see {@link NodeDifference}). */
+      nodes?: NodeDifference[];
     }
   | {
       type: "modify-user";
@@ -63,6 +80,8 @@ export type PlanAction =
       changes: ModifyChange[];
       accessString: string;
       previousAccessString: string;
+      /** Cluster nodes where the user differs (see {@link NodeDifference}). */
+      nodes?: NodeDifference[];
     }
   | { type: "add-to-group"; service: string; groupId: string; userId: string }
   | { type: "remove-from-group"; groupId: string; userId: string }
@@ -103,6 +122,8 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
 
   for (const want of [...desired.users].sort((a, b) => a.userId.localeCompare(b.userId))) {
     const have = actualById.get(want.userId);
+    const nodes = actual.nodeDifferences?.[want.userId];
+    const where = nodes !== undefined && nodes.length > 0 ? { nodes: nodes.map((n) => ({ ...n })) } : {};
     if (!have) {
       actions.push({
         type: "create-user",
@@ -111,6 +132,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
         userName: want.userName,
         keyspace: want.keyspace,
         accessString: want.accessString,
+        ...where,
       });
     } else {
       const changes: ModifyChange[] = [];
@@ -130,6 +152,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
           changes,
           accessString: want.accessString,
           previousAccessString: have.accessString,
+          ...where,
         });
       }
     }
@@ -187,9 +210,27 @@ export function summarizePlan(actions: readonly PlanAction[]): Partial<Record<Pl
   return counts;
 }
 
+/** `    missing on 127.0.0.1:7002; access differs on 127.0.0.1:7001`: where cluster nodes disagree. */
+function nodeLines(nodes: readonly NodeDifference[] | undefined): string[] {
+  if (nodes === undefined || nodes.length === 0) return [];
+  const what: Record<NodeDifference["difference"], string> = {
+    missing: "missing on",
+    access: "access differs on",
+    passwords: "passwords differ on",
+  };
+  const lines: string[] = [];
+  for (const difference of ["missing", "access", "passwords"] as const) {
+    const on = nodes.filter((n) => n.difference === difference).map((n) => n.node);
+    if (on.length > 0)
+      lines.push(`    ${what[difference]} node${on.length === 1 ? "" : "s"} ${on.join(", ")}`);
+  }
+  return lines;
+}
+
 /**
  * A plan as a reviewable diff: `+` creates and adds, `~` modifies (with the old and new access
- * string), `-` removes and deletes. An empty plan reads `No changes.`
+ * string), `-` removes and deletes; on a cluster, the nodes that lack or differ are named. An empty
+ * plan reads `No changes.`
  */
 export function formatPlan(actions: readonly PlanAction[]): string {
   if (actions.length === 0) return "No changes. The target matches the config.";
@@ -198,10 +239,12 @@ export function formatPlan(actions: readonly PlanAction[]): string {
     switch (a.type) {
       case "create-user":
         lines.push(`+ create user ${a.userId} (service ${a.service}, keyspace ${a.keyspace}:*)`);
+        lines.push(...nodeLines(a.nodes));
         lines.push(`    access: ${a.accessString}`);
         break;
       case "modify-user":
         lines.push(`~ modify user ${a.userId} (service ${a.service}): ${a.changes.join(", ")}`);
+        lines.push(...nodeLines(a.nodes));
         if (a.changes.includes("access")) {
           lines.push(`    - ${a.previousAccessString}`);
           lines.push(`    + ${a.accessString}`);

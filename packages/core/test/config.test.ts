@@ -61,7 +61,10 @@ describe("parseConfig", () => {
     assert.ok(
       list.some((p) => p.startsWith("services[3].name") && p.includes('both become Redis user "payments"')),
     );
-    assert.ok(list.some((p) => p.startsWith("services[4].keyspace") && p.includes("empty keyspace")));
+    assert.ok(
+      list.some((p) => p.startsWith('services[4].keyspace: keyspace "***" is not allowed: only lowercase')),
+      list.join("\n"),
+    );
   });
 
   it("rejects an unknown engine naming the field", () => {
@@ -74,9 +77,9 @@ describe("parseConfig", () => {
       stage: "dev",
       region: "eu-west-1",
       services: [
-        { name: "a", keyspace: "Orders", access: "read-write" },
+        { name: "a", keyspace: "orders", access: "read-write" },
         { name: "b", keyspace: "orders", access: "read-write" },
-        { name: "c", access: "read-only", sharedKeyspaces: ["ORDERS"] },
+        { name: "c", access: "read-only", sharedKeyspaces: ["orders"] },
       ],
     });
     assert.equal(list.length, 2, list.join("\n"));
@@ -141,6 +144,134 @@ describe("parseConfig", () => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.message.split("\n").length, err.issues.length + 1);
     }
+  });
+
+  it("refuses service names that cannot name a file, instead of failing later in apply", () => {
+    const list = problems({
+      stage: "dev",
+      region: "local",
+      services: [
+        { name: "team/orders", access: "read-write" },
+        { name: ".orders", access: "read-write" },
+        { name: "o".repeat(1000), access: "read-write" },
+        { name: "orders:api", access: "read-write" },
+        { name: "..", access: "read-write" },
+        { name: "back\\slash", access: "read-write" },
+        { name: "nul\u0000", access: "read-write" },
+        { name: "trailing ", access: "read-write" },
+      ],
+    });
+    assert.equal(list.length, 8, list.join("\n"));
+    for (const [i, shown] of [
+      '"team/orders"',
+      '".orders"',
+      '"orders:api"',
+      '".."',
+      '"back\\\\slash"',
+      '"nul\\u0000"',
+      '"trailing "',
+    ].entries()) {
+      const index = i < 2 ? i : i + 1;
+      assert.ok(
+        list.includes(
+          `services[${index}].name: service name ${shown} is not allowed: start with a letter or digit and use only letters, digits, spaces, "-", "_" and "." (it names the service's secret and token files), e.g. "orders-api"`,
+        ),
+        `${shown}:\n${list.join("\n")}`,
+      );
+    }
+    assert.ok(
+      list.includes(
+        `services[2].name: service name "${"o".repeat(20)}..." is 1000 characters long; use at most 64`,
+      ),
+    );
+    // The longest allowed name, and names with dots, underscores, spaces and capitals, are fine.
+    const ok = parseConfig({
+      stage: "dev",
+      region: "local",
+      services: [
+        { name: "n".repeat(64), access: "read-write" },
+        { name: "Orders_API.v2", access: "read-write" },
+        { name: "Legacy App", access: "read-write" },
+      ],
+    });
+    assert.deepEqual(
+      ok.services.map((s) => s.keyspace),
+      ["n".repeat(64), "orders_api.v2", "legacy-app"],
+    );
+  });
+
+  it("refuses keyspaces that are not canonical, naming the allowed form and the canonical spelling", () => {
+    const cases: Array<[string, string | undefined]> = [
+      ["orders:eu", "orders-eu"],
+      ["ord*", "ord"],
+      ["ord{1}", "ord-1"],
+      ["Orders", "orders"],
+      ["orders?", "orders"],
+      ["[orders]", "orders"],
+      ["a--b", "a-b"],
+      ["-orders", "orders"],
+      ["orders.", "orders"],
+      [" orders", "orders"],
+      ["k".repeat(65), "k".repeat(64)],
+      ["::", undefined],
+    ];
+    const list = problems({
+      stage: "dev",
+      region: "local",
+      services: cases.map(([keyspace], i) => ({ name: `s${i}`, keyspace, access: "read-write" })),
+    });
+    assert.equal(list.length, cases.length, list.join("\n"));
+    cases.forEach(([keyspace, canonical], i) => {
+      const line = list.find((p) => p.startsWith(`services[${i}].keyspace: `));
+      assert.ok(line, `no problem for ${keyspace}`);
+      assert.ok(line.includes(`keyspace ${JSON.stringify(keyspace.slice(0, 80))} is not allowed`), line);
+      assert.ok(line.includes('only lowercase letters, digits, "-", "_" and "."'), line);
+      if (canonical) assert.ok(line.includes(`; use "${canonical}":`), line);
+      else assert.ok(!line.includes("; use "), line);
+    });
+    const shared = problems({
+      stage: "dev",
+      region: "local",
+      services: [{ name: "a", access: "read-write", sharedKeyspaces: ["common:eu", "common"] }],
+    });
+    assert.equal(shared.length, 1, shared.join("\n"));
+    assert.match(
+      shared[0]!,
+      /^services\[0\]\.sharedKeyspaces\[0\]: keyspace "common:eu" is not allowed; use "common-eu"/,
+    );
+    // Canonical keyspaces pass unchanged; a keyspace derived from the name is normalised as before.
+    const ok = parseConfig({
+      stage: "dev",
+      region: "local",
+      services: [
+        { name: "Orders-API", access: "read-write" },
+        { name: "b", keyspace: "shop_2.eu-west", access: "read-write", sharedKeyspaces: ["common"] },
+      ],
+    });
+    assert.deepEqual(
+      ok.services.map((s) => [s.keyspace, s.sharedKeyspaces]),
+      [
+        ["orders-api", []],
+        ["shop_2.eu-west", ["common"]],
+      ],
+    );
+  });
+
+  it("an access that is not an allowed form lists the allowed values", () => {
+    const list = problems({
+      stage: "dev",
+      region: "local",
+      services: [
+        { name: "a", access: "admin" },
+        { name: "b", access: { preset: "admin", commands: ["+get"] } },
+        { name: "c", access: 7 },
+      ],
+    });
+    assert.deepEqual(list, [
+      'services[0].access: access "admin" is not an access level; use "read-write" or "read-only", or { preset?: "read-write" | "read-only" | "none", commands: ["+get", ...] }',
+      'services[1].access: access must be one of the allowed forms: "read-write" or "read-only", or { preset?: "read-write" | "read-only" | "none", commands: ["+get", ...] }',
+      'services[2].access: access must be one of the allowed forms: "read-write" or "read-only", or { preset?: "read-write" | "read-only" | "none", commands: ["+get", ...] }',
+    ]);
   });
 
   it("findService names the choices when the service is missing", () => {

@@ -38,7 +38,13 @@ export function tooLarge(message: string): GatewayError {
   return new GatewayError(413, `ERR ${message}`);
 }
 
-/** `503`: Redis is unreachable or did not answer in time. */
+/**
+ * `Retry-After` (seconds) sent with every 503: the gateway reconnects to Redis in the background at
+ * least once a second, so a request retried after this long gets through as soon as Redis is back.
+ */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** `503`: Redis is unreachable (answered at once while the connection is known to be down) or did not answer in time. */
 export function unavailable(message: string): GatewayError {
   return new GatewayError(503, `ERR Redis unavailable: ${message}`);
 }

@@ -12,7 +12,7 @@
 import { type CommandArg, checkCommand, type PolicyContext, patternInKeyspace } from "./command-policy.js";
 import { consoleResponse } from "./console-assets.js";
 import { applyCors, preflight } from "./cors.js";
-import { badRequest, forbidden, GatewayError, unauthorized } from "./errors.js";
+import { badRequest, forbidden, GatewayError, RETRY_AFTER_SECONDS, unauthorized } from "./errors.js";
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_BODY_BYTES,
@@ -399,6 +399,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (token && token.length >= 8) text = text.split(token).join("***");
       response = jsonResponse(failure.status, errorJson(text), method === "HEAD");
       if (failure.status === 401) response.headers["www-authenticate"] = 'Bearer realm="cacheplane"';
+      if (failure.status === 503) response.headers["retry-after"] = String(RETRY_AFTER_SECONDS);
       message ??= failure.status >= 500 ? text : undefined;
     }
     applyCors(response.headers, options.cors, request.header("origin"));

@@ -11,12 +11,23 @@ export { createGateway, type Gateway, READ_ONLY_HEADER } from "./gateway.js";
 export type { GatewayLimits, GatewayLogEntry, GatewayOptions } from "./gateway-options.js";
 export { type LambdaHandlerOptions, type LambdaHttpHandler, toLambdaHandler } from "./lambda-adapter.js";
 export {
+  createGatewayNodeServer,
+  DEFAULT_NODE_SERVER_LIMITS,
   type GatewayServer,
   type GatewayServerOptions,
   type NodeListenerOptions,
+  type NodeServerLimits,
   startGatewayServer,
   toNodeListener,
 } from "./node-server.js";
+export {
+  currentProcessRecord,
+  type ProcessRecord,
+  type ProcessState,
+  parseProcessRecord,
+  processStartIdentity,
+  processState,
+} from "./process-record.js";
 export {
   type GatewayService,
   type LoadGatewayServicesOptions,
@@ -25,11 +36,14 @@ export {
 } from "./services.js";
 export type { TokenIdentity, TokenSource } from "./token-verifier.js";
 export {
+  checkServiceTokens,
   ensureServiceTokens,
   hashToken,
+  pruneServiceTokens,
   type RotatedServiceTokens,
   type RotateTokensOptions,
   readTokenRegistry,
+  retiredTokenServices,
   rotateServiceTokens,
   type ServiceTokens,
   serviceTokenPath,

@@ -316,6 +316,71 @@ export function toNodeListener(
   };
 }
 
+/**
+ * Limits of the Node HTTP server against slow and idle clients (slowloris): a client that trickles
+ * its headers or body, or holds an idle connection, is cut off, and the number of open connections is
+ * capped so that file descriptors never run out. Normal requests are unaffected.
+ */
+export interface NodeServerLimits {
+  /** Time a client has to send the request line and headers; then `408` and the connection closes. @default 10000 */
+  headersTimeoutMs?: number;
+  /** Time a client has to send the whole request, body included; then `408`. Streams (`/subscribe`) are not cut: their request is complete. @default 30000 */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open between two requests. @default 5000 */
+  keepAliveTimeoutMs?: number;
+  /** Most connections open at once; a connection beyond it is closed as soon as it is accepted. @default 10000 */
+  maxConnections?: number;
+}
+
+/** The defaults of {@link NodeServerLimits}. */
+export const DEFAULT_NODE_SERVER_LIMITS: Readonly<Required<NodeServerLimits>> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 10_000,
+});
+
+/** The limits with defaults filled in; throws naming the option when one is not a positive integer. */
+function resolveServerLimits(limits: NodeServerLimits = {}): Required<NodeServerLimits> {
+  const resolved = { ...DEFAULT_NODE_SERVER_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(`server.${name} must be a whole number of at least 1, got ${String(value)}`);
+    }
+  }
+  if (resolved.headersTimeoutMs > resolved.requestTimeoutMs) {
+    throw new Error(
+      `server.headersTimeoutMs (${resolved.headersTimeoutMs}) must not exceed server.requestTimeoutMs (${resolved.requestTimeoutMs})`,
+    );
+  }
+  return resolved;
+}
+
+/**
+ * A `node:http` server for `listener` with {@link NodeServerLimits} applied (defaults for those not
+ * given). Timeouts are checked at least once a second (Node's own default checks every 30 s).
+ *
+ * @example
+ * createGatewayNodeServer(toNodeListener(gateway), { headersTimeoutMs: 5000 }).listen(8080, "127.0.0.1");
+ */
+export function createGatewayNodeServer(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  limits: NodeServerLimits = {},
+): Server {
+  const resolved = resolveServerLimits(limits);
+  const server = createServer(
+    {
+      headersTimeout: resolved.headersTimeoutMs,
+      requestTimeout: resolved.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(resolved.headersTimeoutMs / 2))),
+    },
+    listener,
+  );
+  server.keepAliveTimeout = resolved.keepAliveTimeoutMs;
+  server.maxConnections = resolved.maxConnections;
+  return server;
+}
+
 /** Options of {@link startGatewayServer}. */
 export interface GatewayServerOptions extends Omit<GatewayOptions, "services" | "tokens"> {
   /** The platform config (as written, or already parsed with `parseConfig`). */
@@ -334,6 +399,8 @@ export interface GatewayServerOptions extends Omit<GatewayOptions, "services" | 
   issueTokens?: boolean;
   /** How often the token registry is checked for changes, ms. @default 1000 */
   tokenRefreshIntervalMs?: number;
+  /** Timeouts and the connection cap of the HTTP server. @default {@link DEFAULT_NODE_SERVER_LIMITS} */
+  server?: NodeServerLimits;
 }
 
 /** A listening gateway server. */
@@ -365,8 +432,10 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     only,
     issueTokens = true,
     tokenRefreshIntervalMs,
+    server: serverLimits,
     ...gatewayOptions
   } = options;
+  const limits = resolveServerLimits(serverLimits); // bad limits fail before anything starts
   const services = await loadGatewayServices(config, secretsDir, {
     ...(target !== undefined ? { target } : {}),
     ...(only !== undefined ? { only } : {}),
@@ -384,12 +453,13 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
       ...(tokenRefreshIntervalMs !== undefined ? { refreshIntervalMs: tokenRefreshIntervalMs } : {}),
     },
   });
-  const server = createServer(
+  const server = createGatewayNodeServer(
     toNodeListener(gateway, {
       ...(gatewayOptions.limits?.maxBodyBytes !== undefined
         ? { maxBodyBytes: gatewayOptions.limits.maxBodyBytes }
         : {}),
     }),
+    limits,
   );
   try {
     await new Promise<void>((resolve, reject) => {

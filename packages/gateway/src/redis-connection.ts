@@ -8,11 +8,12 @@
  * part of it (ioredis options from a SecretPayload) and can be replaced by it once it is exported.
  */
 import type { ConnectionOptions } from "node:tls";
+import { keySlot } from "@cacheplane/client";
 import type { SecretPayload } from "@cacheplane/core/secret";
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Command, Redis, type RedisOptions } from "ioredis";
 import type { CommandArg } from "./command-policy.js";
 import { CommandTable } from "./command-table.js";
-import { unavailable } from "./errors.js";
+import { GatewayError, unavailable } from "./errors.js";
 import { isAuthFailure, isReplyError } from "./redis-errors.js";
 import type { RedisReply } from "./reply-encoding.js";
 import type { GatewayService } from "./services.js";
@@ -92,23 +93,66 @@ function isCluster(client: RedisClient): client is Cluster {
 }
 
 const readyWaits = new WeakMap<RedisClient, Promise<void>>();
+/**
+ * What is known about a client's connection: `up` (was ready), `lost` (it closed after being ready: the
+ * first reconnect attempt is under way, give it its chance) or `down` (a connection attempt failed).
+ */
+const availability = new WeakMap<RedisClient, "up" | "lost" | "down">();
 
-/** One shared "ready" promise per client while it connects (no listener per waiting request). */
+/**
+ * Tracks whether `client` is known to be down: from the first failed connection attempt (the initial
+ * one, or the first reconnect after a lost connection) until it is `ready` again. A connection that
+ * just closed (an idle timeout on the server, a failover) is not down yet: requests wait for the
+ * immediate reconnect, and get their 503 as soon as that attempt fails. Requests meanwhile get a 503
+ * at once instead of waiting for a connection that the background reconnects will bring back.
+ */
+export function trackAvailability(client: RedisClient): void {
+  client.on("close", () => availability.set(client, availability.get(client) === "up" ? "lost" : "down"));
+  client.on("ready", () => availability.set(client, "up"));
+}
+
+/** True while `client` is known to be down (see {@link trackAvailability}). */
+export function isKnownDown(client: RedisClient): boolean {
+  return availability.get(client) === "down" && client.status !== "ready";
+}
+
+/**
+ * One shared "ready" promise per client while it connects (no listener per waiting request). It
+ * rejects when the connection attempt under way fails (`close` before `ready`), so waiting requests
+ * get their 503 as soon as Redis is known to be unreachable.
+ */
 function readyPromise(client: RedisClient): Promise<void> {
   let wait = readyWaits.get(client);
   if (!wait) {
-    wait = new Promise<void>((resolve) => {
-      client.once("ready", () => resolve());
+    wait = new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        client.off("close", onClose);
+        resolve();
+      };
+      const onClose = () => {
+        client.off("ready", onReady);
+        reject(unavailable("not connected (reconnecting in the background)"));
+      };
+      client.once("ready", onReady);
+      client.once("close", onClose);
     }).finally(() => readyWaits.delete(client));
+    wait.catch(() => undefined);
     readyWaits.set(client, wait);
   }
   if (client.status === "wait" || client.status === "end") client.connect().catch(() => undefined);
   return wait;
 }
 
-/** Resolves once `client` is ready (connecting it if needed); a 503 GatewayError after `timeoutMs`. */
+/**
+ * Resolves once `client` is ready (connecting it if needed). Rejects with a 503 GatewayError at once
+ * while the client is known to be down, as soon as a connection attempt fails, or after `timeoutMs`
+ * (a server that accepts the connection but does not answer).
+ */
 export function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === "ready") return Promise.resolve();
+  if (isKnownDown(client)) {
+    return Promise.reject(unavailable("not connected (reconnecting in the background)"));
+  }
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -143,6 +187,31 @@ function argsOf(command: readonly CommandArg[]): [string, (string | Buffer)[]] {
 
 function settle(results: [Error | null, unknown][] | null): CommandOutcome[] {
   return (results ?? []).map(([error, reply]) => (error ? { error } : { reply: reply as RedisReply }));
+}
+
+/** The 4xx for a transaction whose keys live in several hash slots of a cluster (nothing was sent). */
+export function crossSlotError(): GatewayError {
+  return new GatewayError(
+    400,
+    "CROSSSLOT Keys in request don't hash to the same slot (transaction not run: on a cluster every key of a /multi-exec must hash to one slot; use a {hash tag} such as orders:{42}:a and orders:{42}:b)",
+  );
+}
+
+/** ioredis's own refusals of a cluster pipeline or transaction spanning slots (nothing was sent). */
+const IOREDIS_CROSS_SLOT = /should belong to the same slot/i;
+
+/** True when the keys of `commands` (as ioredis finds them) hash to more than one cluster slot. */
+function spansSlots(commands: readonly (readonly CommandArg[])[]): boolean {
+  let slot: number | undefined;
+  for (const command of commands) {
+    const [name, args] = argsOf(command);
+    for (const key of new Command(name, args).getKeys()) {
+      const s = keySlot(typeof key === "string" ? key : Buffer.from(key as Buffer));
+      if (slot === undefined) slot = s;
+      else if (s !== slot) return true;
+    }
+  }
+  return false;
 }
 
 /** Minimum time between two re-reads of a service's secret after authentication failures. */
@@ -200,6 +269,7 @@ export class ServiceConnection {
     };
     client.on("error", onError);
     if (isCluster(client)) client.on("node error", onError);
+    trackAvailability(client);
     return client;
   }
 
@@ -313,18 +383,27 @@ export class ServiceConnection {
     return outcomes;
   }
 
-  /** MULTI ... EXEC on this service's connection. Throws EXECABORT when Redis discards it. */
+  /**
+   * MULTI ... EXEC on this service's connection. Throws EXECABORT when Redis discards it. On a
+   * cluster, a transaction whose keys hash to several slots can never run: it is refused with a 400
+   * CROSSSLOT before anything is sent (a client must not retry it, unlike a 503).
+   */
   async transaction(
     commands: readonly (readonly CommandArg[])[],
     deadline: number,
   ): Promise<CommandOutcome[]> {
     const client = await this.client(deadline);
+    if (isCluster(client) && spansSlots(commands)) throw crossSlotError();
     const tx = client.multi();
     for (const command of commands) {
       const [name, args] = argsOf(command);
       tx.callBuffer(name, args);
     }
-    const results = await withDeadline(this.track(tx.exec()), deadline - Date.now(), this.settings.timeoutMs);
+    const exec = tx.exec().catch((error: unknown) => {
+      if (error instanceof Error && IOREDIS_CROSS_SLOT.test(error.message)) throw crossSlotError();
+      throw error;
+    });
+    const results = await withDeadline(this.track(exec), deadline - Date.now(), this.settings.timeoutMs);
     if (results === null) throw new Error("Transaction aborted");
     return settle(results);
   }

@@ -6,9 +6,11 @@
  * belongs to, when it was issued, and — for tokens rotated out — until when it stays valid.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { withFileLock, writeFileAtomic } from "./file-utils.js";
+import { constants } from "node:fs";
+import { access, chmod, readdir, readFile, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { withFileLock } from "./file-lock.js";
+import { writeFileAtomic } from "./file-utils.js";
 
 /** What a token may do: everything the service's Redis user may, or read commands only. */
 export type TokenKind = "read-write" | "read-only";
@@ -58,6 +60,12 @@ export interface RotatedServiceTokens extends ServiceTokens {
 /** Random bytes per token (base64url encoded: 43 characters). */
 export const TOKEN_BYTES = 32;
 const REGISTRY_FILE = "gateway-tokens.json";
+const TOKEN_FILE_SUFFIX = ".token.json";
+
+/** The files written under the registry's lock (for the lock's cleanup of temp files left by a crash). */
+function writtenUnderLock(name: string): boolean {
+  return name === REGISTRY_FILE || name.endsWith(TOKEN_FILE_SUFFIX);
+}
 
 /** A fresh random token: 32 bytes from `crypto.randomBytes`, base64url. */
 export function generateToken(): string {
@@ -80,7 +88,7 @@ function checkServiceName(service: string): void {
 /** `<secretsDir>/<service>.token.json`: where a service's tokens are written. */
 export function serviceTokenPath(secretsDir: string, service: string): string {
   checkServiceName(service);
-  return join(secretsDir, `${service}.token.json`);
+  return join(secretsDir, `${service}${TOKEN_FILE_SUFFIX}`);
 }
 
 /** `<secretsDir>/gateway-tokens.json`: the hash registry the gateway reads. */
@@ -162,6 +170,8 @@ async function readServiceTokenFile(path: string): Promise<ServiceTokens | undef
   return { readWrite: p.readWrite, readOnly: p.readOnly };
 }
 
+const LOCK_OPTIONS = { leftovers: writtenUnderLock };
+
 function serializeTokens(tokens: ServiceTokens): string {
   return `${JSON.stringify({ readWrite: tokens.readWrite, readOnly: tokens.readOnly }, null, 2)}\n`;
 }
@@ -228,16 +238,20 @@ export async function ensureServiceTokens(
   const tokenPath = serviceTokenPath(secretsDir, serviceName);
   const registryPath = tokenRegistryPath(secretsDir);
   const now = (options.now ?? (() => new Date()))();
-  return withFileLock(registryPath, async () => {
-    const existing = await readServiceTokenFile(tokenPath);
-    const tokens = existing ?? { readWrite: generateToken(), readOnly: generateToken() };
-    const records = await readTokenRegistry(registryPath);
-    const next = reconcile(records, serviceName, tokens, now);
-    if (next) await writeFileAtomic(registryPath, serializeRegistry(next));
-    if (existing) await chmod(tokenPath, 0o600);
-    else await writeFileAtomic(tokenPath, serializeTokens(tokens));
-    return tokens;
-  });
+  return withFileLock(
+    registryPath,
+    async () => {
+      const existing = await readServiceTokenFile(tokenPath);
+      const tokens = existing ?? { readWrite: generateToken(), readOnly: generateToken() };
+      const records = await readTokenRegistry(registryPath);
+      const next = reconcile(records, serviceName, tokens, now);
+      if (next) await writeFileAtomic(registryPath, serializeRegistry(next));
+      if (existing) await chmod(tokenPath, 0o600);
+      else await writeFileAtomic(tokenPath, serializeTokens(tokens));
+      return tokens;
+    },
+    LOCK_OPTIONS,
+  );
 }
 
 /**
@@ -258,30 +272,138 @@ export async function rotateServiceTokens(
   const registryPath = tokenRegistryPath(secretsDir);
   const now = (options.now ?? (() => new Date()))();
   const until = new Date(now.getTime() + graceSeconds * 1000);
-  return withFileLock(registryPath, async () => {
-    const tokens: ServiceTokens = { readWrite: generateToken(), readOnly: generateToken() };
-    const records = (await readTokenRegistry(registryPath)).filter((r) => !isExpired(r, now));
-    const next: TokenRecord[] = records.map((record) => {
-      if (record.service !== serviceName) return record;
-      const ends = record.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(record.expiresAt);
-      return ends > until.getTime() ? { ...record, expiresAt: until.toISOString() } : record;
-    });
-    const created = now.toISOString();
-    next.push({
-      service: serviceName,
-      kind: "read-write",
-      hash: hashToken(tokens.readWrite),
-      createdAt: created,
-    });
-    next.push({
-      service: serviceName,
-      kind: "read-only",
-      hash: hashToken(tokens.readOnly),
-      createdAt: created,
-    });
-    const live = graceSeconds === 0 ? next.filter((r) => !isExpired(r, now)) : next;
-    await writeFileAtomic(registryPath, serializeRegistry(live));
-    await writeFileAtomic(tokenPath, serializeTokens(tokens));
-    return { ...tokens, previousValidUntil: until.toISOString() };
-  });
+  return withFileLock(
+    registryPath,
+    async () => {
+      const tokens: ServiceTokens = { readWrite: generateToken(), readOnly: generateToken() };
+      const records = (await readTokenRegistry(registryPath)).filter((r) => !isExpired(r, now));
+      const next: TokenRecord[] = records.map((record) => {
+        if (record.service !== serviceName) return record;
+        const ends = record.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(record.expiresAt);
+        return ends > until.getTime() ? { ...record, expiresAt: until.toISOString() } : record;
+      });
+      const created = now.toISOString();
+      next.push({
+        service: serviceName,
+        kind: "read-write",
+        hash: hashToken(tokens.readWrite),
+        createdAt: created,
+      });
+      next.push({
+        service: serviceName,
+        kind: "read-only",
+        hash: hashToken(tokens.readOnly),
+        createdAt: created,
+      });
+      const live = graceSeconds === 0 ? next.filter((r) => !isExpired(r, now)) : next;
+      await writeFileAtomic(registryPath, serializeRegistry(live));
+      await writeFileAtomic(tokenPath, serializeTokens(tokens));
+      return { ...tokens, previousValidUntil: until.toISOString() };
+    },
+    LOCK_OPTIONS,
+  );
+}
+
+/** Services that have a token file in `secretsDir` (`<service>.token.json`). */
+async function tokenFileServices(secretsDir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(secretsDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  return entries
+    .filter((name) => name.endsWith(TOKEN_FILE_SUFFIX) && name.length > TOKEN_FILE_SUFFIX.length)
+    .map((name) => name.slice(0, -TOKEN_FILE_SUFFIX.length));
+}
+
+/**
+ * Services that still have gateway tokens in `secretsDir` (a token file, or hashes in the registry)
+ * but are not in `keep`: what {@link pruneServiceTokens} would revoke. Changes nothing.
+ */
+export async function retiredTokenServices(secretsDir: string, keep: Iterable<string>): Promise<string[]> {
+  const kept = new Set(keep);
+  const records = await readTokenRegistry(tokenRegistryPath(secretsDir));
+  const names = new Set([...records.map((r) => r.service), ...(await tokenFileServices(secretsDir))]);
+  return [...names].filter((name) => !kept.has(name)).sort();
+}
+
+/**
+ * Revokes the gateway tokens of every service not in `keep` (retired services): their hashes leave
+ * the registry first (a running gateway refuses them at its next registry check), then their
+ * `<service>.token.json` files are deleted. Idempotent; a crash in between is finished by the next
+ * call (a token file without hashes is still found and deleted).
+ *
+ * @returns the services whose tokens were revoked, sorted.
+ */
+export async function pruneServiceTokens(secretsDir: string, keep: Iterable<string>): Promise<string[]> {
+  const kept = new Set(keep);
+  const registryPath = tokenRegistryPath(secretsDir);
+  return withFileLock(
+    registryPath,
+    async () => {
+      const retired = await retiredTokenServices(secretsDir, kept);
+      if (retired.length === 0) return [];
+      const gone = new Set(retired);
+      const records = await readTokenRegistry(registryPath);
+      const next = records.filter((r) => !gone.has(r.service));
+      if (next.length !== records.length) await writeFileAtomic(registryPath, serializeRegistry(next));
+      for (const service of retired) {
+        // A name that cannot be a token file (e.g. from a hand-edited registry) has no file to delete.
+        if (/[/\\\0]/.test(service) || service.startsWith(".") || service.length === 0) continue;
+        await rm(join(secretsDir, `${service}${TOKEN_FILE_SUFFIX}`), { force: true });
+      }
+      return retired;
+    },
+    LOCK_OPTIONS,
+  );
+}
+
+/** Throws naming `dir` unless this process can create files in it (or in the nearest existing parent). */
+async function checkWritableDir(dir: string): Promise<void> {
+  let current = dir;
+  for (;;) {
+    try {
+      const info = await stat(current);
+      if (!info.isDirectory())
+        throw new Error(`${current} is not a directory; the tokens of ${dir} cannot be written`);
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
+      const parent = dirname(current);
+      if (parent === current) break;
+      current = parent;
+    }
+  }
+  try {
+    await access(current, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new Error(
+      `Cannot write to ${current}: the gateway tokens need a writable ${dir}; fix its permissions`,
+    );
+  }
+}
+
+/**
+ * Checks, without writing anything, that the tokens of `services` can be issued in `secretsDir`: the
+ * names make valid token file names, the directory is writable, the registry (if any) is readable and
+ * valid JSON, and every existing token file is readable and well-formed. Run it before changing
+ * anything else, so a problem here never leaves a half-applied change behind.
+ *
+ * @throws the first problem found, naming the file and the fix (never a token).
+ */
+export async function checkServiceTokens(secretsDir: string, services: readonly string[]): Promise<void> {
+  const paths = services.map((service) => serviceTokenPath(secretsDir, service));
+  await checkWritableDir(secretsDir);
+  try {
+    await readTokenRegistry(tokenRegistryPath(secretsDir));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `${message}; fix it, or delete it: the next apply rebuilds it from the token files (tokens rotated out and still in their grace period then stop working)`,
+    );
+  }
+  for (const path of paths) await readServiceTokenFile(path);
 }

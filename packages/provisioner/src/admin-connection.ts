@@ -32,6 +32,9 @@ function hintFor(message: string, settings: AdminConnectionSettings): string {
   if (/NOPERM/i.test(message))
     return ` The admin user${settings.username ? ` "${settings.username}"` : ""} lacks a permission; it needs ACL and CLUSTER NODES (e.g. +@admin or +@all).`;
   if (/ECONNREFUSED/i.test(message)) return " Is the server running, and are host and port right?";
+  // A TLS-only port drops a plain connection during the handshake (write ECONNRESET, EPIPE, closed).
+  if (!settings.tls && /ECONNRESET|EPIPE|Connection is closed|socket hang up/i.test(message))
+    return " The server closed the connection at once: it may want TLS; use rediss:// instead of redis:// in the admin URL.";
   if (/ENOTFOUND|EAI_AGAIN/i.test(message)) return " The host name does not resolve.";
   if (/ETIMEDOUT|timed? ?out/i.test(message))
     return " The node did not answer in time: check the network path, security groups and TLS settings.";

@@ -10,6 +10,7 @@ import {
   type ResolvedService,
   type SecretPayload,
 } from "@cacheplane/core";
+import { assertWithinElastiCacheLimits } from "./elasticache-limits.js";
 import { generatePassword as defaultGeneratePassword } from "./password.js";
 import { detailedPlan } from "./plan-against.js";
 import type { ApplyOptions, ApplyResult, ProvisioningTarget, SecretStore, StoredSecret } from "./types.js";
@@ -56,6 +57,8 @@ export async function applyPlatform(
   const prune = options.prune ?? false;
   const planned = await detailedPlan(config, target, store, { prune });
   const { actions, secrets } = planned;
+  // ElastiCache quotas (100 users per user group, 1,000 per account) are checked before the first change.
+  if (target.kind === "elasticache") assertWithinElastiCacheLimits(actions, planned.actual);
   const info = target.connectionInfo();
   const services = new Map(config.services.map((s) => [s.name, s]));
   const serviceOf = (name: string): ResolvedService => {

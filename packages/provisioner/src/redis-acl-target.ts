@@ -2,7 +2,7 @@
  * The Redis/Valkey target: service users are ACL users, set with `ACL SETUSER` on every node (a
  * standalone server, or every master and replica of a Redis Cluster, since ACL state is per node).
  */
-import type { ActualState, ActualUser, PlatformConfig } from "@cacheplane/core";
+import type { ActualState, ActualUser, NodeDifference, PlatformConfig } from "@cacheplane/core";
 import { AccessCanonicalizer, assertNoCredentialRules } from "./access-canonicalizer.js";
 import { AclPersistence, type AclSaveMode } from "./acl-persistence.js";
 import {
@@ -172,6 +172,7 @@ export class RedisAclTarget implements ProvisioningTarget {
         : undefined;
     const users: ActualUser[] = [];
     const disagreements: NodeDisagreement[] = [];
+    const nodeDifferences: Record<string, NodeDifference[]> = {};
 
     for (const name of [...names].sort()) {
       const perNode = lists.map((list) => list.get(name));
@@ -188,7 +189,12 @@ export class RedisAclTarget implements ProvisioningTarget {
                 : "passwords";
         disagreements.push({ userId: name, node: this.nodes[i]!.address, difference });
       });
-      const reported = this.reportedEntry(perNode, declared.get(name), wanted);
+      const declaredAccess = declared.get(name);
+      if (declaredAccess !== undefined && this.nodes.length > 1) {
+        const differences = this.differencesFromDeclared(perNode, declaredAccess, wanted);
+        if (differences.length > 0) nodeDifferences[name] = differences;
+      }
+      const reported = this.reportedEntry(perNode, declaredAccess, wanted);
       if (reported === undefined) continue;
       users.push({
         userId: name,
@@ -199,7 +205,34 @@ export class RedisAclTarget implements ProvisioningTarget {
       });
     }
     this.disagreements = disagreements;
-    return { users };
+    return Object.keys(nodeDifferences).length > 0 ? { users, nodeDifferences } : { users };
+  }
+
+  /**
+   * Where a declared user, present on at least one node, is missing or differs: nodes without it,
+   * nodes whose rules are not the declared ones (in that node's own spelling), and nodes whose
+   * passwords differ from those of the first node that has the user.
+   */
+  private differencesFromDeclared(
+    perNode: (AclUserEntry | undefined)[],
+    declaredAccess: string,
+    wanted: Map<string, string>[] | undefined,
+  ): NodeDifference[] {
+    const first = perNode.find((e) => e !== undefined);
+    if (first === undefined) return []; // missing everywhere: a plain create
+    const differences: NodeDifference[] = [];
+    perNode.forEach((entry, i) => {
+      const node = this.nodes[i]!.address;
+      if (entry === undefined) differences.push({ node, difference: "missing" });
+      else if (wanted !== undefined && entry.access !== wanted[i]!.get(declaredAccess))
+        differences.push({ node, difference: "access" });
+      else if (!sameHashes(entry.passwordHashes, first.passwordHashes))
+        differences.push({ node, difference: "passwords" });
+    });
+    // Every node differs the same way (the config changed): nothing node-specific to point at.
+    if (differences.length === perNode.length && differences.every((d) => d.difference === "access"))
+      return [];
+    return differences;
   }
 
   /** What to report for a user seen as `perNode` (one entry per node, undefined where missing). */

@@ -144,6 +144,9 @@ describe("RedisAclTarget on a 3-master cluster with a replica per master", () =>
     assert.deepEqual(target.lastDisagreements, [
       { userId: "svca", node: replicaAddress, difference: "access" },
     ]);
+    // The plan itself names the node, for the operator reviewing it.
+    assert.deepEqual(action.nodes, [{ node: replicaAddress, difference: "access" }]);
+    assert.match(formatPlan(actions), new RegExp(`^ {4}access differs on node ${replicaAddress}$`, "m"));
 
     await applyPlatform(config, target, store);
     const lines = await linesOf("svca");
@@ -167,6 +170,14 @@ describe("RedisAclTarget on a 3-master cluster with a replica per master", () =>
       ),
       ["create-user svcb", "modify-user svca passwords"],
     );
+    const address = (i: number) => `${cluster.nodes[i]!.host}:${cluster.nodes[i]!.port}`;
+    assert.deepEqual(
+      actions.map((a) => ("nodes" in a ? a.nodes : undefined)),
+      [[{ node: address(1), difference: "missing" }], [{ node: address(5), difference: "passwords" }]],
+    );
+    const text = formatPlan(actions);
+    assert.match(text, new RegExp(`^\\+ create user svcb .*\\n {4}missing on node ${address(1)}$`, "m"));
+    assert.match(text, new RegExp(`^ {4}passwords differ on node ${address(5)}$`, "m"));
     assert.ok(
       actual.users.find((u) => u.userId === "svca")?.passwordHashes?.includes(PASSWORDS_DIFFER_BETWEEN_NODES),
     );

@@ -2,11 +2,16 @@
 
 import { resolve } from "node:path";
 import { type PlanAction, summarizePlan } from "@cacheplane/core";
-import { ensureServiceTokens, serviceTokenPath } from "@cacheplane/gateway";
+import {
+  checkServiceTokens,
+  ensureServiceTokens,
+  pruneServiceTokens,
+  serviceTokenPath,
+} from "@cacheplane/gateway";
 import { type ApplyProgress, applyPlatform } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
-import { EXIT } from "../errors.js";
+import { CliError, EXIT } from "../errors.js";
 import type { CommandContext } from "../io.js";
 import { addTargetOptions, openSecretStore, type TargetFlags, withTarget } from "../target-options.js";
 import { type ActionFactory, type ConfigFlags, DEFAULT_CONFIG_FILE } from "./action.js";
@@ -62,10 +67,31 @@ export function progressPrinter(write: (text: string) => void): {
   };
 }
 
+/**
+ * Checks everything about the gateway tokens that could fail once the server has changed: token
+ * file names, a writable secrets directory, a readable registry and well-formed token files.
+ * @throws CliError (exit 1, nothing changed) naming the problem and the fix.
+ */
+export async function preflightTokens(secretsDir: string, services: readonly string[]): Promise<void> {
+  try {
+    await checkServiceTokens(secretsDir, services);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new CliError(`${message}. Nothing was changed.`);
+  }
+}
+
 /** Applies the plan and prints a summary plus where every service's secret is. */
 export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<number> {
   const config = await loadConfig(flags.config, ctx.io.cwd);
   const store = openSecretStore(flags, ctx);
+  const secretsDir = resolve(ctx.io.cwd, flags.secretsDir!);
+  const enabled = config.services.filter((s) => s.enabled);
+  // Everything that can fail before the first change (the config was validated by loadConfig).
+  await preflightTokens(
+    secretsDir,
+    enabled.map((s) => s.name),
+  );
   const progress = progressPrinter((text) => ctx.io.stderr(text));
   const result = await withTarget(flags, ctx, async (target) => {
     try {
@@ -80,15 +106,23 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
   });
 
   // Gateway tokens (`<secrets-dir>/<service>.token.json`: {"readWrite", "readOnly"}), issued once and kept.
-  const secretsDir = resolve(ctx.io.cwd, flags.secretsDir!);
   const tokens: Record<string, string> = {};
-  for (const service of config.services.filter((s) => s.enabled)) {
+  for (const service of enabled) {
     await ensureServiceTokens(secretsDir, service.name);
     tokens[service.name] = serviceTokenPath(secretsDir, service.name);
   }
+  // With --prune, services the config no longer declares lose their tokens with their users.
+  const revokedTokens = flags.prune
+    ? await pruneServiceTokens(
+        secretsDir,
+        config.services.map((s) => s.name),
+      )
+    : [];
 
   if (flags.json) {
-    ctx.out(JSON.stringify({ applied: result.applied, secrets: result.secrets, tokens }, null, 2));
+    ctx.out(
+      JSON.stringify({ applied: result.applied, secrets: result.secrets, tokens, revokedTokens }, null, 2),
+    );
     return EXIT.ok;
   }
   if (result.applied.length === 0) {
@@ -113,6 +147,10 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
     const width = Math.max(...tokenNames.map((n) => n.length));
     for (const name of tokenNames) ctx.out(`  ${name.padEnd(width)}  ${tokens[name]}`);
   }
+  if (revokedTokens.length > 0) {
+    ctx.out("");
+    ctx.out(`Revoked the gateway tokens of retired services: ${revokedTokens.join(", ")}.`);
+  }
   return EXIT.ok;
 }
 
@@ -124,7 +162,11 @@ export function registerApply(program: Command, action: ActionFactory): void {
       .description("create/modify users on the target so it matches the config; writes service secrets")
       .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE),
   )
-    .option("--prune", "also delete managed users the config no longer declares", false)
-    .option("--json", "print {applied, secrets, tokens} as JSON on stdout", false)
+    .option(
+      "--prune",
+      "also delete managed users the config no longer declares, with their secrets and gateway tokens",
+      false,
+    )
+    .option("--json", "print {applied, secrets, tokens, revokedTokens} as JSON on stdout", false)
     .action(action(runApply));
 }

@@ -1,5 +1,8 @@
 /** `cacheplane plan`: what `apply` would change, as a reviewable diff or as JSON. */
+
+import { resolve } from "node:path";
 import { formatPlan, type PlanAction, summarizePlan } from "@cacheplane/core";
+import { retiredTokenServices } from "@cacheplane/gateway";
 import { assertWithinElastiCacheLimits, planAgainst } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
@@ -14,32 +17,50 @@ export interface PlanFlags extends ConfigFlags, TargetFlags {
   detailedExitcode?: boolean;
 }
 
+/** What `apply` with the same flags would do: the plan's actions and, with `--prune`, token revocations. */
+export interface ComputedPlan {
+  actions: PlanAction[];
+  /** Services whose gateway tokens `apply --prune` would revoke (no longer declared). */
+  revokeTokens: string[];
+}
+
 /** Computes the plan for the config against the target, without changing anything. */
-export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promise<PlanAction[]> {
+export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promise<ComputedPlan> {
   const config = await loadConfig(flags.config, ctx.io.cwd);
   const store = openSecretStore(flags, ctx);
-  return withTarget(flags, ctx, async (target) => {
+  const actions = await withTarget(flags, ctx, async (target) => {
     const { actions, actual } = await planAgainst(config, target, store, { prune: flags.prune ?? false });
     // ElastiCache quotas (100 users per user group, 1,000 users per account): fail the plan, not the apply.
     if (target.kind === "elasticache") assertWithinElastiCacheLimits(actions, actual);
     return actions;
   });
+  const revokeTokens = flags.prune
+    ? await retiredTokenServices(
+        resolve(ctx.io.cwd, flags.secretsDir!),
+        config.services.map((s) => s.name),
+      )
+    : [];
+  return { actions, revokeTokens };
 }
 
 /** Prints the plan; exit code 0, or 2 with `--detailed-exitcode` when changes are pending. */
 export async function runPlan(flags: PlanFlags, ctx: CommandContext): Promise<number> {
-  const actions = await computePlan(flags, ctx);
+  const { actions, revokeTokens: revoke } = await computePlan(flags, ctx);
+  const revokeLines = revoke.map((service) => `- revoke gateway tokens of ${service} (no longer declared)`);
   if (flags.json) {
     ctx.out(JSON.stringify(actions, null, 2));
+    for (const line of revokeLines) ctx.log(line);
   } else {
-    ctx.out(formatPlan(actions));
-    if (actions.length > 0) ctx.log("Run `cacheplane apply` with the same flags to make these changes.");
+    ctx.out(actions.length === 0 && revoke.length > 0 ? revokeLines.join("\n") : formatPlan(actions));
+    if (actions.length > 0 && revoke.length > 0) ctx.out(revokeLines.join("\n"));
+    if (actions.length > 0 || revoke.length > 0)
+      ctx.log("Run `cacheplane apply` with the same flags to make these changes.");
   }
   if (flags.json && actions.length > 0) {
     const counts = Object.entries(summarizePlan(actions)).map(([type, n]) => `${n} ${type}`);
     ctx.log(`Plan: ${counts.join(", ")}.`);
   }
-  return flags.detailedExitcode && actions.length > 0 ? EXIT.usage : EXIT.ok;
+  return flags.detailedExitcode && (actions.length > 0 || revoke.length > 0) ? EXIT.usage : EXIT.ok;
 }
 
 /** Registers `plan` on the program. */
@@ -50,7 +71,11 @@ export function registerPlan(program: Command, action: ActionFactory): void {
       .description("show what apply would change on the target (changes nothing)")
       .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE),
   )
-    .option("--prune", "also plan deletion of managed users the config no longer declares", false)
+    .option(
+      "--prune",
+      "also plan deletion of managed users the config no longer declares (and their gateway tokens)",
+      false,
+    )
     .option("--json", "print the actions as a JSON array on stdout", false)
     .option("--detailed-exitcode", "exit 2 when changes are pending, 0 when there are none", false)
     .action(action(runPlan));

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PASSWORD_ALPHABET } from "@cacheplane/core";
+import { type ProcessRecord, parseProcessRecord } from "@cacheplane/gateway";
 import { CliError } from "../errors.js";
 
 /** The local server's administrator. */
@@ -20,7 +21,12 @@ export interface AdminCredentials {
 /** Last-run bookkeeping in `dev.json`. */
 export interface DevState {
   port?: number;
+  /** The running redis-server's PID (absent once it was stopped). */
   pid?: number;
+  /** The redis-server's start identity (see `processStartIdentity`), so a reused PID is not mistaken for it. */
+  redisStart?: string;
+  /** The `cacheplane dev` process that started it: while it runs, another `dev` on the directory is refused. */
+  owner?: ProcessRecord;
 }
 
 /** User name of the dev server's administrator. */
@@ -101,6 +107,9 @@ export function readDevState(dir: string): DevState {
     const state: DevState = {};
     if (Number.isInteger(parsed.port)) state.port = parsed.port!;
     if (Number.isInteger(parsed.pid)) state.pid = parsed.pid!;
+    if (typeof parsed.redisStart === "string") state.redisStart = parsed.redisStart;
+    const owner = parseProcessRecord(parsed.owner);
+    if (owner) state.owner = owner;
     return state;
   } catch {
     return {};

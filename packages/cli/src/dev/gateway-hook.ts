@@ -4,8 +4,9 @@
  * instructions name the files and how to read them, never the tokens themselves.
  */
 import { join, relative } from "node:path";
-import type { PlatformConfig } from "@cacheplane/core";
+import type { PlatformConfig, ResolvedService } from "@cacheplane/core";
 import { startGatewayServer } from "@cacheplane/gateway";
+import { fieldFromFile, shellWord } from "./shell-quote.js";
 
 /** What the gateway needs to serve the dev platform. */
 export interface DevGatewayContext {
@@ -33,6 +34,29 @@ export interface DevGateway {
   stop(): Promise<void>;
 }
 
+/**
+ * A `curl` command that works when pasted: a SET with the read-write token of the first service whose
+ * access is `read-write`, else a GET with the read-only token of the first `read-only` one (a
+ * read-only service's user may not write). Undefined when no service has a preset access level.
+ */
+export function curlExample(
+  config: PlatformConfig,
+  url: string,
+  tokenFiles: Record<string, string>,
+): string | undefined {
+  const served = config.services
+    .filter((s) => tokenFiles[s.name] !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const pick = (access: string): ResolvedService | undefined => served.find((s) => s.access === access);
+  const writer = pick("read-write");
+  const reader = writer ? undefined : pick("read-only");
+  const service = writer ?? reader;
+  if (!service) return undefined;
+  const path = writer ? `/set/${service.keyspace}:hello/world` : `/get/${service.keyspace}:hello`;
+  const token = fieldFromFile(tokenFiles[service.name]!, writer ? "readWrite" : "readOnly");
+  return `curl -s ${shellWord(`${url}${path}`)} -H "Authorization: Bearer "${token}`;
+}
+
 /** Starts the gateway for the dev platform on 127.0.0.1. */
 export async function startGatewayIfAvailable(context: DevGatewayContext): Promise<DevGateway | undefined> {
   const secretsDir = join(context.dir, "secrets");
@@ -50,11 +74,12 @@ export async function startGatewayIfAvailable(context: DevGatewayContext): Promi
   for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
     instructions.push(`${service} tokens  ${show(file)}  (readWrite, readOnly)`);
   }
+  const example = curlExample(context.config, server.url, server.tokenFiles);
+  if (example !== undefined) instructions.push(`try  ${example}`);
   if (first !== undefined) {
     const file = server.tokenFiles[first]!;
     instructions.push(
-      `try  curl -s ${server.url}/set/${context.config.services.find((s) => s.name === first)?.keyspace ?? first}:hello/world -H "Authorization: Bearer $(node -p 'require("${file}").readWrite')"`,
-      `@upstash/redis  UPSTASH_REDIS_REST_URL=${server.url} UPSTASH_REDIS_REST_TOKEN="$(node -p 'require("${file}").readWrite')"`,
+      `@upstash/redis  UPSTASH_REDIS_REST_URL=${server.url} UPSTASH_REDIS_REST_TOKEN=${fieldFromFile(file, "readWrite")}`,
     );
   }
   return { url: server.url, instructions, stop: () => server.close() };

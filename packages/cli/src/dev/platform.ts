@@ -13,12 +13,17 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { PlanAction, PlatformConfig, ResolvedService } from "@cacheplane/core";
+import {
+  checkServiceTokens,
+  currentProcessRecord,
+  processStartIdentity,
+  pruneServiceTokens,
+} from "@cacheplane/gateway";
 import { type ApplyProgress, applyPlatform, FileSecretStore, RedisAclTarget } from "@cacheplane/provisioner";
 import { CliError } from "../errors.js";
 import {
   type AdminCredentials,
   DEV_FILES,
-  isRunningRedisServer,
   loadOrCreateAdmin,
   readDevState,
   writeDevState,
@@ -28,6 +33,7 @@ import { getFreePort, isPortFree } from "./ports.js";
 import { findRedisServerBinary } from "./redis-binary.js";
 import { devRedisConf, writeDevAclFile } from "./redis-config.js";
 import { PortInUseError, type RedisProcess, redisServerVersion, spawnRedisServer } from "./redis-process.js";
+import { takeOverStaleServer } from "./stale-server.js";
 
 /** Options of {@link startDevPlatform}. */
 export interface DevPlatformOptions {
@@ -144,14 +150,22 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   const bin = findRedisServerBinary(env);
   await mkdir(dir, { recursive: true, mode: 0o700 });
 
-  const state = readDevState(dir);
-  if (state.pid !== undefined && isRunningRedisServer(state.pid)) {
-    throw new CliError(
-      `the redis-server of another \`cacheplane dev\` on ${dir} is still running (pid ${state.pid}, port ${state.port ?? "?"}); stop that one (Ctrl-C, or \`kill ${state.pid}\`) or use another --dir`,
-    );
-  }
   const admin = await loadOrCreateAdmin(dir);
   options.onSecret?.(admin.password);
+  const secretsDir = join(dir, DEV_FILES.secrets);
+  // Checks that could fail once the server runs: token files and registry (the gateway issues tokens).
+  if (options.gatewayPort !== false) {
+    try {
+      await checkServiceTokens(
+        secretsDir,
+        options.config.services.filter((s) => s.enabled).map((s) => s.name),
+      );
+    } catch (error) {
+      throw new CliError(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const state = readDevState(dir);
+  await takeOverStaleServer(dir, state, admin, log);
 
   const version = redisServerVersion(bin);
   const server = await startServer(bin, dir, admin, options.port, state.port);
@@ -159,9 +173,14 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   log(
     `cacheplane dev: redis-server ${version} (pid ${server.pid}) on 127.0.0.1:${server.port}, log ${logFile}`,
   );
-  await writeDevState(dir, { port: server.port, pid: server.pid });
+  const redisStart = processStartIdentity(server.pid);
+  await writeDevState(dir, {
+    port: server.port,
+    pid: server.pid,
+    ...(redisStart !== undefined ? { redisStart } : {}),
+    owner: currentProcessRecord(),
+  });
 
-  const secretsDir = join(dir, DEV_FILES.secrets);
   let gateway: DevGateway | undefined;
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -191,6 +210,11 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     } finally {
       await target.close();
     }
+    // ... and services removed from it lose their gateway tokens with their users.
+    await pruneServiceTokens(
+      secretsDir,
+      options.config.services.map((s) => s.name),
+    );
     for (const service of options.config.services) {
       const payload = (await store.get(service))?.payload;
       if (payload) options.onSecret?.(payload.password);

@@ -11,6 +11,11 @@ export function shellWord(value: string): string {
  * `"$(node -p 'require("/path/secret.json").password')"`. The password itself never appears.
  */
 export function passwordFromFile(file: string): string {
-  const script = `require(${JSON.stringify(file)}).password`;
+  return fieldFromFile(file, "password");
+}
+
+/** Like {@link passwordFromFile}, for any top-level string field (`readWrite`, `readOnly` of a token file). */
+export function fieldFromFile(file: string, field: string): string {
+  const script = `require(${JSON.stringify(file)})[${JSON.stringify(field)}]`;
   return `"$(node -p ${shellWord(script)})"`;
 }

@@ -130,7 +130,7 @@ export async function runDoctorChecks(
       await node.connect();
     } catch (error) {
       const why = socketError ?? (error as Error).message;
-      const hint = secret.tls ? tlsHint(why) : "";
+      const hint = secret.tls ? tlsHint(why) : plainHint(why);
       checks.push({
         name: "tls",
         ok: false,
@@ -228,6 +228,13 @@ export async function runDoctorChecks(
     node.disconnect();
   }
   return report();
+}
+
+/** Why a plain-TCP connection failed, when it looks like a TLS-only port dropping it. */
+function plainHint(message: string): string {
+  if (/ECONNRESET|EPIPE|Connection is closed|socket hang up/i.test(message))
+    return " (the server closed the connection at once: it may want TLS; the secret says tls: false, use rediss:// / tls: true)";
+  return "";
 }
 
 function tlsHint(message: string): string {
