@@ -155,6 +155,8 @@ async function bundles(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), "cacheplane-bench-"));
   try {
     const external = ["@aws-sdk/*", "@smithy/*", "@aws-crypto/*"];
+    // Bundle the packages' TypeScript sources (docs/decisions/0006), as the rest of the repository runs.
+    const conditions = ["@cacheplane/source"];
     const common = {
       bundle: true,
       minify: true,
@@ -162,6 +164,7 @@ async function bundles(): Promise<BenchRow[]> {
       format: "esm",
       target: "node20",
       external,
+      conditions,
     } as const;
     const clientFile = join(dir, "client.mjs");
     await build({

@@ -1,23 +1,30 @@
 /**
- * The Lambda function behind `Custom::CacheplaneUserGroupMembership`: one per stack, bundled from
- * `handler/index.ts` with esbuild at synth time (local bundling, no Docker). Each membership grants it
- * exactly the ElastiCache (and, when it owns the user, Secrets Manager) permissions it needs.
+ * The Lambda function behind `Custom::CacheplaneUserGroupMembership`: one per stack. Its code is the
+ * bundle of `handler/index.ts`: prebuilt in the installed package, or bundled with the local esbuild at
+ * synth time when running from source (see `handler-bundle.ts`; no Docker either way). Each membership
+ * grants it exactly the ElastiCache (and, when it owns the user, Secrets Manager) permissions it needs.
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Duration, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import {
+  HANDLER_BUNDLING,
+  MEMBERSHIP_HANDLER_ENTRY,
+  PREBUILT_HANDLER_DIR,
+  PREBUILT_HANDLER_FILE,
+  RUNNING_FROM_SOURCE,
+  SOURCE_CONDITION,
+} from "./handler-bundle.js";
+
+export { MEMBERSHIP_HANDLER_ENTRY };
 
 const HANDLER_ID = "CacheplaneMembershipHandler";
 const LOCK_FILES = ["package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"];
-
-/** Path of the handler's TypeScript entry. */
-export const MEMBERSHIP_HANDLER_ENTRY = fileURLToPath(new URL("./handler/index.ts", import.meta.url));
 
 function findLockFile(from: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
@@ -53,33 +60,25 @@ export class MembershipHandler extends Construct {
     );
   }
 
-  /** The bundled Lambda function. */
-  readonly function: nodejs.NodejsFunction;
+  /** The Lambda function (a `NodejsFunction` when bundled at synth time from source). */
+  readonly function: lambda.Function;
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
-    const lockFile = findLockFile(dirname(MEMBERSHIP_HANDLER_ENTRY));
-    this.function = new nodejs.NodejsFunction(this, "Function", {
-      entry: MEMBERSHIP_HANDLER_ENTRY,
-      handler: "handler",
-      ...(lockFile ? { depsLockFilePath: lockFile } : {}),
+    const common = {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.minutes(15),
       description: "Cacheplane: adds service users to the shared cache's user group (custom resource)",
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: "node24",
-        minify: true,
-        sourceMap: false,
-        // The Lambda runtime ships AWS SDK v3.
-        externalModules: ["@aws-sdk/*"],
-        banner:
-          "import { createRequire as __cpRequire } from 'node:module'; const require = __cpRequire(import.meta.url);",
-        forceDockerBundling: false,
-      },
-    });
+    };
+    this.function = RUNNING_FROM_SOURCE
+      ? bundledAtSynth(this, common)
+      : new lambda.Function(this, "Function", {
+          ...common,
+          code: lambda.Code.fromAsset(prebuiltHandlerDir()),
+          handler: "index.handler", // PREBUILT_HANDLER_FILE
+        });
   }
 
   /** Allows the handler to manage one membership (and its user, when it owns it). */
@@ -108,4 +107,39 @@ export class MembershipHandler extends Construct {
     );
     if (membership.secret) membership.secret.grantRead(this.function);
   }
+}
+
+/** The prebuilt bundle's directory; a clear error when the installed package lacks it. */
+function prebuiltHandlerDir(): string {
+  if (!existsSync(join(PREBUILT_HANDLER_DIR, PREBUILT_HANDLER_FILE))) {
+    throw new Error(
+      `@cacheplane/cdk: the membership handler bundle ${join(PREBUILT_HANDLER_DIR, PREBUILT_HANDLER_FILE)} is missing; ` +
+        "reinstall @cacheplane/cdk (in the Cacheplane repository, run `npm run build`)",
+    );
+  }
+  return PREBUILT_HANDLER_DIR;
+}
+
+/** From source: esbuild bundles the TypeScript entry at synth time, Cacheplane packages from source. */
+function bundledAtSynth(
+  scope: Construct,
+  common: Omit<lambda.FunctionProps, "code" | "handler">,
+): lambda.Function {
+  const lockFile = findLockFile(dirname(MEMBERSHIP_HANDLER_ENTRY));
+  return new nodejs.NodejsFunction(scope, "Function", {
+    ...common,
+    entry: MEMBERSHIP_HANDLER_ENTRY,
+    handler: "handler",
+    ...(lockFile ? { depsLockFilePath: lockFile } : {}),
+    bundling: {
+      format: nodejs.OutputFormat.ESM,
+      target: HANDLER_BUNDLING.target,
+      minify: HANDLER_BUNDLING.minify,
+      sourceMap: false,
+      externalModules: [...HANDLER_BUNDLING.external],
+      banner: HANDLER_BUNDLING.banner,
+      esbuildArgs: { "--conditions": SOURCE_CONDITION },
+      forceDockerBundling: false,
+    },
+  });
 }
