@@ -370,7 +370,7 @@ test("packages work when installed from their tarballs into a fresh project", {
   });
 
   await step("cli: npx cacheplane --help", async () => {
-    const help = await mustRun("npx", ["--no", "cacheplane", "--help"], { cwd: project });
+    const help = await mustRun("npx", ["--no", "--", "cacheplane", "--help"], { cwd: project });
     assert.match(help.stdout, /Usage: cacheplane/);
     assert.match(help.stdout, /plan/);
   });
@@ -382,7 +382,7 @@ test("packages work when installed from their tarballs into a fresh project", {
       copyFileSync(join(fixtures, "cacheplane.config.ts"), join(project, "cacheplane.config.ts"));
       const env = userEnv({ CACHEPLANE_TARGET: redis.url });
       const flags = ["--config", "cacheplane.config.ts", "--secrets-dir", ".cacheplane/secrets"];
-      const plan = await mustRun("npx", ["--no", "cacheplane", "plan", ...flags, "--json"], {
+      const plan = await mustRun("npx", ["--no", "--", "cacheplane", "plan", ...flags, "--json"], {
         cwd: project,
         env,
       });
@@ -391,8 +391,8 @@ test("packages work when installed from their tarballs into a fresh project", {
         actions.some((action) => action.type === "create-user"),
         `plan creates the service user: ${plan.stdout}`,
       );
-      await mustRun("npx", ["--no", "cacheplane", "apply", ...flags], { cwd: project, env });
-      const again = await mustRun("npx", ["--no", "cacheplane", "plan", ...flags, "--detailed-exitcode"], {
+      await mustRun("npx", ["--no", "--", "cacheplane", "apply", ...flags], { cwd: project, env });
+      const again = await mustRun("npx", ["--no", "--", "cacheplane", "plan", ...flags, "--detailed-exitcode"], {
         cwd: project,
         env,
       });
