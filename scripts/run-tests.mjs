@@ -43,7 +43,9 @@ const args = [
   "tsx",
   "--test",
   `--test-concurrency=${concurrency}`,
-  "--test-timeout=180000",
+  // Per test file. test/packaging.test.ts (build, npm install, CDK synth) is the long one: about two
+  // minutes alone, more on a loaded machine.
+  "--test-timeout=600000",
   ...(process.env.TEST_REPORTER
     ? [`--test-reporter=${process.env.TEST_REPORTER}`]
     : ["--test-reporter=spec"]),
