@@ -392,10 +392,14 @@ test("packages work when installed from their tarballs into a fresh project", {
         `plan creates the service user: ${plan.stdout}`,
       );
       await mustRun("npx", ["--no", "--", "cacheplane", "apply", ...flags], { cwd: project, env });
-      const again = await mustRun("npx", ["--no", "--", "cacheplane", "plan", ...flags, "--detailed-exitcode"], {
-        cwd: project,
-        env,
-      });
+      const again = await mustRun(
+        "npx",
+        ["--no", "--", "cacheplane", "plan", ...flags, "--detailed-exitcode"],
+        {
+          cwd: project,
+          env,
+        },
+      );
       assert.match(again.stdout, /No changes/);
       assert.ok(existsSync(join(secrets, "orders-api.json")), "apply wrote the service's secret");
     },
