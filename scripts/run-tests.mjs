@@ -7,8 +7,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const roots = ["packages", "examples", "bench"];
-const skip = new Set(["node_modules", "dist", "cdk.out", ".cacheplane"]);
+const roots = ["packages", "examples", "bench", "test"];
+const skip = new Set(["node_modules", "dist", "dist-cjs", "cdk.out", ".cacheplane"]);
 
 function* walk(dir) {
   let entries;
@@ -43,12 +43,23 @@ const args = [
   "tsx",
   "--test",
   `--test-concurrency=${concurrency}`,
-  "--test-timeout=180000",
+  // Per test file. test/packaging.test.ts (build, npm install, CDK synth) is the long one: about two
+  // minutes alone, more on a loaded machine.
+  "--test-timeout=600000",
   ...(process.env.TEST_REPORTER
     ? [`--test-reporter=${process.env.TEST_REPORTER}`]
     : ["--test-reporter=spec"]),
   ...files,
 ];
+// Tests run the TypeScript sources: the `@cacheplane/source` export condition resolves every
+// `@cacheplane/*` import to its package's src/ (docs/decisions/0011). NODE_OPTIONS carries it into the
+// processes tests start themselves (the CLI binary, workers).
+const sourceCondition = "--conditions=@cacheplane/source";
+const nodeOptions = [process.env.NODE_OPTIONS, sourceCondition].filter(Boolean).join(" ");
 console.log(`run-tests: ${files.length} files, concurrency ${concurrency}`);
-const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
+const child = spawn(process.execPath, args, {
+  cwd: root,
+  stdio: "inherit",
+  env: { ...process.env, NODE_OPTIONS: nodeOptions },
+});
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

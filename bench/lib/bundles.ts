@@ -28,6 +28,8 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   format: "esm",
   target: "node20",
   external: ["@aws-sdk/*", "@smithy/*", "@aws-crypto/*"],
+  // Bundle the packages' TypeScript sources, as the rest of the repository runs (decision 0011).
+  conditions: ["@cacheplane/source"],
   logLevel: "error",
   // ioredis is CommonJS: an ESM bundle needs `require` for Node's built-ins (what ESM Lambda
   // bundles add too), else it throws "Dynamic require of "events" is not supported" on first use.

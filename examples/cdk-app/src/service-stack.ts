@@ -57,6 +57,9 @@ export class ServiceStack extends Stack {
         // ioredis is CommonJS: give it `require` inside the ES module bundle.
         banner:
           "import { createRequire as __cpRequire } from 'node:module'; const require = __cpRequire(import.meta.url);",
+        // This repository bundles @cacheplane/client from its TypeScript sources (docs/decisions/0011).
+        // An app that installs the packages from the registry leaves this line out.
+        esbuildArgs: { "--conditions": "@cacheplane/source" },
       },
     });
 

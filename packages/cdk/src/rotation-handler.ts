@@ -1,25 +1,23 @@
 /**
  * The Lambda function that rotates service passwords in Secrets Manager (one per stack, shared by the
- * stack's `ServiceCacheAccess({ rotation })`), bundled from `handler/rotation-index.ts` with esbuild at
- * synth time. It runs Cacheplane's two-password rotation: the user accepts the new and the previous
+ * stack's `ServiceCacheAccess({ rotation })`). Its code is the bundle of `handler/rotation-index.ts`:
+ * prebuilt in the installed package, or bundled at synth time from source (see `handler-bundle.ts`). It runs Cacheplane's two-password rotation: the user accepts the new and the previous
  * password, so running clients are never cut off (they re-read the secret on WRONGPASS).
  */
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { findLockFile, MEMBERSHIP_LOG_RETENTION } from "./membership-handler.js";
+import { handlerFunction, ROTATION_HANDLER } from "./handler-bundle.js";
+import { MEMBERSHIP_LOG_RETENTION } from "./membership-handler.js";
 
 const HANDLER_ID = "CacheplaneRotationHandler";
 
 /** Path of the rotation handler's TypeScript entry. */
-export const ROTATION_HANDLER_ENTRY = fileURLToPath(new URL("./handler/rotation-index.ts", import.meta.url));
+export const ROTATION_HANDLER_ENTRY = ROTATION_HANDLER.entry;
 
 /** The stack's password rotation function. */
 export class RotationHandler extends Construct {
@@ -32,38 +30,24 @@ export class RotationHandler extends Construct {
     );
   }
 
-  /** The bundled Lambda function. */
-  readonly function: nodejs.NodejsFunction;
+  /** The Lambda function (a `NodejsFunction` when bundled at synth time from source). */
+  readonly function: lambda.Function;
   /** Its log group (managed by the stack, with a retention). */
   readonly logGroup: logs.LogGroup;
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
-    const lockFile = findLockFile(dirname(ROTATION_HANDLER_ENTRY));
     this.logGroup = new logs.LogGroup(this, "Logs", {
       retention: MEMBERSHIP_LOG_RETENTION,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.function = new nodejs.NodejsFunction(this, "Function", {
-      entry: ROTATION_HANDLER_ENTRY,
-      handler: "handler",
-      ...(lockFile ? { depsLockFilePath: lockFile } : {}),
+    this.function = handlerFunction(this, "Function", ROTATION_HANDLER, {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.minutes(5),
       logGroup: this.logGroup,
       description: "Cacheplane: rotates service passwords (two valid passwords during a rotation)",
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: "node24",
-        minify: true,
-        sourceMap: false,
-        externalModules: ["@aws-sdk/*"],
-        banner:
-          "import { createRequire as __cpRequire } from 'node:module'; const require = __cpRequire(import.meta.url);",
-        forceDockerBundling: false,
-      },
     });
     this.invokePermission = new lambda.CfnPermission(this, "SecretsManagerInvoke", {
       action: "lambda:InvokeFunction",

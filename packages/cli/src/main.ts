@@ -4,6 +4,7 @@
  * process. Every failure is reported as one clear message (no stack trace) with exit code 1 (the command
  * failed) or 2 (bad usage or config; nothing was changed). Passwords never reach the output.
  */
+import { createRequire } from "node:module";
 import { ConfigError } from "@cacheplane/core";
 import { ProvisionerError } from "@cacheplane/provisioner";
 import { Command, CommanderError } from "commander";
@@ -18,8 +19,9 @@ import { registerRotate } from "./commands/rotate.js";
 import { CliError, EXIT } from "./errors.js";
 import { type CliIo, type CommandContext, createContext, processIo } from "./io.js";
 
-/** The CLI's version, printed by `cacheplane --version`. */
-export const VERSION = "0.1.0";
+/** The CLI's version (its package.json's, set by changesets), printed by `cacheplane --version`. */
+export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string })
+  .version;
 
 /** Builds the commander program for one run; handlers record their exit code through `action`. */
 function buildProgram(ctx: CommandContext, action: ActionFactory): Command {

@@ -1,0 +1,10 @@
+// Type-checked by test/packaging.test.ts: the CommonJS side (`require` condition, `dist-cjs` types).
+import client = require("@cacheplane/client");
+import core = require("@cacheplane/core");
+
+const cache: client.CacheService = client.createCache({ storage: "memory" });
+const config: core.PlatformConfig = core.parseConfig({ stage: "dev", region: "local", services: [] });
+// @ts-expect-error `ttl` is a number of seconds
+cache.set("greeting", "hello", { ttl: "a minute" });
+
+export = { cache, config };
