@@ -457,7 +457,7 @@ test("packages work when installed from their tarballs into a fresh project", {
   );
 
   await step(
-    "cdk: synth with the installed constructs packages the prebuilt handler (ESM and CommonJS)",
+    "cdk: synth with the installed constructs packages the prebuilt handlers (ESM and CommonJS)",
     async () => {
       copyFileSync(join(fixtures, "cdk-synth.mjs"), join(project, "cdk-synth.mjs"));
       const result = await mustRun(process.execPath, ["cdk-synth.mjs"], { cwd: project });
