@@ -5,10 +5,23 @@ export {
   buildAccessString,
   DANGEROUS_CATEGORIES,
   DANGEROUS_COMMANDS,
+  explicitGrantProblem,
   isDangerousGrant,
+  isScriptingCommand,
   normalizeAccessString,
   parseCommandRule,
 } from "./access.js";
+export {
+  type AccessProbe,
+  DENIED_COMMANDS,
+  type DeniedCommand,
+  type DenialKind,
+  deniedEntry,
+  forbiddenProbes,
+  probesFor,
+  READ_ONLY_DENIED,
+  SCRIPTING_COMMANDS,
+} from "./denied-commands.js";
 export {
   defineConfig,
   ENGINES,
