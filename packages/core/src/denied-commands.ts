@@ -47,7 +47,8 @@ const d = (
 ): DeniedCommand => Object.freeze({ name, kind, reason, probe, ...(subProbes ? { subProbes } : {}) });
 
 const KEYS = "lists every tenant's key names";
-const TRACKING = "CLIENT TRACKING BCAST streams other tenants' key names live; REDIRECT probes connection ids";
+const TRACKING =
+  "CLIENT TRACKING BCAST streams other tenants' key names live; REDIRECT probes connection ids";
 
 /** Every command the safety tail denies, in the order the tail names them. */
 export const DENIED_COMMANDS: readonly DeniedCommand[] = Object.freeze([
@@ -56,12 +57,13 @@ export const DENIED_COMMANDS: readonly DeniedCommand[] = Object.freeze([
   d("scan", "enumeration", `${KEYS} (ACL key patterns do not filter SCAN)`, ["0"]),
   d("randomkey", "enumeration", "returns a random key of any tenant"),
   d("dbsize", "enumeration", "counts every tenant's keys"),
-  d("pubsub", "enumeration", "lists other tenants' channel names and subscriber counts", ["channels"], [
-    ["numsub"],
-    ["numpat"],
-    ["shardchannels"],
-    ["shardnumsub"],
-  ]),
+  d(
+    "pubsub",
+    "enumeration",
+    "lists other tenants' channel names and subscriber counts",
+    ["channels"],
+    [["numsub"], ["numpat"], ["shardchannels"], ["shardnumsub"]],
+  ),
   d("client|tracking", "enumeration", TRACKING, ["on"]),
   d("client|caching", "enumeration", TRACKING, ["yes"]),
   d("client|getredir", "enumeration", TRACKING),
@@ -86,21 +88,29 @@ export const DENIED_COMMANDS: readonly DeniedCommand[] = Object.freeze([
   d("slowlog", "enumeration", "shows other tenants' commands and arguments", ["get"], [["len"], ["reset"]]),
   d("latency", "enumeration", "reports server-wide latency events", ["latest"], [["doctor"], ["reset"]]),
   // Administration.
-  d("acl", "admin", "changes users and permissions (ACL SETUSER) or reads them", ["setuser", "x"], [
-    ["list"],
-    ["users"],
-    ["getuser", "x"],
-    ["deluser", "x"],
-    ["log"],
-    ["save"],
-    ["load"],
-    ["dryrun", "x", "get"],
-  ]),
-  d("config", "admin", "reads or changes the server configuration", ["get", "x"], [
-    ["set", "x", "y"],
-    ["rewrite"],
-    ["resetstat"],
-  ]),
+  d(
+    "acl",
+    "admin",
+    "changes users and permissions (ACL SETUSER) or reads them",
+    ["setuser", "x"],
+    [
+      ["list"],
+      ["users"],
+      ["getuser", "x"],
+      ["deluser", "x"],
+      ["log"],
+      ["save"],
+      ["load"],
+      ["dryrun", "x", "get"],
+    ],
+  ),
+  d(
+    "config",
+    "admin",
+    "reads or changes the server configuration",
+    ["get", "x"],
+    [["set", "x", "y"], ["rewrite"], ["resetstat"]],
+  ),
   d("debug", "admin", "can crash, stall or inspect the server", ["help"]),
   d("shutdown", "admin", "stops the server for everyone"),
   d("module", "admin", "loads native code into the server", ["list"], [["load", "x"]]),
@@ -126,15 +136,13 @@ export const DENIED_COMMANDS: readonly DeniedCommand[] = Object.freeze([
   d("sort", "destructive", "BY/GET patterns read keys by pattern", ["{ks}x"]),
   d("sort_ro", "destructive", "BY/GET patterns read keys by pattern", ["{ks}x"]),
   // Scripting state shared by every tenant.
-  d("function", "scripting", "loads, deletes or lists the platform's function libraries", ["list"], [
-    ["load", "x"],
-    ["delete", "x"],
-    ["flush"],
-    ["dump"],
-    ["restore", "x"],
-    ["kill"],
-    ["stats"],
-  ]),
+  d(
+    "function",
+    "scripting",
+    "loads, deletes or lists the platform's function libraries",
+    ["list"],
+    [["load", "x"], ["delete", "x"], ["flush"], ["dump"], ["restore", "x"], ["kill"], ["stats"]],
+  ),
   d("script|flush", "scripting", "drops every tenant's cached scripts"),
   d("script|kill", "scripting", "kills another tenant's running script"),
   d("script|debug", "scripting", "runs the Lua debugger", ["no"]),
@@ -151,7 +159,13 @@ export const SCRIPTING_COMMANDS: readonly DeniedCommand[] = Object.freeze([
   d("evalsha", "scripting", "runs arbitrary Lua (a long script stalls every tenant)", ["x", "0"]),
   d("eval_ro", "scripting", "runs arbitrary Lua (a long script stalls every tenant)", ["return 1", "0"]),
   d("evalsha_ro", "scripting", "runs arbitrary Lua (a long script stalls every tenant)", ["x", "0"]),
-  d("script", "scripting", "loads scripts into the server-wide script cache", ["load", "x"], [["exists", "x"]]),
+  d(
+    "script",
+    "scripting",
+    "loads scripts into the server-wide script cache",
+    ["load", "x"],
+    [["exists", "x"]],
+  ),
 ]);
 
 /** What a read-only service (the plain `"read-only"` preset) must never run, beyond the tail. */

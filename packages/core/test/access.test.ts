@@ -36,11 +36,20 @@ describe("buildAccessString", () => {
     const s = buildAccessString({ keyspace: "orders", sharedKeyspaces: ["common"], access: "read-write" });
     assert.ok(s.startsWith("on ~orders:* ~common:* resetchannels &orders:* &common:* -@all"));
     const rules = s.split(" ");
-    for (const r of ["+@write", "+@transaction", "+@pubsub", "+fcall", "+fcall_ro", "-function", "-script|flush"])
+    for (const r of [
+      "+@write",
+      "+@transaction",
+      "+@pubsub",
+      "+fcall",
+      "+fcall_ro",
+      "-function",
+      "-script|flush",
+    ])
       assert.ok(rules.includes(r), r);
     for (const r of ["+eval", "+evalsha", "+eval_ro", "+evalsha_ro", "+script|load", "+script|exists"])
       assert.ok(!rules.includes(r), r);
-    for (const r of ["-eval", "-evalsha", "-eval_ro", "-evalsha_ro", "-script"]) assert.ok(rules.includes(r), r);
+    for (const r of ["-eval", "-evalsha", "-eval_ro", "-evalsha_ro", "-script"])
+      assert.ok(rules.includes(r), r);
   });
   it("every preset denies enumeration: scan, keys, dbsize, randomkey, pubsub, client tracking, select", () => {
     for (const access of ["read-only", "read-write"] as const) {
@@ -65,7 +74,8 @@ describe("buildAccessString", () => {
   });
   it("scripting: true grants EVAL and SCRIPT LOAD but still denies SCRIPT FLUSH/KILL and FUNCTION", () => {
     const rules = buildAccessString({ keyspace: "s", access: "read-write", scripting: true }).split(" ");
-    for (const r of ["+eval", "+evalsha", "+eval_ro", "+evalsha_ro", "+script|load"]) assert.ok(rules.includes(r), r);
+    for (const r of ["+eval", "+evalsha", "+eval_ro", "+evalsha_ro", "+script|load"])
+      assert.ok(rules.includes(r), r);
     for (const r of ["-eval", "-script", "+script|exists"]) assert.ok(!rules.includes(r), r);
     for (const r of ["-script|flush", "-script|kill", "-function"]) assert.ok(rules.includes(r), r);
   });
@@ -81,14 +91,35 @@ describe("buildAccessString", () => {
       assert.ok(rules.indexOf(denied) > lastExplicit, `${denied} after the explicit rules`);
   });
   it("property: without allowDangerous the string always ends with the full safety tail", () => {
-    const pool = ["+@slow", "+@all", "+@keyspace", "+scan", "+client", "+acl", "+@scripting", "-get", "+get", "+eval"];
+    const pool = [
+      "+@slow",
+      "+@all",
+      "+@keyspace",
+      "+scan",
+      "+client",
+      "+acl",
+      "+@scripting",
+      "-get",
+      "+get",
+      "+eval",
+    ];
     const tail = ["-@dangerous", "-@admin", ...DENIED_COMMANDS.map((c) => `-${c.name}`)].join(" ");
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 8 }), fc.boolean(), (commands, scripting) => {
-        const s = buildAccessString({ keyspace: "p", access: { preset: "read-only", commands }, scripting });
-        const expectedEnd = scripting ? tail : `${tail} ${SCRIPTING_COMMANDS.map((c) => `-${c.name}`).join(" ")}`;
-        assert.ok(s.endsWith(expectedEnd), s);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        (commands, scripting) => {
+          const s = buildAccessString({
+            keyspace: "p",
+            access: { preset: "read-only", commands },
+            scripting,
+          });
+          const expectedEnd = scripting
+            ? tail
+            : `${tail} ${SCRIPTING_COMMANDS.map((c) => `-${c.name}`).join(" ")}`;
+          assert.ok(s.endsWith(expectedEnd), s);
+        },
+      ),
     );
   });
   it("allowDangerous puts the explicit commands after the tail, so they win", () => {
@@ -160,7 +191,17 @@ describe("command rules", () => {
       "function|list",
     ])
       assert.ok(isDangerousGrant(d), d);
-    for (const s of ["get", "hset", "@hash", "@slow", "@keyspace", "client|setname", "memory|usage", "eval", "script|load"])
+    for (const s of [
+      "get",
+      "hset",
+      "@hash",
+      "@slow",
+      "@keyspace",
+      "client|setname",
+      "memory|usage",
+      "eval",
+      "script|load",
+    ])
       assert.ok(!isDangerousGrant(s), s);
   });
   it("explains why an explicit grant is refused, and what fixes it", () => {
@@ -175,7 +216,9 @@ describe("command rules", () => {
     const names = (svc: Parameters<typeof forbiddenProbes>[0]) =>
       new Set(forbiddenProbes(svc).map((p) => p.argv.slice(0, 2).join(" ")));
     const rw = names({ keyspace: "k", access: "read-write" });
-    assert.ok(rw.has("scan 0") && rw.has("eval return 1") && rw.has("acl setuser") && rw.has("client tracking"));
+    assert.ok(
+      rw.has("scan 0") && rw.has("eval return 1") && rw.has("acl setuser") && rw.has("client tracking"),
+    );
     assert.ok(!rw.has("set k:x"));
     const rws = names({ keyspace: "k", access: "read-write", scripting: true });
     assert.ok(!rws.has("eval return 1") && rws.has("script flush"));

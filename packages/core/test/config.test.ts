@@ -108,12 +108,19 @@ describe("parseConfig", () => {
       services: [
         {
           name: "peek",
-          access: { preset: "read-only", commands: ["+scan", "+client|tracking", "+pubsub|channels", "+@all"] },
+          access: {
+            preset: "read-only",
+            commands: ["+scan", "+client|tracking", "+pubsub|channels", "+@all"],
+          },
         },
       ],
     });
     assert.equal(list.length, 4, list.join("\n"));
-    assert.ok(list.some((p) => p.includes('"scan" is dangerous') && p.includes("key names") && p.includes("allowDangerous")));
+    assert.ok(
+      list.some(
+        (p) => p.includes('"scan" is dangerous') && p.includes("key names") && p.includes("allowDangerous"),
+      ),
+    );
     assert.ok(list.some((p) => p.includes('"client|tracking"')));
     assert.ok(list.some((p) => p.includes('"pubsub|channels"')));
     assert.ok(list.some((p) => p.includes('category "@all"')));
@@ -148,7 +155,10 @@ describe("parseConfig", () => {
       ...base,
       services: [{ name: "lua", access: { preset: "read-write", commands: ["+@scripting"] } }],
     });
-    assert.ok(category.some((p) => p.includes("scripting: true")), category.join("\n"));
+    assert.ok(
+      category.some((p) => p.includes("scripting: true")),
+      category.join("\n"),
+    );
     const plain = parseConfig({ ...base, services: [{ name: "p", access: "read-write" }] }).services[0]!;
     assert.equal(plain.scripting, false);
     assert.ok(!plain.accessString.split(" ").includes("+eval"));

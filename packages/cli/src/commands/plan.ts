@@ -1,32 +1,49 @@
 /** `cacheplane plan`: what `apply` would change, as a reviewable diff or as JSON. */
 import { formatPlan, type PlanAction, summarizePlan } from "@cacheplane/core";
-import { planAgainst } from "@cacheplane/provisioner";
+import { type AccessFinding, planAgainst } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
 import { EXIT } from "../errors.js";
 import type { CommandContext } from "../io.js";
 import { addTargetOptions, openSecretStore, type TargetFlags, withTarget } from "../target-options.js";
 import { type ActionFactory, type ConfigFlags, DEFAULT_CONFIG_FILE } from "./action.js";
+import { formatDangerousGrants } from "./dangerous.js";
 
 /** Flags of `cacheplane plan`. */
 export interface PlanFlags extends ConfigFlags, TargetFlags {
   prune?: boolean;
+  pruneScriptLibraries?: boolean;
   detailedExitcode?: boolean;
 }
 
-/** Computes the plan for the config against the target, without changing anything. */
-export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promise<PlanAction[]> {
+/**
+ * Computes the plan for the config against the target, without changing anything.
+ * @throws AccessVerificationError when the server would let a service run a command it must deny.
+ */
+export async function computePlan(
+  flags: PlanFlags,
+  ctx: CommandContext,
+): Promise<{ actions: PlanAction[]; dangerous: AccessFinding[] }> {
   const config = await loadConfig(flags.config, ctx.io.cwd);
   const store = openSecretStore(flags, ctx);
   return withTarget(flags, ctx, async (target) => {
-    const { actions } = await planAgainst(config, target, store, { prune: flags.prune ?? false });
-    return actions;
+    const { actions, dangerous } = await planAgainst(config, target, store, {
+      prune: flags.prune ?? false,
+      pruneScriptLibraries: flags.pruneScriptLibraries ?? false,
+    });
+    return { actions, dangerous };
   });
 }
 
 /** Prints the plan; exit code 0, or 2 with `--detailed-exitcode` when changes are pending. */
 export async function runPlan(flags: PlanFlags, ctx: CommandContext): Promise<number> {
-  const actions = await computePlan(flags, ctx);
+  const { actions, dangerous } = await computePlan(flags, ctx);
+  const warning = formatDangerousGrants(dangerous);
+  if (warning) {
+    // Loud: on stdout before the plan (stderr with --json, so the JSON stays parseable).
+    if (flags.json) ctx.log(warning);
+    else ctx.out(`${warning}\n`);
+  }
   if (flags.json) {
     ctx.out(JSON.stringify(actions, null, 2));
   } else {
@@ -49,6 +66,7 @@ export function registerPlan(program: Command, action: ActionFactory): void {
       .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE),
   )
     .option("--prune", "also plan deletion of managed users the config no longer declares", false)
+    .option("--prune-script-libraries", "also plan deletion of script libraries of older releases", false)
     .option("--json", "print the actions as a JSON array on stdout", false)
     .option("--detailed-exitcode", "exit 2 when changes are pending, 0 when there are none", false)
     .action(action(runPlan));
