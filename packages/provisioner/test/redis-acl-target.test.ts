@@ -92,7 +92,8 @@ describe("RedisAclTarget against a standalone ACL server", () => {
     // Canonical strings are a fixed point: setting them gives the same rules back (Redis 7.0 may list
     // per-command rules in another order: it follows its command dictionaries, which rehash).
     const again = await target.canonicalizeAccess(canonical);
-    for (const [i, access] of again.entries()) assert.ok(sameRulesIgnoringOrder(access, canonical[i]!), access);
+    for (const [i, access] of again.entries())
+      assert.ok(sameRulesIgnoringOrder(access, canonical[i]!), access);
   });
 
   test("access strings with password rules or unknown commands are refused without echoing secrets", async () => {
