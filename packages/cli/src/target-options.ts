@@ -26,9 +26,12 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Adds the target and secret-store flags to a command. */
-export function addTargetOptions(command: Command): Command {
-  return command
+/**
+ * Adds the target and secret-store flags to a command. Commands that only read the server as the
+ * admin (`usage`, `audit`) pass `{ secretsDir: false }`.
+ */
+export function addTargetOptions(command: Command, options: { secretsDir?: boolean } = {}): Command {
+  const withTarget = command
     .option(
       "--target <redis-url>",
       `admin URL of a node, e.g. rediss://admin:<password>@host:6379; repeat for more seed nodes (default: $${TARGET_ENV})`,
@@ -37,8 +40,13 @@ export function addTargetOptions(command: Command): Command {
     )
     .option("--cluster", "the target is a Redis Cluster: apply ACLs on every node", false)
     .option("--tls-ca <file>", "PEM file of the CA that signed the server certificate")
-    .option("--insecure", "TLS without verifying the server certificate (never in production)", false)
-    .requiredOption("--secrets-dir <dir>", "directory of the service secret files (created when missing)");
+    .option("--insecure", "TLS without verifying the server certificate (never in production)", false);
+  return options.secretsDir === false
+    ? withTarget
+    : withTarget.requiredOption(
+        "--secrets-dir <dir>",
+        "directory of the service secret files (created when missing)",
+      );
 }
 
 /**
@@ -82,7 +90,7 @@ export function targetUrls(flags: TargetFlags, ctx: CommandContext): string[] {
 }
 
 /** Connects the Redis ACL target the flags describe. The caller closes it. */
-export async function connectTarget(flags: TargetFlags, ctx: CommandContext): Promise<ProvisioningTarget> {
+export async function connectTarget(flags: TargetFlags, ctx: CommandContext): Promise<RedisAclTarget> {
   const urls = targetUrls(flags, ctx);
   let ca: string | undefined;
   if (flags.tlsCa !== undefined) {

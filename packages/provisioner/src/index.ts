@@ -1,5 +1,14 @@
 export { type AccessRuleDiff, accessRuleDiff, describeAccessChanges } from "./access-diff.js";
 export { type AccessCheck, type AccessFinding, AccessVerifier, commandLabel } from "./access-verifier.js";
+export {
+  type AclLogEntry,
+  AclLogFollower,
+  type AuditEvent,
+  type AuditPoll,
+  type AuditState,
+  parseAclLog,
+  setAclLogMaxLen,
+} from "./acl-log.js";
 export type { AclSaveMode } from "./acl-persistence.js";
 export { PROBE_USER_PREFIX } from "./acl-rules.js";
 export { applyPlatform } from "./apply.js";
@@ -26,3 +35,13 @@ export {
 } from "./redis-acl-target.js";
 export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
 export * from "./types.js";
+export {
+  type KeyspaceUsage,
+  NO_KEYSPACE,
+  type NodeUsage,
+  sampleUsage,
+  type UsageOptions,
+  type UsageProgress,
+  type UsageReport,
+  type UserConnections,
+} from "./usage.js";

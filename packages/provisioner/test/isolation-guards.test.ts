@@ -15,6 +15,7 @@ import {
   FileSecretStore,
   planAgainst,
   RedisAclTarget,
+  sampleUsage,
 } from "../src/index.js";
 import { tempDir, testConfig } from "./helpers.js";
 
@@ -217,6 +218,23 @@ describe("access verification and the script library on a 3-master cluster", () 
       }
     }
     assert.deepEqual((await planAgainst(config, target, store)).actions, []);
+  });
+
+  test("usage scans every master once (replicas are not counted twice) and counts connections everywhere", async () => {
+    const client = cluster.client();
+    for (let i = 0; i < 30; i++) await client.set(`a:usage-${i}`, "v");
+    for (let i = 0; i < 12; i++) await client.set(`b:usage-${i}`, "v", "EX", 600);
+    const report = await sampleUsage(target.adminNodes, testConfig(), { scanCount: 5 });
+    const a = report.keyspaces.find((k) => k.keyspace === "a");
+    const b = report.keyspaces.find((k) => k.keyspace === "b");
+    assert.deepEqual([a?.keys, a?.keysWithoutTtl, b?.keys, b?.keysWithoutTtl], [30, 30, 12, 0]);
+    assert.equal(report.nodes.length, 6);
+    assert.ok(report.nodes.filter((n) => n.role === "replica").every((n) => n.scanned === 0));
+    assert.equal(
+      report.nodes.filter((n) => n.role === "master").reduce((sum, n) => sum + n.scanned, 0),
+      report.nodes.filter((n) => n.role === "master").reduce((sum, n) => sum + n.keys, 0),
+    );
+    assert.ok(report.users.some((u) => u.user === "admin" && Object.keys(u.perNode).length >= 1));
   });
 
   test("a master that joined the cluster later gets the users and the library", async () => {
