@@ -33,6 +33,14 @@ export {
   RedisAclTarget,
   type RedisAclTargetOptions,
 } from "./redis-acl-target.js";
+export {
+  type DryRunVerdict,
+  dryRunVerdict,
+  fitArity,
+  parseCommandInfo,
+  placeholderArgv,
+  type ServerCommand,
+} from "./server-commands.js";
 export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
 export * from "./types.js";
 export {
