@@ -111,6 +111,45 @@ describe("access verification and the script library on a standalone server", ()
     });
   });
 
+  test("issue 8 item 1: explicit category grants cannot re-grant what the safety tail denies", async () => {
+    const config = testConfig([
+      {
+        name: "svc-evil",
+        keyspace: "evil",
+        access: { preset: "read-only", commands: ["+@slow", "+@keyspace", "+@write", "+@connection"] },
+      },
+    ]);
+    const result = await applyPlatform(config, target, store);
+    assert.deepEqual(result.dangerous, []);
+    const secret = (await store.get(config.services.find((s) => s.name === "svc-evil")!))!.payload;
+    const evil = server.client({ username: secret.username, password: secret.password, enableReadyCheck: false });
+    try {
+      await admin.set("a:secret", "alpha's value");
+      for (const command of [
+        ["ACL", "SETUSER", "evil2", "on", ">x", "~*", "&*", "+@all"],
+        ["FLUSHALL"],
+        ["FLUSHDB"],
+        ["SWAPDB", "0", "1"],
+        ["CLIENT", "KILL", "ID", "1"],
+        ["CLIENT", "LIST"],
+        ["CLIENT", "PAUSE", "1"],
+        ["CLIENT", "TRACKING", "ON", "BCAST"],
+        ["SCAN", "0"],
+        ["KEYS", "*"],
+        ["DBSIZE"],
+        ["CONFIG", "GET", "*"],
+        ["EVAL", "return 1", "0"],
+      ]) {
+        await assert.rejects(evil.call(command[0]!, ...command.slice(1)), /NOPERM/, command.join(" "));
+      }
+      await assert.rejects(evil.get("a:secret"), /NOPERM/);
+      assert.equal(await admin.call("ACL", "GETUSER", "evil2"), null);
+      assert.equal(await evil.set("evil:mine", "1"), "OK", "the grants themselves work in the own keyspace");
+    } finally {
+      evil.disconnect();
+    }
+  });
+
   test("allowDangerous services are applied, and every dangerous command they can run is reported", async () => {
     const config = testConfig([
       {
