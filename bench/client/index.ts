@@ -21,6 +21,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { closeAllRedisConnections, createCache } from "@cacheplane/client";
+import { buildAccessString } from "@cacheplane/core";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import { startRedis } from "@cacheplane/testkit";
 import { build } from "esbuild";
 import { Redis, type RedisOptions } from "ioredis";
@@ -215,24 +217,18 @@ async function bundles(): Promise<BenchRow[]> {
 export async function run(): Promise<BenchResult[]> {
   const server = await startRedis({ acl: true, tls: false });
   const admin = server.client();
+  // The platform's read-write user, with scripting: true because the peers measured here
+  // (rate-limiter-flexible) run their own Lua; Cacheplane's client calls the platform's function
+  // library with FCALL, loaded as `cacheplane apply` does.
   await admin.call(
     "ACL",
     "SETUSER",
     "bench",
     "reset",
-    "on",
+    ...buildAccessString({ keyspace: KEYSPACE, access: "read-write", scripting: true }).split(" "),
     `>${PASSWORD}`,
-    `~${KEYSPACE}:*`,
-    "-@all",
-    "+@read",
-    "+@write",
-    "+@connection",
-    "+@transaction",
-    "-@dangerous",
-    "+eval",
-    "+evalsha",
-    "+script|load",
   );
+  await admin.call("FUNCTION", "LOAD", "REPLACE", scriptLibrary().code);
   const secret = {
     host: server.host,
     port: server.port,

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "@cacheplane/core";
 import type { SecretPayload } from "@cacheplane/core/secret";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import { ensureServiceTokens, type GatewayServer, startGatewayServer } from "@cacheplane/gateway";
 import { startRedis } from "@cacheplane/testkit";
 import { Redis } from "ioredis";
@@ -118,6 +119,8 @@ export async function startBenchServers(): Promise<BenchServers> {
     ...service.accessString.split(" "),
     `>${PASSWORD}`,
   );
+  // As `cacheplane apply` does: the platform's script library on the server.
+  await admin.call("FUNCTION", "LOAD", "REPLACE", scriptLibrary().code);
   admin.disconnect();
   const secret: SecretPayload = {
     host: server.host,
