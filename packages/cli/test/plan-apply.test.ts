@@ -41,7 +41,10 @@ test("plan, apply, then plan --json prints [] against a real ACL redis-server", 
 
   const applied = await cli(["apply", ...flags]);
   assert.equal(applied.code, 0, applied.stderr);
-  assert.match(applied.stderr, /^\[1\/4\] load-script-library cacheplane_\w+ on 127\.0\.0\.1:\d+ \.\.\. done$/m);
+  assert.match(
+    applied.stderr,
+    /^\[1\/4\] load-script-library cacheplane_\w+ on 127\.0\.0\.1:\d+ \.\.\. done$/m,
+  );
   assert.match(applied.stderr, /^\[2\/4\] create-user catalog \(catalog\) \.\.\. done$/m);
   assert.match(applied.stderr, /^\[4\/4\] create-user sessions \(sessions\) \.\.\. done$/m);
   assert.match(applied.stdout, /^Applied 4 changes: 1 load-script-library, 3 create-user\.$/m);

@@ -39,7 +39,10 @@ test("usage prints keyspaces, TTL-less keys, connections and warnings; --json fo
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^ {2}orders +orders-api +170 +150 \(88%\) +\d/m);
   assert.match(text.stdout, /^ {2}ordersapi +orders-api +1 +1$/m);
-  assert.match(text.stdout, /Warnings:\n.*keyspace "orders" \(orders-api\) holds 100% of the sampled memory and 88% of its keys have no TTL/);
+  assert.match(
+    text.stdout,
+    /Warnings:\n.*keyspace "orders" \(orders-api\) holds 100% of the sampled memory and 88% of its keys have no TTL/,
+  );
   assert.match(text.stdout, /has no maxmemory/);
   assert.ok(!(text.stdout + text.stderr).includes(server.admin.password));
 
@@ -76,7 +79,10 @@ test("audit exports denials once per entry, with --state across runs and --follo
   const state = join(dir, "audit-state.json");
   const first = await cli(["audit", "--config", config, "--state", state, "--set-max-len", "512"], { env });
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /127\.0\.0\.1:\d+ {2}catalog \(catalog\) {2}denied key {2}orders:1 {2}x1 {2}\[toplevel\]/);
+  assert.match(
+    first.stdout,
+    /127\.0\.0\.1:\d+ {2}catalog \(catalog\) {2}denied key {2}orders:1 {2}x1 {2}\[toplevel\]/,
+  );
   assert.match(first.stdout, /catalog \(catalog\) {2}denied command {2}scan {2}x1/);
   assert.match(first.stderr, /acllog-max-len set to 512 on 1 node/);
   const admin = server.client();
@@ -108,10 +114,11 @@ test("audit exports denials once per entry, with --state across runs and --follo
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line) as { object: string; count: number; service: string });
-  assert.deepEqual(
-    events.map((e) => `${e.service} ${e.object} ${e.count}`).sort(),
-    ["catalog flushall 1", "catalog orders:1 1", "catalog scan 1"],
-  );
+  assert.deepEqual(events.map((e) => `${e.service} ${e.object} ${e.count}`).sort(), [
+    "catalog flushall 1",
+    "catalog orders:1 1",
+    "catalog scan 1",
+  ]);
 });
 
 test("plan and apply say loudly what an allowDangerous service can run", async (t) => {
@@ -122,7 +129,11 @@ test("plan and apply say loudly what an allowDangerous service can run", async (
     ...SAMPLE_CONFIG,
     services: [
       ...SAMPLE_CONFIG.services,
-      { name: "ops", access: { preset: "read-write", commands: ["+keys", "+flushall"] }, allowDangerous: true },
+      {
+        name: "ops",
+        access: { preset: "read-write", commands: ["+keys", "+flushall"] },
+        allowDangerous: true,
+      },
     ],
   });
   const env = { PATH: process.env.PATH, CACHEPLANE_TARGET: server.url };
@@ -146,7 +157,15 @@ test("a config whose explicit rules would re-grant a denied command is refused b
     region: "local",
     services: [{ name: "evil", access: { preset: "read-only", commands: ["+@slow", "+scan", "+acl"] } }],
   });
-  const run = await cli(["plan", "--config", config, "--target", "redis://127.0.0.1:1", "--secrets-dir", dir]);
+  const run = await cli([
+    "plan",
+    "--config",
+    config,
+    "--target",
+    "redis://127.0.0.1:1",
+    "--secrets-dir",
+    dir,
+  ]);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /"scan" is dangerous on a shared cache/);
   assert.match(run.stderr, /"acl" is dangerous on a shared cache/);

@@ -40,7 +40,9 @@ async function readState(path: string | undefined): Promise<AuditState | undefin
     return JSON.parse(await readFile(path, "utf8")) as AuditState;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new UsageError(`--state ${path}: not a state file written by cacheplane audit (${(error as Error).message})`);
+    throw new UsageError(
+      `--state ${path}: not a state file written by cacheplane audit (${(error as Error).message})`,
+    );
   }
 }
 
@@ -60,7 +62,9 @@ export async function runAudit(flags: AuditFlags, ctx: CommandContext): Promise<
     const nodes = target.adminNodes.map((n) => n.connection);
     if (maxLen !== undefined) {
       await setAclLogMaxLen(nodes, maxLen);
-      ctx.log(`audit: acllog-max-len set to ${maxLen} on ${nodes.length} node${nodes.length === 1 ? "" : "s"}`);
+      ctx.log(
+        `audit: acllog-max-len set to ${maxLen} on ${nodes.length} node${nodes.length === 1 ? "" : "s"}`,
+      );
     }
     const follower = new AclLogFollower(nodes, config, await readState(statePath));
     let total = 0;

@@ -71,9 +71,13 @@ export function usageWarnings(report: UsageReport): string[] {
     if (n.maxMemoryBytes === 0)
       warnings.push(`${n.node} has no maxmemory: one service can use all of the host's memory.`);
     else if (n.usedMemoryBytes / n.maxMemoryBytes >= 0.9)
-      warnings.push(`${n.node} uses ${pct(n.usedMemoryBytes, n.maxMemoryBytes)} of maxmemory (${n.maxMemoryPolicy}).`);
+      warnings.push(
+        `${n.node} uses ${pct(n.usedMemoryBytes, n.maxMemoryBytes)} of maxmemory (${n.maxMemoryPolicy}).`,
+      );
     if (n.evictedKeys > 0)
-      warnings.push(`${n.node} has evicted ${n.evictedKeys} keys since its start (policy ${n.maxMemoryPolicy}).`);
+      warnings.push(
+        `${n.node} has evicted ${n.evictedKeys} keys since its start (policy ${n.maxMemoryPolicy}).`,
+      );
   }
   for (const n of report.nodes) {
     if (n.maxClients > 0 && n.connectedClients / n.maxClients >= 0.8)
@@ -169,7 +173,11 @@ export async function runUsage(flags: UsageFlags, ctx: CommandContext): Promise<
   } finally {
     await target.close().catch(() => undefined);
   }
-  ctx.out(flags.json ? JSON.stringify({ ...report, warnings: usageWarnings(report) }, null, 2) : formatUsage(report));
+  ctx.out(
+    flags.json
+      ? JSON.stringify({ ...report, warnings: usageWarnings(report) }, null, 2)
+      : formatUsage(report),
+  );
   return EXIT.ok;
 }
 
@@ -178,7 +186,9 @@ export function registerUsage(program: Command, action: ActionFactory): void {
   addTargetOptions(
     program
       .command("usage")
-      .description("keys, keys without TTL, memory and connections per keyspace and user (never blocks Redis)")
+      .description(
+        "keys, keys without TTL, memory and connections per keyspace and user (never blocks Redis)",
+      )
       .option("--config <file>", "platform config file", DEFAULT_CONFIG_FILE),
     { secretsDir: false },
   )
