@@ -16,7 +16,12 @@ const NO_EVAL = ["-eval", "-evalsha", "-eval_ro", "-evalsha_ro", "-script"];
 let server: RedisServer;
 let admin: Redis;
 
-async function user(name: string, keyspace: string, extra: string[], scripting = false): Promise<CacheService> {
+async function user(
+  name: string,
+  keyspace: string,
+  extra: string[],
+  scripting = false,
+): Promise<CacheService> {
   const access = buildAccessString({
     keyspace,
     access: { preset: "read-write", commands: extra.length ? extra : ["+get"] },

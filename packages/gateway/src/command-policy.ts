@@ -134,17 +134,6 @@ export function patternInKeyspace(pattern: string, service: PolicyContext["servi
   return [service.keyspace, ...service.sharedKeyspaces].some((ks) => pattern.startsWith(`${ks}:`));
 }
 
-function optionValues(args: readonly CommandArg[], from: number, option: string): string[] | undefined {
-  const values: string[] = [];
-  for (let i = from; i < args.length; i++) {
-    if (text(args[i]).toLowerCase() === option) {
-      values.push(text(args[i + 1]));
-      i++;
-    }
-  }
-  return values.length > 0 ? values : undefined;
-}
-
 function hasWord(args: readonly CommandArg[], from: number, word: string): boolean {
   for (let i = from; i < args.length; i++) if (text(args[i]).toLowerCase() === word) return true;
   return false;

@@ -80,7 +80,10 @@ test("every command a preset may run is on the reviewed allow-list, and nothing 
     for (const name of names) {
       assert.equal(deniedEntry(name), undefined, `${preset} may run ${name}, which core denies`);
       const cats = categories.get(name) ?? [];
-      assert.ok(!cats.includes("@admin") && !cats.includes("@dangerous"), `${preset} may run ${name} (${cats})`);
+      assert.ok(
+        !cats.includes("@admin") && !cats.includes("@dangerous"),
+        `${preset} may run ${name} (${cats})`,
+      );
     }
   }
   assert.ok(!allowed["read-only"].some((n) => ["eval", "eval_ro", "fcall", "fcall_ro"].includes(n)));

@@ -172,7 +172,12 @@ export class AclLogFollower {
         : this.diff(entries, previous);
       // A full log whose oldest entry was not there at the previous poll may have dropped entries
       // nobody saw (the first poll cannot tell what came before it).
-      if (!options.drain && previous && entries.length >= maxLen && !this.seenBefore(entries.at(-1)!, previous))
+      if (
+        !options.drain &&
+        previous &&
+        entries.length >= maxLen &&
+        !this.seenBefore(entries.at(-1)!, previous)
+      )
         possiblyLost.push(node.address);
       this.state.nodes[node.address] = {
         polledAt: now,
@@ -180,7 +185,10 @@ export class AclLogFollower {
           entries.filter((e) => e.entryId !== undefined).map((e) => [`${e.entryId}/${e.createdAt}`, e.count]),
         ),
         byTuple: entries.reduce<NodeState["byTuple"]>((acc, e) => {
-          if (e.entryId === undefined) (acc[tupleOf(e)] ??= []).push({ count: e.count, lastSeen: e.lastSeen });
+          if (e.entryId === undefined) {
+            const key = tupleOf(e);
+            acc[key] = [...(acc[key] ?? []), { count: e.count, lastSeen: e.lastSeen }];
+          }
           return acc;
         }, {}),
       };
@@ -242,7 +250,9 @@ export class AclLogFollower {
       // changed entry), or it was pushed out of the log.
       const newestStill =
         newest !== undefined &&
-        current.some((e) => e.count === newest.count && Math.abs(e.lastSeen - newest.lastSeen) <= CLOCK_SLACK_MS);
+        current.some(
+          (e) => e.count === newest.count && Math.abs(e.lastSeen - newest.lastSeen) <= CLOCK_SLACK_MS,
+        );
       const continued = newest !== undefined && !newestStill ? changed[changed.length - 1] : undefined;
       const grown = newest !== undefined && continued !== undefined && continued.count > newest.count;
       for (const entry of changed) {

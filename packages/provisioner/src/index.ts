@@ -33,6 +33,7 @@ export {
   RedisAclTarget,
   type RedisAclTargetOptions,
 } from "./redis-acl-target.js";
+export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
 export {
   type DryRunVerdict,
   dryRunVerdict,
@@ -41,7 +42,6 @@ export {
   placeholderArgv,
   type ServerCommand,
 } from "./server-commands.js";
-export { finishRotation, type RotationResult, startRotation } from "./rotation.js";
 export * from "./types.js";
 export {
   type KeyspaceUsage,

@@ -126,7 +126,10 @@ async function scanNode(
   let cursor = "0";
   let scanned = 0;
   do {
-    const reply = (await node.call(["SCAN", cursor, "COUNT", String(options.scanCount)])) as [string, string[]];
+    const reply = (await node.call(["SCAN", cursor, "COUNT", String(options.scanCount)])) as [
+      string,
+      string[],
+    ];
     cursor = String(reply[0]);
     const keys = (reply[1] ?? []).map(String);
     const sampling: { key: string; tally: Tally }[] = [];

@@ -122,7 +122,11 @@ describe("access verification and the script library on a standalone server", ()
     const result = await applyPlatform(config, target, store);
     assert.deepEqual(result.dangerous, []);
     const secret = (await store.get(config.services.find((s) => s.name === "svc-evil")!))!.payload;
-    const evil = server.client({ username: secret.username, password: secret.password, enableReadyCheck: false });
+    const evil = server.client({
+      username: secret.username,
+      password: secret.password,
+      enableReadyCheck: false,
+    });
     try {
       await admin.set("a:secret", "alpha's value");
       for (const command of [

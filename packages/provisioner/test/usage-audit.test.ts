@@ -39,7 +39,9 @@ describe("usage and audit on a standalone server", () => {
     return client;
   };
   const commandCalls = async (command: string) =>
-    Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(String(await admin.info("commandstats")))?.[1] ?? 0);
+    Number(
+      new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(String(await admin.info("commandstats")))?.[1] ?? 0,
+    );
 
   before(async () => {
     server = await startRedis();
@@ -78,7 +80,9 @@ describe("usage and audit on a standalone server", () => {
     });
     const byKeyspace = new Map(report.keyspaces.map((k) => [k.keyspace, k]));
     assert.deepEqual(
-      [...byKeyspace.values()].map((k) => [k.keyspace, k.service, k.keys, k.keysWithoutTtl, k.estimated]).sort(),
+      [...byKeyspace.values()]
+        .map((k) => [k.keyspace, k.service, k.keys, k.keysWithoutTtl, k.estimated])
+        .sort(),
       [
         [NO_KEYSPACE, undefined, 1, 1, false],
         ["a", "svc-a", 60, 10, false],
@@ -124,13 +128,10 @@ describe("usage and audit on a standalone server", () => {
     for (let i = 0; i < 3; i++) await assert.rejects(a.get("b:secret"), /NOPERM/);
     await assert.rejects(a.call("FLUSHALL"), /NOPERM/);
     let poll = await follower.poll();
-    assert.deepEqual(
-      poll.events.map((e) => [e.service, e.username, e.reason, e.object, e.count]).sort(),
-      [
-        ["svc-a", "svca", "command", "flushall", 1],
-        ["svc-a", "svca", "key", "b:secret", 3],
-      ],
-    );
+    assert.deepEqual(poll.events.map((e) => [e.service, e.username, e.reason, e.object, e.count]).sort(), [
+      ["svc-a", "svca", "command", "flushall", 1],
+      ["svc-a", "svca", "key", "b:secret", 3],
+    ]);
     assert.deepEqual((await follower.poll()).events, [], "nothing new, nothing reported");
     for (let i = 0; i < 2; i++) await assert.rejects(a.get("b:secret"), /NOPERM/);
     poll = await follower.poll();
