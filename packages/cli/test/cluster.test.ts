@@ -30,5 +30,5 @@ test("apply --cluster provisions every master; doctor connects in cluster mode f
   const doctor = await cli(["doctor", "--secret", secretFile]);
   assert.equal(doctor.code, 0, doctor.stdout);
   assert.match(doctor.stdout, /^✓ cluster: cluster mode: 3 master\(s\) discovered$/m);
-  assert.match(doctor.stdout, /^All 9 checks passed\.$/m);
+  assert.match(doctor.stdout, /^All 10 checks passed\.$/m);
 });

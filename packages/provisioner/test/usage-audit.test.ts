@@ -10,6 +10,7 @@ import {
   applyPlatform,
   FileSecretStore,
   NO_KEYSPACE,
+  parseAclLog,
   RedisAclTarget,
   sampleUsage,
   setAclLogMaxLen,
@@ -193,4 +194,67 @@ describe("usage and audit on a standalone server", () => {
       [1],
     );
   });
+});
+
+test("parseAclLog reads Redis 7.0 entries (age only) and 7.2+/Valkey entries (entry id, timestamps)", () => {
+  const now = 1_700_000_000_000;
+  const v70 = [
+    [
+      "count",
+      2,
+      "reason",
+      "key",
+      "context",
+      "toplevel",
+      "object",
+      "b:x",
+      "username",
+      "svca",
+      "age-seconds",
+      "1.5",
+      "client-info",
+      "id=7 addr=10.0.0.9:5555 laddr=10.0.0.1:6379 fd=8 name= user=svca",
+    ],
+  ];
+  assert.deepEqual(parseAclLog(v70, "n:1", now), [
+    {
+      node: "n:1",
+      count: 2,
+      reason: "key",
+      context: "toplevel",
+      object: "b:x",
+      username: "svca",
+      lastSeen: now - 1500,
+      clientAddress: "10.0.0.9:5555",
+    },
+  ]);
+  const v72 = [
+    [
+      "count",
+      1,
+      "reason",
+      "command",
+      "context",
+      "lua",
+      "object",
+      "scan",
+      "username",
+      "svcb",
+      "age-seconds",
+      "0.2",
+      "client-info",
+      "id=9 addr=10.0.0.8:1 user=svcb",
+      "entry-id",
+      41,
+      "timestamp-created",
+      now - 900,
+      "timestamp-last-updated",
+      now - 200,
+    ],
+  ];
+  const [entry] = parseAclLog(v72, "n:2", now);
+  assert.equal(entry?.entryId, 41);
+  assert.equal(entry?.createdAt, now - 900);
+  assert.equal(entry?.lastSeen, now - 200, "the server's own timestamp wins over the age");
+  assert.deepEqual(parseAclLog("not a list", "n", now), []);
 });
