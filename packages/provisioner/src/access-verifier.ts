@@ -84,6 +84,11 @@ export class AccessVerifier {
 
   private async verifyOne(node: AdminConnection, check: AccessCheck): Promise<AccessFinding[]> {
     const table = await this.table(node);
+    if (!table.has("acl|dryrun"))
+      throw new TargetError(
+        `${node.address} has no ACL DRYRUN (Redis/Valkey 7.0 or later is needed to verify access strings before they are applied); upgrade the server.`,
+        { node: node.address },
+      );
     const filler = `${check.keyspace}:cacheplane-probe`;
     /** The table entry an argv runs: `cmd|sub` for commands with subcommands. */
     const entryOf = (argv: readonly string[]): ServerCommand | undefined => {
