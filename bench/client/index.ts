@@ -351,7 +351,7 @@ export async function run(): Promise<SuiteResult> {
   const layout = cpuLayout("the bench process (client and baselines)", null);
   const ownAffinity = affinityOf(process.pid);
   const reference = loadReference("client");
-  const { service } = benchService();
+  const { service } = benchService("bench", { scripting: true });
   const password = `Bench-Client-${Math.random().toString(36).slice(2)}-Pw1`;
   const rows: BenchRow[] = [];
   const meta: Record<string, string> = {

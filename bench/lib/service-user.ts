@@ -4,15 +4,23 @@
  * the ACL checks Redis runs per command are the production ones. Never a hand-written rule list.
  */
 import { type PlatformConfig, parseConfig, type ResolvedService } from "@cacheplane/core";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 
-/** A read-write service named `name` (its keyspace is `name`) in a bench platform config. */
-export function benchService(name = "bench"): { config: PlatformConfig; service: ResolvedService } {
+/**
+ * A read-write service named `name` (its keyspace is `name`) in a bench platform config. `scripting`
+ * lets it run its own Lua: the client bench needs it because a peer it measures
+ * (rate-limiter-flexible) runs EVALSHA; Cacheplane's own client uses the platform's function library.
+ */
+export function benchService(
+  name = "bench",
+  options: { scripting?: boolean } = {},
+): { config: PlatformConfig; service: ResolvedService } {
   const config = parseConfig({
     stage: "bench",
     region: "local",
-    services: [{ name, access: "read-write" }],
+    services: [{ name, access: "read-write", ...(options.scripting ? { scripting: true } : {}) }],
   });
   return { config, service: config.services[0]! };
 }
@@ -26,6 +34,13 @@ async function setUser(admin: Redis, service: ResolvedService, password: string)
     ...service.accessString.split(" "),
     `>${password}`,
   );
+  // As `cacheplane apply` does: the platform's script library (masters only; replicas get it
+  // through replication and refuse FUNCTION LOAD).
+  try {
+    await admin.call("FUNCTION", "LOAD", "REPLACE", scriptLibrary().code);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith("READONLY"))) throw err;
+  }
 }
 
 /** Creates the service user on a standalone server (testkit). */

@@ -1,13 +1,21 @@
-/** Invokes the example handler against a real redis-server, configured through REDIS_SECRET. */
+/**
+ * Invokes the example handler against a real redis-server, configured through REDIS_SECRET. The
+ * service is provisioned as `cacheplane apply` does (user, secret, and the platform's script library,
+ * which the rate limiter calls with FCALL: the service needs no EVAL permission).
+ */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { buildAccessString } from "@cacheplane/core";
+import { parseConfig } from "@cacheplane/core";
+import { applyPlatform, FileSecretStore, RedisAclTarget } from "@cacheplane/provisioner";
 import type { RedisServer } from "@cacheplane/testkit";
 import { startRedis } from "@cacheplane/testkit";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { Redis } from "ioredis";
 
-const PASSWORD = "Example-Handler-Pw-13579";
+let secretsDir: string;
 let server: RedisServer;
 let admin: Redis;
 let handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -48,22 +56,20 @@ describe("example Lambda handler (API Gateway v2) on a real redis-server", () =>
   before(async () => {
     server = await startRedis({ acl: true, tls: false });
     admin = server.client();
-    await admin.call(
-      "ACL",
-      "SETUSER",
-      "orders-svc",
-      "reset",
-      ...buildAccessString({ keyspace: "orders", access: "read-write" }).split(" "),
-      `>${PASSWORD}`,
-    );
-    process.env.REDIS_SECRET = JSON.stringify({
-      host: server.host,
-      port: server.port,
-      username: "orders-svc",
-      password: PASSWORD,
-      keyspace: "orders",
-      tls: false,
+    const config = parseConfig({
+      stage: "example",
+      region: "local",
+      services: [{ name: "orders-api", keyspace: "orders", access: "read-write" }],
     });
+    secretsDir = await mkdtemp(join(tmpdir(), "cacheplane-example-"));
+    const store = new FileSecretStore(secretsDir);
+    const target = await RedisAclTarget.connect({ urls: [server.url] });
+    try {
+      await applyPlatform(config, target, store);
+    } finally {
+      await target.close();
+    }
+    process.env.REDIS_SECRET = JSON.stringify((await store.get(config.services[0]!))!.payload);
     process.env.RATE_LIMIT = "8";
     process.env.RATE_WINDOW = "3600";
     process.env.EMF_METRICS = "off";
@@ -74,6 +80,7 @@ describe("example Lambda handler (API Gateway v2) on a real redis-server", () =>
     const { closeAllRedisConnections } = await import("@cacheplane/client");
     await closeAllRedisConnections();
     await server.stop();
+    await rm(secretsDir, { recursive: true, force: true });
   });
 
   it("caches API responses: the upstream is called once, typed values survive", async () => {

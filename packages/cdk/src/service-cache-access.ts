@@ -380,6 +380,7 @@ function resolveService(
         access: resolved.access,
         sharedKeyspaces: resolved.sharedKeyspaces,
         allowDangerous: resolved.allowDangerous,
+        scripting: resolved.scripting,
         enabled: resolved.enabled,
       }
     : (service as ServiceInput);

@@ -10,12 +10,14 @@ import { ProvisionerError } from "@cacheplane/provisioner";
 import { Command, CommanderError } from "commander";
 import type { ActionFactory } from "./commands/action.js";
 import { registerApply } from "./commands/apply.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerDev } from "./commands/dev.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerGateway } from "./commands/gateway.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerRotate } from "./commands/rotate.js";
+import { registerUsage } from "./commands/usage.js";
 import { CliError, EXIT } from "./errors.js";
 import { type CliIo, type CommandContext, createContext, processIo } from "./io.js";
 
@@ -44,6 +46,8 @@ function buildProgram(ctx: CommandContext, action: ActionFactory): Command {
   registerMigrate(program, action);
   registerDev(program, action);
   registerGateway(program, action);
+  registerUsage(program, action);
+  registerAudit(program, action);
   return program;
 }
 

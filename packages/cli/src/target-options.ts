@@ -39,9 +39,12 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Adds the target and secret-store flags to a command. */
-export function addTargetOptions(command: Command): Command {
-  return command
+/**
+ * Adds the target and secret-store flags to a command. Commands that only read a Redis/Valkey server
+ * as the admin (`usage`, `audit`) pass `{ secretsDir: false }`: they get the Redis target flags only.
+ */
+export function addTargetOptions(command: Command, options: { secretsDir?: boolean } = {}): Command {
+  const redis = command
     .option(
       "--target <redis-url>",
       `admin URL of a node, e.g. rediss://admin:<password>@host:6379; repeat for more seed nodes (default: $${TARGET_ENV})`,
@@ -50,7 +53,9 @@ export function addTargetOptions(command: Command): Command {
     )
     .option("--cluster", "the target is a Redis Cluster: apply ACLs on every node", false)
     .option("--tls-ca <file>", "PEM file of the CA that signed the server certificate")
-    .option("--insecure", "TLS without verifying the server certificate (never in production)", false)
+    .option("--insecure", "TLS without verifying the server certificate (never in production)", false);
+  if (options.secretsDir === false) return redis;
+  return redis
     .option(
       "--elasticache",
       "the target is Amazon ElastiCache: users and the config's user group through the AWS API " +
@@ -113,6 +118,11 @@ export async function connectTarget(flags: TargetFlags, ctx: CommandContext): Pr
     ctx.log(`Using Amazon ElastiCache${flags.region ? ` in ${flags.region}` : ""} through the AWS API`);
     return new ElastiCacheTarget(flags.region !== undefined ? { region: flags.region } : {});
   }
+  return connectRedisTarget(flags, ctx);
+}
+
+/** Connects the Redis ACL target of `--target`/`$CACHEPLANE_TARGET`. The caller closes it. */
+export async function connectRedisTarget(flags: TargetFlags, ctx: CommandContext): Promise<RedisAclTarget> {
   const urls = targetUrls(flags, ctx);
   let ca: string | undefined;
   if (flags.tlsCa !== undefined) {

@@ -30,7 +30,7 @@ test("apply --cluster provisions every master; doctor connects in cluster mode f
   const doctor = await cli(["doctor", "--secret", secretFile]);
   assert.equal(doctor.code, 0, doctor.stdout);
   assert.match(doctor.stdout, /^✓ cluster: cluster mode: 3 master\(s\) discovered$/m);
-  assert.match(doctor.stdout, /^All 9 checks passed\.$/m);
+  assert.match(doctor.stdout, /^All 10 checks passed\.$/m);
 });
 
 test("plan on a cluster names the node where a user is missing or differs", async (t) => {

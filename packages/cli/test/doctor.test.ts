@@ -39,12 +39,12 @@ test("doctor passes every check for a good read-write secret, one ✓ line per c
   const secret = join(secretsDir, "orders-api.json");
   const run = await cli(["doctor", "--secret", secret]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
-  for (const name of ["secret", "tls", "auth", "ping", "keyspace", "isolation", "flushall", "keys"]) {
+  for (const name of ["secret", "tls", "auth", "ping", "keyspace", "isolation", "flushall", "keys", "scan"]) {
     assert.match(run.stdout, new RegExp(`^✓ ${name}: `, "m"));
   }
   assert.match(run.stdout, /^✓ auth: authenticated as ordersapi$/m);
   assert.match(run.stdout, /^✓ keyspace: wrote, read and deleted orders:cacheplane:doctor:[0-9a-f]+$/m);
-  assert.match(run.stdout, /^All 8 checks passed\.$/m);
+  assert.match(run.stdout, /^All 9 checks passed\.$/m);
   assert.doesNotMatch(run.stdout, /✗/);
   const { password } = JSON.parse(await readFile(secret, "utf8")) as { password: string };
   assert.ok(!run.stdout.includes(password));
@@ -86,7 +86,7 @@ test("a wrong password fails AUTH with exit 1 and a ✗ line, never printing the
     assert.match(run.stdout, /^✓ secret: valid: user sessions/m);
     assert.match(run.stdout, /^✗ auth: AUTH as sessions refused: WRONGPASS/m);
     assert.match(run.stdout, /^- ping: skipped: not authenticated$/m);
-    assert.match(run.stdout, /^1 check failed, 5 skipped\.$/m);
+    assert.match(run.stdout, /^1 check failed, 6 skipped\.$/m);
     const all = run.stdout + run.stderr;
     assert.ok(!all.includes(wrongPassword), "wrong password printed");
     assert.ok(!all.includes(String(good.password)), "real password printed");
@@ -120,6 +120,7 @@ test("doctor flags a user that is not confined: isolation, FLUSHALL and KEYS ✗
   );
   assert.match(run.stdout, /^✗ flushall: FLUSHALL is allowed for wideopen \(probe flushed nothing\)$/m);
   assert.match(run.stdout, /^✗ keys: KEYS is allowed for wideopen/m);
+  assert.match(run.stdout, /^✗ scan: SCAN is allowed for wideopen: it lists every service's key names/m);
   assert.equal(await admin.get("someone-else:key"), "precious", "the doctor must never flush");
   assert.ok(!run.stdout.includes("wide-open-password-123"));
 });

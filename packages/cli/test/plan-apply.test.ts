@@ -19,25 +19,35 @@ test("plan, apply, then plan --json prints [] against a real ACL redis-server", 
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /^\+ create user catalog \(service catalog, keyspace catalog:\*\)$/m);
   assert.match(first.stdout, /^\+ create user ordersapi \(service orders-api, keyspace orders:\*\)$/m);
-  assert.match(first.stdout, /^Plan: 3 create-user\.$/m);
+  assert.match(first.stdout, /^\+ load script library cacheplane_[0-9a-f]{10} on 127\.0\.0\.1:\d+ /m);
+  assert.match(first.stdout, /^Plan: 1 load-script-library, 3 create-user\.$/m);
 
   const detailed = await cli(["plan", ...flags, "--detailed-exitcode"]);
   assert.equal(detailed.code, 2, "changes pending");
 
   const json = await cli(["plan", ...flags, "--json"]);
   assert.equal(json.code, 0, json.stderr);
-  const actions = JSON.parse(json.stdout) as Array<{ type: string; userId: string }>;
+  const actions = JSON.parse(json.stdout) as Array<{ type: string; userId?: string; node?: string }>;
   assert.deepEqual(
-    actions.map((a) => `${a.type} ${a.userId}`),
-    ["create-user catalog", "create-user ordersapi", "create-user sessions"],
+    actions.map((a) => `${a.type} ${a.userId ?? a.node}`),
+    [
+      `load-script-library 127.0.0.1:${server.port}`,
+      "create-user catalog",
+      "create-user ordersapi",
+      "create-user sessions",
+    ],
   );
   assert.deepEqual(await aclUsers(server.client()), ["admin", "default"], "plan changes nothing");
 
   const applied = await cli(["apply", ...flags]);
   assert.equal(applied.code, 0, applied.stderr);
-  assert.match(applied.stderr, /^\[1\/3\] create-user catalog \(catalog\) \.\.\. done$/m);
-  assert.match(applied.stderr, /^\[3\/3\] create-user sessions \(sessions\) \.\.\. done$/m);
-  assert.match(applied.stdout, /^Applied 3 changes: 3 create-user\.$/m);
+  assert.match(
+    applied.stderr,
+    /^\[1\/4\] load-script-library cacheplane_\w+ on 127\.0\.0\.1:\d+ \.\.\. done$/m,
+  );
+  assert.match(applied.stderr, /^\[2\/4\] create-user catalog \(catalog\) \.\.\. done$/m);
+  assert.match(applied.stderr, /^\[4\/4\] create-user sessions \(sessions\) \.\.\. done$/m);
+  assert.match(applied.stdout, /^Applied 4 changes: 1 load-script-library, 3 create-user\.$/m);
   const secretFile = join(secrets, "orders-api.json");
   assert.match(
     applied.stdout,
@@ -111,7 +121,7 @@ test("apply --json prints {applied, secrets}; a wrong admin password fails with 
   const applied = await cli(["apply", ...flags, "--target", server.url, "--json"]);
   assert.equal(applied.code, 0, applied.stderr);
   const result = JSON.parse(applied.stdout) as { applied: unknown[]; secrets: Record<string, string> };
-  assert.equal(result.applied.length, 3);
+  assert.equal(result.applied.length, 4, "the script library and three users");
   assert.equal(result.secrets.catalog, join(dir, "secrets", "catalog.json"));
 
   const wrong = `redis://admin:not-the-password-4242@127.0.0.1:${server.port}`;

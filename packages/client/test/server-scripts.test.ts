@@ -16,10 +16,16 @@ const NO_EVAL = ["-eval", "-evalsha", "-eval_ro", "-evalsha_ro", "-script"];
 let server: RedisServer;
 let admin: Redis;
 
-async function user(name: string, keyspace: string, extra: string[]): Promise<CacheService> {
+async function user(
+  name: string,
+  keyspace: string,
+  extra: string[],
+  scripting = false,
+): Promise<CacheService> {
   const access = buildAccessString({
     keyspace,
     access: { preset: "read-write", commands: extra.length ? extra : ["+get"] },
+    scripting,
   });
   await admin.call("ACL", "SETUSER", name, "reset", ...access.split(" "), `>${PASSWORD}`);
   return createCache({
@@ -66,7 +72,7 @@ describe("server scripts", () => {
 
   it("fall back to EVALSHA when the library is not loaded and the service may script", async () => {
     await admin.call("FUNCTION", "FLUSH");
-    const cache = await user("evaluser", "ev", []);
+    const cache = await user("evaluser", "ev", [], true);
     const limiter = cache.rateLimiter({ algorithm: "token-bucket", limit: 3, window: 60, name: "e" });
     assert.equal((await limiter.limit("u")).remaining, 2);
     await admin.script("FLUSH"); // NOSCRIPT -> EVAL loads it again

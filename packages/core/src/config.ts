@@ -4,13 +4,7 @@
  * resolved config (every derived name filled in) or throws one ConfigError listing every problem.
  */
 import { z } from "zod";
-import {
-  type AccessSpec,
-  buildAccessString,
-  DANGEROUS_CATEGORIES,
-  isDangerousGrant,
-  parseCommandRule,
-} from "./access.js";
+import { type AccessSpec, buildAccessString, explicitGrantProblem, parseCommandRule } from "./access.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { type PlatformExports, platformExports } from "./exports.js";
 import {
@@ -40,6 +34,7 @@ const serviceSchema = z.strictObject({
   access: accessSchema,
   sharedKeyspaces: z.array(z.string()).optional(),
   allowDangerous: z.boolean().optional(),
+  scripting: z.boolean().optional(),
   enabled: z.boolean().optional(),
   owner: z.string().optional(),
   description: z.string().optional(),
@@ -92,6 +87,8 @@ export interface ResolvedService {
   secretName: string;
   enabled: boolean;
   allowDangerous: boolean;
+  /** May run its own Lua (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT LOAD). */
+  scripting: boolean;
   owner?: string;
   description?: string;
   passwordRotation?: { intervalDays: number };
@@ -212,16 +209,20 @@ export function parseConfig(input: unknown): PlatformConfig {
             path: `${at}.access.commands[${j}]`,
             message: `"${rule}" is not an ACL command rule; write e.g. "+get", "-del", "+@hash" or "+client|setname"`,
           });
-        } else if (
-          parsedRule.sign === "+" &&
-          isDangerousGrant(parsedRule.name) &&
-          svc.allowDangerous !== true
-        ) {
-          const kind = DANGEROUS_CATEGORIES.has(parsedRule.name) ? "category" : "command";
-          issues.push({
-            path: `${at}.access.commands[${j}]`,
-            message: `${kind} "${parsedRule.name}" is dangerous on a shared cache; remove it or set allowDangerous: true on "${svc.name}"`,
-          });
+        } else if (parsedRule.sign === "+") {
+          const problem = explicitGrantProblem(parsedRule.name, svc);
+          if (problem?.kind === "dangerous") {
+            const fix =
+              parsedRule.name === "@scripting"
+                ? `set scripting: true on "${svc.name}" to let it run its own Lua`
+                : `remove it (the safety tail would deny it anyway) or set allowDangerous: true on "${svc.name}"`;
+            issues.push({ path: `${at}.access.commands[${j}]`, message: `${problem.message}; ${fix}` });
+          } else if (problem?.kind === "scripting") {
+            issues.push({
+              path: `${at}.access.commands[${j}]`,
+              message: `${problem.message}; set scripting: true on "${svc.name}" instead (a long script stalls every service; see docs/operations.md)`,
+            });
+          }
         }
       });
     }
@@ -236,6 +237,7 @@ export function parseConfig(input: unknown): PlatformConfig {
       secretName: secretNameFor(svc.name, keyspace),
       enabled: svc.enabled ?? true,
       allowDangerous: svc.allowDangerous ?? false,
+      scripting: svc.scripting ?? false,
     };
     if (svc.owner !== undefined) resolved.owner = svc.owner;
     if (svc.description !== undefined) resolved.description = svc.description;
@@ -295,6 +297,8 @@ export function parseConfig(input: unknown): PlatformConfig {
       sharedKeyspaces: svc.sharedKeyspaces,
       access: svc.access,
       enabled: svc.enabled,
+      scripting: svc.scripting,
+      allowDangerous: svc.allowDangerous,
     });
   }
   const cacheName = raw.cacheName ?? "shared";

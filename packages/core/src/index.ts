@@ -5,7 +5,9 @@ export {
   buildAccessString,
   DANGEROUS_CATEGORIES,
   DANGEROUS_COMMANDS,
+  explicitGrantProblem,
   isDangerousGrant,
+  isScriptingCommand,
   normalizeAccessString,
   parseCommandRule,
 } from "./access.js";
@@ -20,6 +22,17 @@ export {
   type ResolvedService,
   type ServiceInput,
 } from "./config.js";
+export {
+  type AccessProbe,
+  DENIED_COMMANDS,
+  type DenialKind,
+  type DeniedCommand,
+  deniedEntry,
+  forbiddenProbes,
+  probesFor,
+  READ_ONLY_DENIED,
+  SCRIPTING_COMMANDS,
+} from "./denied-commands.js";
 export { ConfigError, type ConfigIssue } from "./errors.js";
 export { type PlatformExports, platformExports } from "./exports.js";
 export { formatMigrationChecklist, type MigrationStep, migrationChecklist } from "./migration.js";
@@ -49,6 +62,7 @@ export {
   type PlanActionType,
   type PlanOptions,
   plan,
+  SCRIPT_LIBRARY_PREFIX,
   summarizePlan,
 } from "./plan.js";
 export {

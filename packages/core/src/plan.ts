@@ -25,6 +25,11 @@ export interface DesiredState {
   users: DesiredUser[];
   /** The user group every service user belongs to; omitted for targets without groups (plain Redis). */
   userGroupId?: string;
+  /**
+   * The platform's server-script library (`cacheplane_<version>`, decision 0006) every master must
+   * have loaded; omitted for targets that cannot load functions.
+   */
+  scriptLibrary?: string;
 }
 
 /** A user as a target reports it. */
@@ -58,6 +63,11 @@ export interface ActualState {
    * differs, by user id. Plans copy them onto the user's create/modify action as `nodes`.
    */
   nodeDifferences?: Record<string, NodeDifference[]>;
+  /**
+   * Function libraries named `cacheplane_*` loaded on each master (`host:port`), when the target can
+   * tell. Older versions stay loaded (clients of the previous release call them) until pruned.
+   */
+  scriptLibraries?: { node: string; libraries: string[] }[];
 }
 
 export type ModifyChange = "access" | "passwords";
@@ -85,21 +95,36 @@ export type PlanAction =
     }
   | { type: "add-to-group"; service: string; groupId: string; userId: string }
   | { type: "remove-from-group"; groupId: string; userId: string }
-  | { type: "delete-user"; userId: string; userName: string };
+  | { type: "delete-user"; userId: string; userName: string }
+  /** `FUNCTION LOAD` of the platform's script library on one master that lacks it. */
+  | { type: "load-script-library"; node: string; library: string }
+  /** `FUNCTION DELETE` of an older `cacheplane_*` library (only with `pruneScriptLibraries`). */
+  | { type: "delete-script-library"; node: string; library: string };
 
 export type PlanActionType = PlanAction["type"];
 
 export interface PlanOptions {
   /** Remove managed users the config no longer declares. @default false */
   prune?: boolean;
+  /**
+   * Remove `cacheplane_*` libraries other than the desired one. Only once no client of an older
+   * release runs any more: their FCALLs fail afterwards. @default false
+   */
+  pruneScriptLibraries?: boolean;
 }
 
+/** Prefix of every library the platform loads; other libraries are never touched. */
+export const SCRIPT_LIBRARY_PREFIX = "cacheplane_";
+
 const ORDER: Record<PlanActionType, number> = {
-  "create-user": 0,
-  "modify-user": 1,
-  "add-to-group": 2,
-  "remove-from-group": 3,
-  "delete-user": 4,
+  // The library first: a service created in this apply can FCALL as soon as it connects.
+  "load-script-library": 0,
+  "create-user": 1,
+  "modify-user": 2,
+  "add-to-group": 3,
+  "remove-from-group": 4,
+  "delete-user": 5,
+  "delete-script-library": 6,
 };
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
@@ -177,13 +202,30 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       actions.push({ type: "delete-user", userId: user.userId, userName: user.userName });
     }
   }
+  if (desired.scriptLibrary !== undefined && actual.scriptLibraries !== undefined) {
+    const nodes = [...actual.scriptLibraries].sort((a, b) => a.node.localeCompare(b.node));
+    for (const { node, libraries } of nodes) {
+      if (!libraries.includes(desired.scriptLibrary))
+        actions.push({ type: "load-script-library", node, library: desired.scriptLibrary });
+      if (!options.pruneScriptLibraries) continue;
+      for (const library of [...libraries].sort()) {
+        if (library !== desired.scriptLibrary && library.startsWith(SCRIPT_LIBRARY_PREFIX))
+          actions.push({ type: "delete-script-library", node, library });
+      }
+    }
+  }
   return actions.sort((a, b) => ORDER[a.type] - ORDER[b.type]);
 }
 
 /** The desired state a config declares, with the password hashes its secrets hold (by service name). */
 export function desiredStateFromConfig(
   config: PlatformConfig,
-  options: { passwordHashes?: Record<string, string[] | undefined>; withUserGroup?: boolean } = {},
+  options: {
+    passwordHashes?: Record<string, string[] | undefined>;
+    withUserGroup?: boolean;
+    /** The script library every master must have (see `scriptLibrary().name`). */
+    scriptLibrary?: string;
+  } = {},
 ): DesiredState {
   const state: DesiredState = {
     users: config.services.map((svc) => {
@@ -200,6 +242,7 @@ export function desiredStateFromConfig(
     }),
   };
   if (options.withUserGroup) state.userGroupId = config.userGroupId;
+  if (options.scriptLibrary !== undefined) state.scriptLibrary = options.scriptLibrary;
   return state;
 }
 
@@ -259,6 +302,12 @@ export function formatPlan(actions: readonly PlanAction[]): string {
         break;
       case "delete-user":
         lines.push(`- delete user ${a.userId}`);
+        break;
+      case "load-script-library":
+        lines.push(`+ load script library ${a.library} on ${a.node} (FUNCTION LOAD; FCALL for the client)`);
+        break;
+      case "delete-script-library":
+        lines.push(`- delete script library ${a.library} on ${a.node} (clients still calling it will fail)`);
         break;
     }
   }

@@ -104,6 +104,69 @@ describe("parseConfig", () => {
     assert.ok(parseConfig(input).services[0]!.accessString.endsWith("+flushall"));
   });
 
+  it("refuses explicit grants the safety tail denies (enumeration), naming why and the fix", () => {
+    const list = problems({
+      stage: "dev",
+      region: "local",
+      services: [
+        {
+          name: "peek",
+          access: {
+            preset: "read-only",
+            commands: ["+scan", "+client|tracking", "+pubsub|channels", "+@all"],
+          },
+        },
+      ],
+    });
+    assert.equal(list.length, 4, list.join("\n"));
+    assert.ok(
+      list.some(
+        (p) => p.includes('"scan" is dangerous') && p.includes("key names") && p.includes("allowDangerous"),
+      ),
+    );
+    assert.ok(list.some((p) => p.includes('"client|tracking"')));
+    assert.ok(list.some((p) => p.includes('"pubsub|channels"')));
+    assert.ok(list.some((p) => p.includes('category "@all"')));
+  });
+
+  it("accepts category grants such as +@slow: the safety tail after them takes back what they hold", () => {
+    const config = parseConfig({
+      stage: "dev",
+      region: "local",
+      services: [{ name: "wide", access: { preset: "read-only", commands: ["+@slow", "+@keyspace"] } }],
+    });
+    const rules = config.services[0]!.accessString.split(" ");
+    assert.ok(rules.indexOf("-@admin") > rules.indexOf("+@keyspace"));
+    assert.ok(rules.indexOf("-scan") > rules.indexOf("+@slow"));
+  });
+
+  it("scripting is opt-in: EVAL needs scripting: true, @scripting is refused either way", () => {
+    const base = { stage: "dev", region: "local" };
+    const noScripting = problems({
+      ...base,
+      services: [{ name: "lua", access: { preset: "read-write", commands: ["+eval", "+script|load"] } }],
+    });
+    assert.equal(noScripting.length, 2, noScripting.join("\n"));
+    assert.ok(noScripting.every((p) => p.includes("scripting: true")));
+    const withScripting = parseConfig({
+      ...base,
+      services: [{ name: "lua", access: "read-write", scripting: true }],
+    }).services[0]!;
+    assert.equal(withScripting.scripting, true);
+    assert.ok(withScripting.accessString.split(" ").includes("+eval"));
+    const category = problems({
+      ...base,
+      services: [{ name: "lua", access: { preset: "read-write", commands: ["+@scripting"] } }],
+    });
+    assert.ok(
+      category.some((p) => p.includes("scripting: true")),
+      category.join("\n"),
+    );
+    const plain = parseConfig({ ...base, services: [{ name: "p", access: "read-write" }] }).services[0]!;
+    assert.equal(plain.scripting, false);
+    assert.ok(!plain.accessString.split(" ").includes("+eval"));
+  });
+
   it("rejects reserved user names, unknown fields and wrong types", () => {
     const list = problems({
       stage: "Dev!",

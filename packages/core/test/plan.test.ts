@@ -25,6 +25,7 @@ const config = parseConfig({
 function applyInMemory(desired: DesiredState, actual: ActualState, actions: PlanAction[]): ActualState {
   const users = new Map(actual.users.map((u) => [u.userId, { ...u }]));
   const members = new Set(actual.userGroup?.userIds ?? []);
+  const libraries = new Map((actual.scriptLibraries ?? []).map((n) => [n.node, new Set(n.libraries)]));
   for (const a of actions) {
     const want = desired.users.find((u) => u.userId === ("userId" in a ? a.userId : ""));
     switch (a.type) {
@@ -47,10 +48,18 @@ function applyInMemory(desired: DesiredState, actual: ActualState, actions: Plan
       case "delete-user":
         users.delete(a.userId);
         break;
+      case "load-script-library":
+        libraries.get(a.node)!.add(a.library);
+        break;
+      case "delete-script-library":
+        libraries.get(a.node)!.delete(a.library);
+        break;
     }
   }
   const next: ActualState = { users: [...users.values()] };
   if (actual.userGroup) next.userGroup = { groupId: actual.userGroup.groupId, userIds: [...members] };
+  if (actual.scriptLibraries)
+    next.scriptLibraries = [...libraries].map(([node, set]) => ({ node, libraries: [...set] }));
   return next;
 }
 
@@ -128,6 +137,36 @@ describe("plan", () => {
     );
   });
 
+  it("loads the script library on every master that lacks it; deletes older versions only when asked", () => {
+    const desired = desiredStateFromConfig(config, {
+      passwordHashes: hashes,
+      scriptLibrary: "cacheplane_new",
+    });
+    const actual: ActualState = {
+      users: desired.users.map((u) => ({ ...u, passwordHashes: u.passwordHashes!, managed: true })),
+      scriptLibraries: [
+        { node: "10.0.0.2:6379", libraries: ["cacheplane_old", "cacheplane_new", "mylib"] },
+        { node: "10.0.0.1:6379", libraries: ["cacheplane_old"] },
+      ],
+    };
+    assert.deepEqual(plan(desired, actual), [
+      { type: "load-script-library", node: "10.0.0.1:6379", library: "cacheplane_new" },
+    ]);
+    const pruned = plan(desired, actual, { pruneScriptLibraries: true });
+    assert.deepEqual(
+      pruned.map((a) => `${a.type} ${"node" in a ? a.node : ""} ${"library" in a ? a.library : ""}`),
+      [
+        "load-script-library 10.0.0.1:6379 cacheplane_new",
+        "delete-script-library 10.0.0.1:6379 cacheplane_old",
+        "delete-script-library 10.0.0.2:6379 cacheplane_old",
+      ],
+      "other libraries (mylib) are never touched",
+    );
+    assert.match(formatPlan(pruned), /\+ load script library cacheplane_new on 10\.0\.0\.1:6379/);
+    assert.match(formatPlan(pruned), /- delete script library cacheplane_old on 10\.0\.0\.2:6379/);
+    assert.deepEqual(plan({ ...desired, scriptLibrary: undefined }, actual), [], "targets without functions");
+  });
+
   it("applying a plan then planning again gives an empty plan (any starting state)", () => {
     const userIds = ["orders", "catalog", "legacy", "other"];
     const arbActual = fc.record({
@@ -143,25 +182,28 @@ describe("plan", () => {
         { selector: (u) => u.userId },
       ),
       members: fc.subarray(userIds),
+      libraries: fc.array(fc.subarray(["cacheplane_new", "cacheplane_old", "mylib"]), { maxLength: 3 }),
     });
     fc.assert(
       fc.property(arbActual, fc.boolean(), fc.boolean(), (a, prune, withHashes) => {
         const desired = desiredStateFromConfig(config, {
           withUserGroup: true,
+          scriptLibrary: "cacheplane_new",
           ...(withHashes ? { passwordHashes: hashes } : {}),
         });
         const actual: ActualState = {
           users: a.users.map((u) => ({ ...u, userName: u.userId })),
           userGroup: { groupId: "g", userIds: a.members },
+          scriptLibraries: a.libraries.map((libraries, i) => ({ node: `10.0.0.${i}:6379`, libraries })),
         };
-        const first = plan(desired, actual, { prune });
+        const first = plan(desired, actual, { prune, pruneScriptLibraries: prune });
         const after = applyInMemory(desired, actual, first);
         const second = plan(
           withHashes
             ? desired
             : { ...desired, users: desired.users.map((u) => ({ ...u, passwordHashes: ["generated"] })) },
           after,
-          { prune },
+          { prune, pruneScriptLibraries: prune },
         );
         assert.deepEqual(second, [], JSON.stringify({ first, second }));
         assert.doesNotMatch(JSON.stringify(first), /o{40}|c{40}/);

@@ -6,12 +6,17 @@
  * - commands that change or block the shared connection (SELECT, CLIENT, HELLO, MULTI, WATCH, WAIT,
  *   blocking pops, SUBSCRIBE outside `/subscribe`, MONITOR, ...) are refused;
  * - admin and dangerous commands (`@admin`, `@dangerous`: FLUSHALL, CONFIG, KEYS, DEBUG, ...) and
- *   commands that reveal other services' keys (DBSIZE, RANDOMKEY, PUBSUB, SCAN without a MATCH in
- *   the service's keyspace) are refused;
- * - only commands the command table flags `readonly` or `write` (plus PING, ECHO, TIME, PUBLISH and
- *   scripting) are allowed at all; read-only tokens get `readonly` commands (and PING/ECHO/TIME) only;
- * - EVAL/EVALSHA (and friends) need a read-write token and an access string that grants them.
+ *   every command core's safety tail denies (`DENIED_COMMANDS`: SCAN, DBSIZE, RANDOMKEY, PUBSUB,
+ *   CLIENT TRACKING, ... reveal other services' key or channel names; ACL key patterns do not
+ *   filter them) are refused;
+ * - only commands the command table flags `readonly` or `write` (plus PING, ECHO, TIME, PUBLISH,
+ *   FCALL and scripting) are allowed at all; read-only tokens get `readonly` commands (and
+ *   PING/ECHO/TIME) only, and never scripts or functions (a long one stalls every service);
+ * - EVAL/EVALSHA (and friends) need a read-write token of a service with `scripting: true`.
+ * Scripts run under the service's own ACL, so what Lua calls inside a script is refused by Redis
+ * exactly as the same command outside it.
  */
+import { DENIED_COMMANDS } from "@cacheplane/core";
 import { grantsCommand } from "./acl-rules.js";
 import type { CommandTable, ResolvedCommand } from "./command-table.js";
 import { badRequest, forbidden, type GatewayError } from "./errors.js";
@@ -21,7 +26,10 @@ import type { TokenKind } from "./tokens.js";
 /** One command argument: a string from JSON, or raw bytes from a path segment or request body. */
 export type CommandArg = string | Buffer;
 
+// Later entries win in a Map built from pairs: core's list goes first, the gateway's own reasons after.
 const DENIED: ReadonlyMap<string, string> = new Map([
+  // Everything core's safety tail denies, with core's reason (the gateway's own reasons below win).
+  ...DENIED_COMMANDS.map((c) => [c.name, `is denied on a shared cache: it ${c.reason}`] as const),
   ...[
     "auth",
     "hello",
@@ -54,9 +62,11 @@ const DENIED: ReadonlyMap<string, string> = new Map([
       ] as const,
   ),
   ["pubsub", "would list other services' channels"],
-  ["keys", "would list other services' keys; use SCAN with MATCH <keyspace>:*"],
+  ["keys", "would list other services' keys"],
+  ["scan", "would list other services' keys (ACL key patterns do not filter SCAN)"],
   ["dbsize", "would count other services' keys"],
   ["randomkey", "would reveal other services' keys"],
+  ["script|exists", "would reveal which scripts other services loaded"],
   ...[
     "flushall",
     "flushdb",
@@ -97,14 +107,17 @@ const READ_WRITE_EXTRAS: ReadonlySet<string> = new Set([
   "fcall",
   "fcall_ro",
   "script|load",
-  "script|exists",
 ]);
-const SCRIPTING: ReadonlySet<string> = new Set([...READ_WRITE_EXTRAS].filter((c) => !c.endsWith("publish")));
+/** The service's own Lua: needs `scripting: true`. */
+const SCRIPTING: ReadonlySet<string> = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "script|load"]);
+/** The platform's function library: read-write tokens only. */
+const FUNCTIONS: ReadonlySet<string> = new Set(["fcall", "fcall_ro"]);
 const SCRIPTING_CATEGORIES = ["@slow", "@scripting"];
 
 /** Everything the policy needs to know about the caller. */
 export interface PolicyContext {
-  service: Pick<GatewayService, "keyspace" | "sharedKeyspaces" | "accessString">;
+  service: Pick<GatewayService, "keyspace" | "sharedKeyspaces" | "accessString"> &
+    Partial<Pick<GatewayService, "name" | "scripting">>;
   kind: TokenKind;
   table: CommandTable;
 }
@@ -119,17 +132,6 @@ function text(arg: CommandArg | undefined): string {
 /** True when a glob pattern can only match keys (or channels) inside the service's keyspaces. */
 export function patternInKeyspace(pattern: string, service: PolicyContext["service"]): boolean {
   return [service.keyspace, ...service.sharedKeyspaces].some((ks) => pattern.startsWith(`${ks}:`));
-}
-
-function optionValues(args: readonly CommandArg[], from: number, option: string): string[] | undefined {
-  const values: string[] = [];
-  for (let i = from; i < args.length; i++) {
-    if (text(args[i]).toLowerCase() === option) {
-      values.push(text(args[i + 1]));
-      i++;
-    }
-  }
-  return values.length > 0 ? values : undefined;
 }
 
 function hasWord(args: readonly CommandArg[], from: number, word: string): boolean {
@@ -168,16 +170,14 @@ export function checkCommand(args: readonly CommandArg[], ctx: PolicyContext): G
       return forbidden(`'${shown}' blocks; blocking commands are not available over HTTP`);
     }
   }
-  if (command === "scan") {
-    const patterns = optionValues(args, 2, "match");
-    if (!patterns?.every((p) => patternInKeyspace(p, ctx.service))) {
-      return forbidden(`SCAN needs MATCH ${ctx.service.keyspace}:* (or another pattern inside the keyspace)`);
-    }
-  }
   if (command === "copy" && hasWord(args, 3, "db")) {
     return forbidden("COPY ... DB is not available: each service has one database");
   }
 
+  if (SCRIPTING.has(fullName) || FUNCTIONS.has(fullName)) {
+    const problem = scriptingProblem(fullName, shown, ctx);
+    if (problem) return problem;
+  }
   const readsOnly = flags.has("readonly") || ALWAYS_ALLOWED.has(fullName);
   if (ctx.kind === "read-only") {
     if (!readsOnly) {
@@ -197,11 +197,28 @@ export function checkCommand(args: readonly CommandArg[], ctx: PolicyContext): G
       }
     }
   }
-  if (SCRIPTING.has(fullName)) {
-    const access = ctx.service.accessString;
-    if (access !== undefined && !grantsCommand(access, fullName, SCRIPTING_CATEGORIES)) {
-      return forbidden(`this service's access does not grant '${shown}' (scripting)`);
-    }
-  }
   return undefined;
+}
+
+/**
+ * Scripts and functions: never for read-only tokens (an EVAL_RO loop stalls every service, and
+ * nobody but an admin can SCRIPT KILL it); the service's own Lua only with `scripting: true`.
+ */
+function scriptingProblem(fullName: string, shown: string, ctx: PolicyContext): GatewayError | undefined {
+  if (ctx.kind === "read-only") {
+    return forbidden(
+      `'${shown}' is not available to read-only tokens: they run no scripts or functions (a long script stalls every service)`,
+    );
+  }
+  if (!SCRIPTING.has(fullName)) return undefined;
+  const { scripting, accessString, name } = ctx.service;
+  const allowed =
+    scripting !== undefined
+      ? scripting
+      : accessString === undefined || grantsCommand(accessString, fullName, SCRIPTING_CATEGORIES);
+  if (allowed) return undefined;
+  return forbidden(
+    `${name ? `service "${name}"` : "this service"} may not run its own scripts ('${shown}'): set scripting: true ` +
+      "on it in the platform config (trusted services only: a long script blocks every service)",
+  );
 }

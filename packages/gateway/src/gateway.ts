@@ -57,6 +57,8 @@ interface ServiceState {
   service: GatewayService;
   connection: ServiceConnection;
   hub: SubscriptionHub;
+  /** This service's script SHAs (one map per service: one service's EVALs never evict another's). */
+  scripts: ScriptCompat;
   /** Rejection handler of `connection.call`: notes the failure, throws the HTTP error. */
   callFailed: (error: unknown) => never;
 }
@@ -167,7 +169,6 @@ export function createGateway(options: GatewayOptions): Gateway {
   const redactor = new Redactor();
   const verifier = new TokenVerifier(options.tokens, options.now);
   const states = new Map<string, ServiceState>();
-  const scripts = new ScriptCompat();
   let closed = false;
 
   const log = (entry: GatewayLogEntry) => {
@@ -203,7 +204,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       connection.noteFailure(error);
       throw toGatewayError(error, timeoutMs);
     };
-    states.set(service.name, { service, connection, hub, callFailed });
+    states.set(service.name, { service, connection, hub, scripts: new ScriptCompat(), callFailed });
   }
 
   const redisFailure = (error: unknown): never => {
@@ -248,7 +249,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const head = method === "HEAD";
     const encoding = responseEncoding(request);
     const deadline = Date.now() + timeoutMs;
-    const { connection } = state;
+    const { connection, scripts } = state;
 
     if (route.type === "subscribe") {
       const prefixOk = route.names.every((name) => name.length > 0 && patternInKeyspace(name, state.service));

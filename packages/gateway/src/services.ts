@@ -29,6 +29,11 @@ export interface GatewayService {
    */
   accessString?: string;
   /**
+   * Whether the service may run its own Lua (`scripting: true` in the config). Without it EVAL and
+   * friends get a 403 naming the fix. @default decided from `accessString`
+   */
+  scripting?: boolean;
+  /**
    * Reads the secret again; called when Redis rejects the password (after a rotation), so the
    * gateway picks up the new one without a restart. @default the secret never changes
    */
@@ -149,6 +154,7 @@ export async function loadGatewayServices(
       sharedKeyspaces: [...svc.sharedKeyspaces],
       secret: withTarget(parseSecretPayload(found.text, path)),
       accessString: svc.accessString,
+      scripting: svc.scripting,
       reloadSecret: async () => withTarget(parseSecretPayload(await readFile(path, "utf8"), path)),
     });
   }

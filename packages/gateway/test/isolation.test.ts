@@ -1,7 +1,9 @@
 // Service isolation through the gateway: each token reaches only its service's keyspace; dangerous,
 // admin, blocking and connection-changing commands are refused before Redis; read-only tokens read.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import { stopAll } from "@cacheplane/testkit";
 import { Redis as Upstash } from "@upstash/redis";
 import { type Fixture, post, startFixture } from "./helpers/fixture.js";
@@ -56,6 +58,14 @@ describe("isolation between services", () => {
       ["SCAN", "0"],
       ["SCAN", "0", "MATCH", "*"],
       ["SCAN", "0", "MATCH", "b:*"],
+      ["SCAN", "0", "MATCH", "a:*"],
+      ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "b:"],
+      ["CLIENT", "GETREDIR"],
+      ["PUBSUB", "NUMSUB", "b:chan"],
+      ["PUBSUB", "SHARDCHANNELS"],
+      ["MEMORY", "STATS"],
+      ["CLUSTER", "GETKEYSINSLOT", "0", "10"],
+      ["SCRIPT", "EXISTS", "a".repeat(40)],
       ["ACL", "LIST"],
       ["DEBUG", "SLEEP", "1"],
       ["SHUTDOWN"],
@@ -95,12 +105,21 @@ describe("isolation between services", () => {
     assert.equal(await fx.direct("b").get("b:secret"), "b-private-value");
   });
 
-  test("SCAN only with a MATCH inside the keyspace, and it only sees the service's keys", async () => {
-    const res = await post(fx.url, "/", ["SCAN", "0", "MATCH", "a:*", "COUNT", "1000"], a);
-    assert.equal(res.status, 200);
-    const keys = (res.json as { result: [string, string[]] }).result[1];
-    assert.ok(keys.includes("a:k"));
-    assert.ok(keys.every((k) => k.startsWith("a:")));
+  test("enumeration is refused inside scripts too: the ACL, not only the gateway, is the guard", async () => {
+    for (const body of [
+      "return redis.call('SCAN', '0', 'COUNT', '10000')",
+      "return redis.call('DBSIZE')",
+      "return redis.call('PUBSUB', 'CHANNELS')",
+      "return redis.call('KEYS', '*')",
+      "return redis.call('RANDOMKEY')",
+    ]) {
+      for (const command of ["EVAL", "EVAL_RO"]) {
+        const res = await post(fx.url, "/", [command, body, 0], a);
+        assert.ok(res.status >= 400 && res.status < 500, `${command} ${body}: ${res.status} ${res.text}`);
+        assert.match(res.text, /can.t run this command|NOPERM/i, body);
+        assert.ok(!res.text.includes("b:secret"), body);
+      }
+    }
     // XREAD without BLOCK is fine.
     await post(fx.url, "/", ["XADD", "a:stream", "*", "f", "v"], a);
     assert.equal(
@@ -109,7 +128,7 @@ describe("isolation between services", () => {
     );
   });
 
-  test("EVAL: allowed when the access grants scripting, refused when it does not", async () => {
+  test("EVAL: allowed for a service with scripting: true, refused (403, naming the fix) without it", async () => {
     const ok = await post(fx.url, "/", ["EVAL", "return redis.call('INCR', KEYS[1])", 1, "a:counter"], a);
     assert.deepEqual(ok.json, { result: 1 });
     // Inside a script the ACL still applies to every key.
@@ -119,10 +138,59 @@ describe("isolation between services", () => {
     const noscript = fx.tokens.noscript!.readWrite;
     const refused = await post(fx.url, "/", ["EVAL", "return 1", 0], noscript);
     assert.equal(refused.status, 403);
-    assert.match(errorOf(refused.json), /^NOPERM .*scripting/);
-    assert.equal((await post(fx.url, "/", ["EVALSHA", "a".repeat(40), 0], noscript)).status, 403);
-    // Read-only tokens never run EVAL.
-    assert.equal((await post(fx.url, "/", ["EVAL", "return 1", 0], aRead)).status, 403);
+    assert.match(
+      errorOf(refused.json),
+      /^NOPERM service "noscript" may not run its own scripts .*scripting: true/,
+    );
+    for (const command of [
+      ["EVALSHA", "a".repeat(40), 0],
+      ["EVAL_RO", "return 1", 0],
+      ["SCRIPT", "LOAD", "return 1"],
+    ]) {
+      assert.equal((await post(fx.url, "/", command, noscript)).status, 403, String(command[0]));
+    }
+    // The platform's functions are what a service without scripting uses (the client's rate limits).
+    const limited = await post(
+      fx.url,
+      "/",
+      ["FCALL", `cp_${scriptLibrary().version}_fixedWindow`, 1, "noscript:rl", 5, 60000, 1],
+      noscript,
+    );
+    assert.equal(limited.status, 200, limited.text);
+    // Read-only tokens never run scripts or functions: an EVAL_RO loop would stall every service.
+    for (const command of [
+      ["EVAL", "return 1", 0],
+      ["EVAL_RO", "return 1", 0],
+      ["EVALSHA_RO", "a".repeat(40), 0],
+      ["FCALL_RO", "f", 0],
+      ["FCALL", "f", 0],
+    ]) {
+      const res = await post(fx.url, "/", command, aRead);
+      assert.equal(res.status, 403, String(command[0]));
+      assert.match(errorOf(res.json), /read-only tokens: they run no scripts or functions/);
+    }
+  });
+
+  test("each service has its own script map: another service's EVALs never evict or reuse its SHAs", async () => {
+    // An Upstash-style script (unknown shebang flag) is adapted; its original SHA1 maps to the adaptation.
+    const body = "#!lua flags=allow-key-locking\nreturn redis.call('GET', KEYS[1])";
+    const sha = createHash("sha1").update(body).digest("hex");
+    await post(fx.url, "/", ["SET", "a:mapped", "mine"], a);
+    assert.deepEqual((await post(fx.url, "/", ["EVAL", body, 1, "a:mapped"], a)).json, { result: "mine" });
+    // 1,200 distinct scripts of service b (more than a map holds) do not push a's SHA out.
+    const flood = Array.from({ length: 1200 }, (_, i) => [
+      "EVAL",
+      `#!lua flags=allow-key-locking\nreturn ${i}`,
+      0,
+    ]);
+    for (let i = 0; i < flood.length; i += 100) {
+      const res = await post(fx.url, "/pipeline", flood.slice(i, i + 100), b);
+      assert.equal(res.status, 200);
+    }
+    assert.deepEqual((await post(fx.url, "/", ["EVALSHA", sha, 1, "a:mapped"], a)).json, { result: "mine" });
+    // b never saw that script: its EVALSHA of the original SHA1 is not mapped to a's adaptation.
+    const other = await post(fx.url, "/", ["EVALSHA", sha, 1, "b:x"], b);
+    assert.match(other.text, /NOSCRIPT/);
   });
 
   test("a read-only token reads but cannot write", async () => {

@@ -157,8 +157,17 @@ describe("command policy with the static fallback table", () => {
     assert.equal(verdict(["EVALSHA", "x", "0"], rw), 403); // access string grants eval only
     assert.equal(verdict(["OBJECT", "ENCODING", "a:k"], rw), undefined);
     assert.equal(verdict(["OBJECT", "HELP"], rw), 403);
-    assert.equal(verdict(["SCAN", "0", "MATCH", "common:*"], rw), undefined);
+    // SCAN is never allowed: ACL key patterns do not filter it (it would list every service's keys).
+    assert.equal(verdict(["SCAN", "0", "MATCH", "common:*"], rw), 403);
     assert.equal(verdict(["SCAN", "0", "MATCH", "a*"], rw), 403);
+    for (const args of [
+      ["DBSIZE"],
+      ["PUBSUB", "CHANNELS"],
+      ["CLIENT", "TRACKING", "ON"],
+      ["SCRIPT", "EXISTS", "x"],
+    ])
+      assert.equal(verdict(args, rw), 403, args.join(" "));
+    assert.equal(verdict(["FCALL", "f", "0"], rw), undefined, "the platform's functions");
     assert.equal(verdict(["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a:s", ">"], rw), undefined);
     assert.equal(verdict(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "a:s", ">"], rw), 403);
     for (const c of [
@@ -189,8 +198,28 @@ describe("command policy with the static fallback table", () => {
     assert.equal(verdict(["PING"], ro), undefined);
     assert.equal(verdict(["SET", "a:k", "v"], ro), 403);
     assert.equal(verdict(["EVAL", "return 1", "0"], ro), 403);
-    assert.equal(verdict(["EVAL_RO", "return 1", "0"], ro), 403); // access string has no eval_ro
+    assert.equal(verdict(["EVAL_RO", "return 1", "0"], ro), 403); // read-only tokens run no scripts
+    assert.equal(verdict(["FCALL_RO", "f", "0"], ro), 403); // nor functions
+    const scripted: PolicyContext = { service: { ...service, scripting: true }, kind: "read-only", table };
+    assert.equal(verdict(["EVAL_RO", "return 1", "0"], scripted), 403, "not even with scripting: true");
     assert.equal(verdict(["NEWCOMMAND", "a:k"], ro), 403);
+  });
+
+  test("scripting: the config's flag decides (with a clear 403), else the access string", () => {
+    const plain: PolicyContext = {
+      service: { keyspace: "p", sharedKeyspaces: [], name: "plain", scripting: false },
+      kind: "read-write",
+      table,
+    };
+    const error = checkCommand(["EVAL", "return 1", "0"], plain);
+    assert.equal(error?.status, 403);
+    assert.match(error!.message, /service "plain" may not run its own scripts .*set scripting: true/);
+    const trusted: PolicyContext = { ...plain, service: { ...plain.service, scripting: true } };
+    for (const c of ["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"])
+      assert.equal(verdict([c, "x", "0"], trusted), undefined, c);
+    assert.equal(verdict(["SCRIPT", "LOAD", "return 1"], trusted), undefined);
+    assert.equal(verdict(["SCRIPT", "FLUSH"], trusted), 403);
+    assert.equal(verdict(["SCRIPT", "KILL"], trusted), 403);
   });
 
   test("denials never echo unknown subcommands", () => {

@@ -83,8 +83,9 @@ export function ruleTokens(accessString: string): string[] {
 }
 
 /**
- * True when two rule strings hold the same rules, ignoring order. Used only to tell whether two nodes
- * agree about a user the config does not declare; declared users are compared exactly, per node.
+ * True when two rule strings hold the same rules, ignoring order. Exact for the server's canonical
+ * descriptions (`ACL LIST`), which name each command once; used to compare a user with the node's
+ * canonical spelling of its declared rules, and nodes with each other.
  */
 export function sameRulesIgnoringOrder(a: string, b: string): boolean {
   return ruleTokens(a).sort().join(" ") === ruleTokens(b).sort().join(" ");

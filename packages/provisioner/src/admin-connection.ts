@@ -111,6 +111,26 @@ export class AdminConnection {
     }
   }
 
+  /**
+   * Runs `commands` in one MULTI/EXEC (atomically: nothing else runs in between) and returns their
+   * replies. A command that fails inside the transaction fails the whole call.
+   */
+  async transaction(commands: readonly (readonly string[])[]): Promise<unknown[]> {
+    const multi = this.client.multi();
+    for (const [command, ...args] of commands) multi.call(command!, ...args);
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await multi.exec();
+    } catch (error) {
+      throw this.failure(["MULTI"], error);
+    }
+    if (!results) throw this.failure(["EXEC"], new Error("transaction aborted"));
+    return results.map(([error, reply], i) => {
+      if (error) throw this.failure(commands[i]!, error);
+      return reply;
+    });
+  }
+
   /** The TargetError for `error` raised by `args`, redacted. */
   failure(args: readonly string[], error: unknown, secrets: readonly string[] = []): TargetError {
     const name = commandName(args);

@@ -10,7 +10,9 @@ import {
   type ResolvedService,
   type SecretPayload,
 } from "@cacheplane/core";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import { assertWithinElastiCacheLimits } from "./elasticache-limits.js";
+import { TargetError } from "./errors.js";
 import { generatePassword as defaultGeneratePassword } from "./password.js";
 import { detailedPlan } from "./plan-against.js";
 import type { ApplyOptions, ApplyResult, ProvisioningTarget, SecretStore, StoredSecret } from "./types.js";
@@ -55,7 +57,10 @@ export async function applyPlatform(
 ): Promise<ApplyResult> {
   const generate = options.generatePassword ?? defaultGeneratePassword;
   const prune = options.prune ?? false;
-  const planned = await detailedPlan(config, target, store, { prune });
+  const planned = await detailedPlan(config, target, store, {
+    prune,
+    pruneScriptLibraries: options.pruneScriptLibraries ?? false,
+  });
   const { actions, secrets } = planned;
   // ElastiCache quotas (100 users per user group, 1,000 per account) are checked before the first change.
   if (target.kind === "elasticache") assertWithinElastiCacheLimits(actions, planned.actual);
@@ -114,6 +119,18 @@ export async function applyPlatform(
         await target.deleteUser(action.userId);
         if (!secretInUse(action.userId)) await store.remove(action.userId);
         break;
+      case "load-script-library": {
+        const library = scriptLibrary();
+        if (!target.loadScriptLibrary || action.library !== library.name)
+          throw new TargetError(`internal: cannot load script library ${action.library} on ${action.node}`);
+        await target.loadScriptLibrary(action.node, library.code);
+        break;
+      }
+      case "delete-script-library":
+        if (!target.deleteScriptLibrary)
+          throw new TargetError(`internal: this target cannot delete script libraries (${action.node})`);
+        await target.deleteScriptLibrary(action.node, action.library);
+        break;
     }
     applied.push(action);
     options.onProgress?.({ index, total, action, status: "done" });
@@ -131,7 +148,12 @@ export async function applyPlatform(
   await refreshSecrets(config, store, info, secrets);
   const locations: Record<string, string> = {};
   for (const service of config.services) locations[service.name] = store.locate(service);
-  return { applied, secrets: locations };
+  return {
+    applied,
+    secrets: locations,
+    dangerous: planned.dangerous,
+    accessVerified: planned.accessVerified,
+  };
 }
 
 /** Rewrites secrets whose non-password fields are stale (endpoint moved, user renamed, keyspaces changed). */

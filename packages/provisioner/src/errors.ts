@@ -59,3 +59,39 @@ export class SecretStoreError extends ProvisionerError {
     super(message);
   }
 }
+
+/** One command a service's user could run on one node although it must be denied. */
+export interface AccessViolation {
+  service: string;
+  userId: string;
+  /** `host:port`. */
+  node: string;
+  /** `client|tracking`, `flushall`. */
+  command: string;
+  /** Why the command must be denied. */
+  reason: string;
+}
+
+/**
+ * The server would let a service run commands its access must deny (verified with `ACL DRYRUN` before
+ * anything is written). Nothing was applied. Each violation names the service, the node and the command.
+ */
+export class AccessVerificationError extends ProvisionerError {
+  override readonly name = "AccessVerificationError";
+  constructor(readonly violations: readonly AccessViolation[]) {
+    const lines = violations
+      .slice(0, 20)
+      .map(
+        (v) =>
+          `  - service "${v.service}" (user ${v.userId}) may run ${v.command.replace("|", " ").toUpperCase()} on ${v.node}: ${v.reason}`,
+      );
+    if (violations.length > 20) lines.push(`  - ... and ${violations.length - 20} more`);
+    super(
+      `Refusing to apply: ${violations.length} command${violations.length === 1 ? "" : "s"} that must be denied would be allowed ` +
+        `(checked with ACL DRYRUN on the server; nothing was changed):\n${lines.join("\n")}\n` +
+        "Remove the grants from the service's access, or set allowDangerous: true on it if this is intended. " +
+        "If the service's config grants none of these, the server's command categories differ from what " +
+        "Cacheplane expects: report it, and do not apply until it is fixed.",
+    );
+  }
+}

@@ -3,7 +3,9 @@
  * standalone server, or every master and replica of a Redis Cluster, since ACL state is per node).
  */
 import type { ActualState, ActualUser, NodeDifference, PlatformConfig } from "@cacheplane/core";
+import { SCRIPT_LIBRARY_PREFIX } from "@cacheplane/core";
 import { AccessCanonicalizer, assertNoCredentialRules } from "./access-canonicalizer.js";
+import { type AccessCheck, type AccessFinding, AccessVerifier } from "./access-verifier.js";
 import { AclPersistence, type AclSaveMode } from "./acl-persistence.js";
 import {
   type AclUserEntry,
@@ -74,6 +76,7 @@ export class RedisAclTarget implements ProvisioningTarget {
   readonly supportsGroups = false;
   private readonly persistence: AclPersistence;
   private readonly canonicalizer = new AccessCanonicalizer();
+  private readonly verifier = new AccessVerifier();
   private disagreements: NodeDisagreement[] = [];
   private closed = false;
 
@@ -159,17 +162,14 @@ export class RedisAclTarget implements ProvisioningTarget {
     for (const list of lists)
       for (const name of list.keys()) if (!name.startsWith(PROBE_USER_PREFIX)) names.add(name);
     const declared = new Map(config.services.map((s) => [s.userId, s.accessString]));
-    // Each node's own spelling of the declared rules (cluster only; a standalone node is compared by plan).
-    const wanted =
-      this.nodes.length > 1
-        ? await Promise.all(
-            this.nodes.map(async (node) => {
-              const strings = [...declared.values()];
-              const canonical = await this.canonicalizer.on(node, strings);
-              return new Map(strings.map((access, i) => [access, canonical[i]!]));
-            }),
-          )
-        : undefined;
+    // Each node's own spelling of the declared rules (the first node's is what plans compare with).
+    const wanted = await Promise.all(
+      this.nodes.map(async (node) => {
+        const strings = [...declared.values()];
+        const canonical = await this.canonicalizer.on(node, strings);
+        return new Map(strings.map((access, i) => [access, canonical[i]!]));
+      }),
+    );
     const users: ActualUser[] = [];
     const disagreements: NodeDisagreement[] = [];
     const nodeDifferences: Record<string, NodeDifference[]> = {};
@@ -210,13 +210,13 @@ export class RedisAclTarget implements ProvisioningTarget {
 
   /**
    * Where a declared user, present on at least one node, is missing or differs: nodes without it,
-   * nodes whose rules are not the declared ones (in that node's own spelling), and nodes whose
+   * nodes whose rules are not the declared ones (that node's own spelling, in any order), and nodes whose
    * passwords differ from those of the first node that has the user.
    */
   private differencesFromDeclared(
     perNode: (AclUserEntry | undefined)[],
     declaredAccess: string,
-    wanted: Map<string, string>[] | undefined,
+    wanted: Map<string, string>[],
   ): NodeDifference[] {
     const first = perNode.find((e) => e !== undefined);
     if (first === undefined) return []; // missing everywhere: a plain create
@@ -224,7 +224,7 @@ export class RedisAclTarget implements ProvisioningTarget {
     perNode.forEach((entry, i) => {
       const node = this.nodes[i]!.address;
       if (entry === undefined) differences.push({ node, difference: "missing" });
-      else if (wanted !== undefined && entry.access !== wanted[i]!.get(declaredAccess))
+      else if (!sameRulesIgnoringOrder(entry.access, wanted[i]!.get(declaredAccess)!))
         differences.push({ node, difference: "access" });
       else if (!sameHashes(entry.passwordHashes, first.passwordHashes))
         differences.push({ node, difference: "passwords" });
@@ -235,11 +235,18 @@ export class RedisAclTarget implements ProvisioningTarget {
     return differences;
   }
 
-  /** What to report for a user seen as `perNode` (one entry per node, undefined where missing). */
+  /**
+   * What to report for a user seen as `perNode` (one entry per node, undefined where missing). A
+   * declared user whose rules equal the node's spelling of the declared string, ignoring the order of
+   * the rules, is reported with the first node's spelling (what the plan's desired side holds):
+   * Redis 7.0 lists per-command rules in the order of its command dictionaries, which changes while
+   * they rehash, so the same user reads back in different orders over a process's life. A canonical
+   * description names each command once, so its set of rules is exact.
+   */
   private reportedEntry(
     perNode: (AclUserEntry | undefined)[],
     declaredAccess: string | undefined,
-    wanted: Map<string, string>[] | undefined,
+    wanted: Map<string, string>[],
   ): AclUserEntry | undefined {
     const present = perNode.filter((e): e is AclUserEntry => e !== undefined);
     const first = present[0];
@@ -247,9 +254,11 @@ export class RedisAclTarget implements ProvisioningTarget {
     // A declared user missing on some node: report it missing, so create-user writes it everywhere.
     if (declaredAccess !== undefined && present.length < perNode.length) return undefined;
     let access = first.access;
-    if (declaredAccess !== undefined && wanted !== undefined) {
-      const wrong = perNode.findIndex((entry, i) => entry!.access !== wanted[i]!.get(declaredAccess));
-      if (wrong !== -1) access = perNode[wrong]!.access;
+    if (declaredAccess !== undefined) {
+      const wrong = perNode.findIndex(
+        (entry, i) => !sameRulesIgnoringOrder(entry!.access, wanted[i]!.get(declaredAccess)!),
+      );
+      access = wrong === -1 ? wanted[0]!.get(declaredAccess)! : perNode[wrong]!.access;
     }
     const hashes = first.passwordHashes;
     const agree = present.every((e) => sameHashes(e.passwordHashes, hashes));
@@ -363,6 +372,96 @@ export class RedisAclTarget implements ProvisioningTarget {
     this.checkUserId(userId);
     await this.onEveryNode(`delete user ${userId}`, (node) => node.call(["ACL", "DELUSER", userId]));
     await this.persistence.save(this.nodes);
+  }
+
+  /**
+   * Verifies each access string on every node (masters and replicas: ACL state is per node) with
+   * `ACL DRYRUN` as a disabled probe user; see `AccessVerifier`. Changes nothing lasting.
+   */
+  async verifyAccess(checks: readonly AccessCheck[]): Promise<AccessFinding[]> {
+    this.assertOpen();
+    const perNode = await Promise.all(this.nodes.map((node) => this.verifier.verify(node, checks)));
+    return perNode.flat();
+  }
+
+  /** The admin connections of the masters (the one node of a standalone server). */
+  private masters(): AdminConnection[] {
+    if (this.topology.length === 0) return [...this.nodes];
+    return this.nodes.filter((_, i) => this.topology[i]?.role === "master");
+  }
+
+  /** Admin connections to every node, for read-only operations (usage, audit). Do not close them. */
+  get adminNodes(): readonly { connection: AdminConnection; role: "master" | "replica" }[] {
+    return this.nodes.map((connection, i) => ({
+      connection,
+      role: this.topology.length === 0 ? "master" : (this.topology[i]?.role ?? "master"),
+    }));
+  }
+
+  /**
+   * `FUNCTION LIST LIBRARYNAME cacheplane_` on every master. Undefined when the server has no
+   * functions (before Redis 7.0): the client then needs `scripting: true` for its atomic operations.
+   */
+  async readScriptLibraries(): Promise<{ node: string; libraries: string[] }[] | undefined> {
+    this.assertOpen();
+    try {
+      return await Promise.all(
+        this.masters().map(async (node) => {
+          const reply = await node.call(["FUNCTION", "LIST", "LIBRARYNAME", `${SCRIPT_LIBRARY_PREFIX}*`]);
+          const libraries = (Array.isArray(reply) ? reply : [])
+            .map((entry) => {
+              if (!Array.isArray(entry)) return "";
+              const index = entry.findIndex((v) => String(v) === "library_name");
+              return index === -1 ? "" : String(entry[index + 1]);
+            })
+            .filter((name) => name.startsWith(SCRIPT_LIBRARY_PREFIX))
+            .sort();
+          return { node: node.address, libraries };
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TargetError && /unknown command/i.test(error.serverMessage ?? ""))
+        return undefined;
+      throw error;
+    }
+  }
+
+  /** `FUNCTION LOAD <code>` on the master at `node`; an already loaded library counts as done. */
+  async loadScriptLibrary(node: string, code: string): Promise<void> {
+    this.assertOpen();
+    const connection = this.masterAt(node);
+    try {
+      await connection.call(["FUNCTION", "LOAD", code]);
+    } catch (error) {
+      if (error instanceof TargetError && /already exists/i.test(error.serverMessage ?? "")) return;
+      throw error;
+    }
+  }
+
+  /** `FUNCTION DELETE <library>` on the master at `node`; a missing library counts as done. */
+  async deleteScriptLibrary(node: string, library: string): Promise<void> {
+    this.assertOpen();
+    if (!library.startsWith(SCRIPT_LIBRARY_PREFIX))
+      throw new TargetError(
+        `Refusing to delete library "${library}": only ${SCRIPT_LIBRARY_PREFIX}* libraries are Cacheplane's.`,
+      );
+    try {
+      await this.masterAt(node).call(["FUNCTION", "DELETE", library]);
+    } catch (error) {
+      if (error instanceof TargetError && /not found|no such library/i.test(error.serverMessage ?? ""))
+        return;
+      throw error;
+    }
+  }
+
+  private masterAt(address: string): AdminConnection {
+    const connection = this.masters().find((n) => n.address === address);
+    if (!connection)
+      throw new TargetError(
+        `${address} is not a master this target is connected to; plan again (the cluster topology may have changed).`,
+        { node: address },
+      );
+    return connection;
   }
 
   /** Closes every admin connection. Idempotent. */

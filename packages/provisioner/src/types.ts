@@ -3,6 +3,7 @@
  * `core` plan; the Redis target (standalone/cluster) and the ElastiCache target both implement
  * `ProvisioningTarget`; the local file store and Secrets Manager both implement `SecretStore`.
  */
+
 import type {
   ActualState,
   PlanAction,
@@ -10,6 +11,7 @@ import type {
   ResolvedService,
   SecretPayload,
 } from "@cacheplane/core";
+import type { AccessCheck, AccessFinding } from "./access-verifier.js";
 
 export type CreateUserAction = Extract<PlanAction, { type: "create-user" }>;
 export type ModifyUserAction = Extract<PlanAction, { type: "modify-user" }>;
@@ -36,6 +38,22 @@ export interface ProvisioningTarget {
   addToGroup(groupId: string, userId: string): Promise<void>;
   removeFromGroup(groupId: string, userId: string): Promise<void>;
   deleteUser(userId: string): Promise<void>;
+  /**
+   * Asks the server (every node) whether each access string really denies what it must: `ACL DRYRUN`
+   * of core's deny lists and of every @admin/@dangerous command the node knows, as a disabled probe
+   * user. Returns every command a user could run although it should not. Optional: targets without
+   * an admin connection to the nodes (ElastiCache's API) cannot verify.
+   */
+  verifyAccess?(checks: readonly AccessCheck[]): Promise<AccessFinding[]>;
+  /**
+   * The `cacheplane_*` function libraries loaded on each master, or undefined when the server has no
+   * functions (Redis/Valkey before 7.0). Optional: targets that cannot load functions omit it.
+   */
+  readScriptLibraries?(): Promise<{ node: string; libraries: string[] }[] | undefined>;
+  /** `FUNCTION LOAD` on one master; succeeds when the library is there already. */
+  loadScriptLibrary?(node: string, code: string): Promise<void>;
+  /** `FUNCTION DELETE` on one master; succeeds when the library is gone already. */
+  deleteScriptLibrary?(node: string, library: string): Promise<void>;
   /** Closes connections/clients. */
   close(): Promise<void>;
 }
@@ -79,6 +97,8 @@ export interface ApplyProgress {
 
 export interface ApplyOptions {
   prune?: boolean;
+  /** Also delete `cacheplane_*` script libraries of older releases (their clients' FCALLs fail). @default false */
+  pruneScriptLibraries?: boolean;
   onProgress?: (event: ApplyProgress) => void;
   /** Password generator; defaults to crypto.randomBytes over core's PASSWORD_ALPHABET. */
   generatePassword?: () => string;
@@ -89,4 +109,8 @@ export interface ApplyResult {
   applied: PlanAction[];
   /** Service name -> where its secret is (file path / ARN). */
   secrets: Record<string, string>;
+  /** Dangerous commands services with `allowDangerous: true` can run (see `PlanAgainstResult`). */
+  dangerous: AccessFinding[];
+  /** Whether the access strings were verified against the server before applying. */
+  accessVerified: boolean;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { formatPlan, passwordHash } from "@cacheplane/core";
+import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import { type RedisServer, startRedis, stopAll } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import {
@@ -51,8 +52,12 @@ describe("applyPlatform on a standalone ACL server", () => {
     const events: ApplyProgress[] = [];
     const result = await applyPlatform(config, target, store, { onProgress: (e) => events.push(e) });
     assert.deepEqual(
-      result.applied.map((a) => [a.type, "userId" in a ? a.userId : ""]),
+      result.applied.map((a) => [
+        a.type,
+        "userId" in a ? a.userId : a.type === "load-script-library" ? a.node : "",
+      ]),
       [
+        ["load-script-library", `127.0.0.1:${server.port}`],
         ["create-user", "svca"],
         ["create-user", "svcb"],
         ["create-user", "svcoff"],
@@ -60,7 +65,15 @@ describe("applyPlatform on a standalone ACL server", () => {
     );
     assert.deepEqual(
       events.map((e) => `${e.index}/${e.total} ${e.status}`),
-      ["0/3 start", "0/3 done", "1/3 start", "1/3 done", "2/3 start", "2/3 done"],
+      ["0/4 start", "0/4 done", "1/4 start", "1/4 done", "2/4 start", "2/4 done", "3/4 start", "3/4 done"],
+    );
+    assert.equal(result.accessVerified, true);
+    assert.deepEqual(result.dangerous, []);
+    const libraries = (await admin.call("FUNCTION", "LIST", "LIBRARYNAME", "cacheplane_*")) as unknown[][];
+    assert.deepEqual(
+      libraries.map((l) => l[1]),
+      [scriptLibrary().name],
+      "apply loads the platform's script library",
     );
     assert.equal(statSync(store.dir).mode & 0o777, 0o700);
     for (const service of config.services) {

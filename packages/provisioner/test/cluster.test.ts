@@ -88,8 +88,14 @@ describe("RedisAclTarget on a 3-master cluster with a replica per master", () =>
   test("apply creates each user identically on every node; the second plan is empty", async () => {
     const result = await applyPlatform(config, target, store);
     assert.deepEqual(
-      result.applied.map((a) => a.type),
-      ["create-user", "create-user"],
+      result.applied.map((a) => (a.type === "load-script-library" ? `${a.type} ${a.node}` : a.type)),
+      [
+        ...cluster.masters
+          .map((m) => `load-script-library 127.0.0.1:${m.port}`)
+          .sort((a, b) => a.localeCompare(b)),
+        "create-user",
+        "create-user",
+      ],
     );
     for (const user of ["svca", "svcb"]) {
       const lines = await linesOf(user);

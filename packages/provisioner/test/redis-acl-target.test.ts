@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { inspect } from "node:util";
 import { getFreePort, type RedisServer, startRedis, stopAll } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
+import { sameRulesIgnoringOrder } from "../src/acl-rules.js";
 import {
   applyPlatform,
   type CreateUserAction,
@@ -88,8 +89,11 @@ describe("RedisAclTarget against a standalone ACL server", () => {
     }
     const adminUser = actual.users.find((u) => u.userId === "admin");
     assert.equal(adminUser?.managed, false);
-    // Canonical strings are a fixed point: setting them gives them back.
-    assert.deepEqual(await target.canonicalizeAccess(canonical), canonical);
+    // Canonical strings are a fixed point: setting them gives the same rules back (Redis 7.0 may list
+    // per-command rules in another order: it follows its command dictionaries, which rehash).
+    const again = await target.canonicalizeAccess(canonical);
+    for (const [i, access] of again.entries())
+      assert.ok(sameRulesIgnoringOrder(access, canonical[i]!), access);
   });
 
   test("access strings with password rules or unknown commands are refused without echoing secrets", async () => {
@@ -278,7 +282,7 @@ describe("servers without an aclfile, and TLS", () => {
     t.after(() => target.close());
     assert.equal(target.connectionInfo().tls, true);
     const result = await applyPlatform(config, target, store);
-    assert.equal(result.applied.length, 2);
+    assert.equal(result.applied.filter((a) => a.type === "create-user").length, 2);
     assert.equal((await readSecretFile(result.secrets["svc-a"]!)).tls, true);
 
     // Without the CA the server's certificate is not trusted.

@@ -15,10 +15,12 @@ import { CliError, EXIT } from "../errors.js";
 import type { CommandContext } from "../io.js";
 import { addTargetOptions, openSecretStore, type TargetFlags, withTarget } from "../target-options.js";
 import { type ActionFactory, type ConfigFlags, DEFAULT_CONFIG_FILE } from "./action.js";
+import { formatDangerousGrants } from "./dangerous.js";
 
 /** Flags of `cacheplane apply`. */
 export interface ApplyFlags extends ConfigFlags, TargetFlags {
   prune?: boolean;
+  pruneScriptLibraries?: boolean;
 }
 
 /** A short label for a plan action: `create-user ordersapi (orders-api)`. */
@@ -34,6 +36,10 @@ export function describeAction(action: PlanAction): string {
       return `remove-from-group ${action.userId} <- ${action.groupId}`;
     case "delete-user":
       return `delete-user ${action.userId}`;
+    case "load-script-library":
+      return `load-script-library ${action.library} on ${action.node}`;
+    case "delete-script-library":
+      return `delete-script-library ${action.library} on ${action.node}`;
   }
 }
 
@@ -97,6 +103,7 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
     try {
       return await applyPlatform(config, target, store, {
         prune: flags.prune ?? false,
+        pruneScriptLibraries: flags.pruneScriptLibraries ?? false,
         onProgress: (event) => progress.onProgress(event),
       });
     } catch (error) {
@@ -119,9 +126,21 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
       )
     : [];
 
+  const warning = formatDangerousGrants(result.dangerous);
+  if (warning) ctx.log(warning);
   if (flags.json) {
     ctx.out(
-      JSON.stringify({ applied: result.applied, secrets: result.secrets, tokens, revokedTokens }, null, 2),
+      JSON.stringify(
+        {
+          applied: result.applied,
+          secrets: result.secrets,
+          tokens,
+          revokedTokens,
+          dangerous: result.dangerous,
+        },
+        null,
+        2,
+      ),
     );
     return EXIT.ok;
   }
@@ -167,6 +186,11 @@ export function registerApply(program: Command, action: ActionFactory): void {
       "also delete managed users the config no longer declares, with their secrets and gateway tokens",
       false,
     )
-    .option("--json", "print {applied, secrets, tokens, revokedTokens} as JSON on stdout", false)
+    .option(
+      "--prune-script-libraries",
+      "also delete script libraries of older Cacheplane releases (only once no old client runs)",
+      false,
+    )
+    .option("--json", "print {applied, secrets, tokens, revokedTokens, dangerous} as JSON on stdout", false)
     .action(action(runApply));
 }

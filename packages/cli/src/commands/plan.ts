@@ -3,17 +3,19 @@
 import { resolve } from "node:path";
 import { formatPlan, type PlanAction, summarizePlan } from "@cacheplane/core";
 import { retiredTokenServices } from "@cacheplane/gateway";
-import { assertWithinElastiCacheLimits, planAgainst } from "@cacheplane/provisioner";
+import { type AccessFinding, assertWithinElastiCacheLimits, planAgainst } from "@cacheplane/provisioner";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
 import { EXIT } from "../errors.js";
 import type { CommandContext } from "../io.js";
 import { addTargetOptions, openSecretStore, type TargetFlags, withTarget } from "../target-options.js";
 import { type ActionFactory, type ConfigFlags, DEFAULT_CONFIG_FILE } from "./action.js";
+import { formatDangerousGrants } from "./dangerous.js";
 
 /** Flags of `cacheplane plan`. */
 export interface PlanFlags extends ConfigFlags, TargetFlags {
   prune?: boolean;
+  pruneScriptLibraries?: boolean;
   detailedExitcode?: boolean;
 }
 
@@ -22,17 +24,25 @@ export interface ComputedPlan {
   actions: PlanAction[];
   /** Services whose gateway tokens `apply --prune` would revoke (no longer declared). */
   revokeTokens: string[];
+  /** What services with `allowDangerous: true` can run that the presets deny (said loudly). */
+  dangerous: AccessFinding[];
 }
 
-/** Computes the plan for the config against the target, without changing anything. */
+/**
+ * Computes the plan for the config against the target, without changing anything.
+ * @throws AccessVerificationError when the server would let a service run a command it must deny.
+ */
 export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promise<ComputedPlan> {
   const config = await loadConfig(flags.config, ctx.io.cwd);
   const store = openSecretStore(flags, ctx);
-  const actions = await withTarget(flags, ctx, async (target) => {
-    const { actions, actual } = await planAgainst(config, target, store, { prune: flags.prune ?? false });
+  const { actions, dangerous } = await withTarget(flags, ctx, async (target) => {
+    const planned = await planAgainst(config, target, store, {
+      prune: flags.prune ?? false,
+      pruneScriptLibraries: flags.pruneScriptLibraries ?? false,
+    });
     // ElastiCache quotas (100 users per user group, 1,000 users per account): fail the plan, not the apply.
-    if (target.kind === "elasticache") assertWithinElastiCacheLimits(actions, actual);
-    return actions;
+    if (target.kind === "elasticache") assertWithinElastiCacheLimits(planned.actions, planned.actual);
+    return planned;
   });
   const revokeTokens = flags.prune
     ? await retiredTokenServices(
@@ -40,13 +50,19 @@ export async function computePlan(flags: PlanFlags, ctx: CommandContext): Promis
         config.services.map((s) => s.name),
       )
     : [];
-  return { actions, revokeTokens };
+  return { actions, revokeTokens, dangerous };
 }
 
 /** Prints the plan; exit code 0, or 2 with `--detailed-exitcode` when changes are pending. */
 export async function runPlan(flags: PlanFlags, ctx: CommandContext): Promise<number> {
-  const { actions, revokeTokens: revoke } = await computePlan(flags, ctx);
+  const { actions, revokeTokens: revoke, dangerous } = await computePlan(flags, ctx);
   const revokeLines = revoke.map((service) => `- revoke gateway tokens of ${service} (no longer declared)`);
+  const warning = formatDangerousGrants(dangerous);
+  if (warning) {
+    // Loud: on stdout before the plan (stderr with --json, so the JSON stays parseable).
+    if (flags.json) ctx.log(warning);
+    else ctx.out(`${warning}\n`);
+  }
   if (flags.json) {
     ctx.out(JSON.stringify(actions, null, 2));
     for (const line of revokeLines) ctx.log(line);
@@ -76,6 +92,7 @@ export function registerPlan(program: Command, action: ActionFactory): void {
       "also plan deletion of managed users the config no longer declares (and their gateway tokens)",
       false,
     )
+    .option("--prune-script-libraries", "also plan deletion of script libraries of older releases", false)
     .option("--json", "print the actions as a JSON array on stdout", false)
     .option("--detailed-exitcode", "exit 2 when changes are pending, 0 when there are none", false)
     .action(action(runPlan));

@@ -45,6 +45,13 @@ export function formatDevInstructions(config: PlatformConfig, platform: DevPlatf
     lines.push("", `gateway ${platform.gateway.url} (console: ${platform.gateway.url}/console)`);
     for (const line of platform.gateway.instructions) lines.push(`  ${line}`);
   }
+  const adminUrl = `redis://admin:${passwordFromFile(platform.adminFile).slice(1, -1)}@127.0.0.1:${platform.port}`;
+  lines.push(
+    "",
+    `Who uses what (keys, memory, TTL-less keys, connections per service; ACL denials):`,
+    `  export CACHEPLANE_TARGET="${adminUrl}"`,
+    "  cacheplane usage    cacheplane audit --follow",
+  );
   lines.push(
     "",
     `Check a service: cacheplane doctor --secret ${shellWord(shown(platform.services[0]?.secretFile ?? "<secret file>"))}`,

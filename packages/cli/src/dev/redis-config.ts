@@ -31,6 +31,8 @@ export function devRedisConf(conf: DevRedisConf): string {
     `logfile ${confValue(conf.logFile)}`,
     "loglevel notice",
     `aclfile ${confValue(conf.aclFile)}`,
+    // Room for every denial between two `cacheplane audit --follow` polls (the default is 128).
+    "acllog-max-len 1024",
     "",
   ].join("\n");
 }

@@ -13,7 +13,7 @@ import { errorOf, isCommandRefusal, isNoPerm } from "./redis-replies.js";
 
 /** One line of the report. */
 export interface DoctorCheck {
-  /** Short id: secret, tls, auth, ping, cluster, keyspace, isolation, flushall, keys. */
+  /** Short id: secret, tls, auth, ping, cluster, keyspace, isolation, flushall, keys, scan. */
   name: string;
   ok: boolean;
   /** What was found, in one line. Never contains a password. */
@@ -45,7 +45,7 @@ export interface DoctorOptions {
 }
 
 /** Every check in report order, for marking the rest as skipped. */
-const LATER_CHECKS = ["tls", "auth", "ping", "keyspace", "isolation", "flushall", "keys"];
+const LATER_CHECKS = ["tls", "auth", "ping", "keyspace", "isolation", "flushall", "keys", "scan"];
 
 function connectionOptions(secret: SecretPayload, options: DoctorOptions): RedisOptions {
   const timeout = options.timeoutMs ?? 5_000;
@@ -315,7 +315,21 @@ async function keyspaceChecks(
       : {
           name: "keys",
           ok: false,
-          detail: `KEYS is allowed for ${secret.username}; use SCAN in the keyspace`,
+          detail: `KEYS is allowed for ${secret.username}: it lists every service's key names`,
+        },
+  );
+
+  // ACL key patterns do not filter SCAN: allowed, it would list every service's key names.
+  const scan = await errorOf(
+    client.call("SCAN", "0", "MATCH", `${secret.keyspace}:cacheplane:doctor:none:*`, "COUNT", "1"),
+  );
+  checks.push(
+    isNoPerm(scan.error)
+      ? { name: "scan", ok: true, detail: "SCAN refused (NOPERM): other services' key names stay hidden" }
+      : {
+          name: "scan",
+          ok: false,
+          detail: `SCAN is allowed for ${secret.username}: it lists every service's key names; apply the config again with this release`,
         },
   );
 }

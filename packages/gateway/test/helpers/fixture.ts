@@ -1,25 +1,28 @@
-// Test fixture: a real redis-server with ACL, service users created from a core config (as the
-// provisioner would), their secret files, and a gateway server in front. No mocks.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+// Test fixture: a real redis-server with ACL, service users, secret files and the platform's script
+// library provisioned by the real provisioner (`applyPlatform`, as `cacheplane apply` does), and a
+// gateway server in front. No mocks.
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type PlatformConfig, parseConfig, type ServiceInput } from "@cacheplane/core";
 import type { SecretPayload } from "@cacheplane/core/secret";
-import { type RedisServer, randomPassword, type StartRedisOptions, startRedis } from "@cacheplane/testkit";
+import { applyPlatform, FileSecretStore, RedisAclTarget } from "@cacheplane/provisioner";
+import { type RedisServer, type StartRedisOptions, startRedis } from "@cacheplane/testkit";
 import { Redis } from "ioredis";
 import type { GatewayLogEntry } from "../../src/gateway-options.js";
 import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from "../../src/node-server.js";
 import { ensureServiceTokens, type ServiceTokens } from "../../src/tokens.js";
 
-/** Services most tests use: two read-write services, a read-only one, one without scripting. */
+/**
+ * Services most tests use: two read-write services that may run their own Lua (`scripting: true`:
+ * @upstash/redis and @upstash/ratelimit use EVAL), a read-only one, and a read-write one with the
+ * default (no scripting).
+ */
 export const DEFAULT_SERVICES: ServiceInput[] = [
-  { name: "a", access: "read-write" },
-  { name: "b", access: "read-write" },
+  { name: "a", access: "read-write", scripting: true },
+  { name: "b", access: "read-write", scripting: true },
   { name: "ro", access: "read-only" },
-  {
-    name: "noscript",
-    access: { preset: "read-write", commands: ["-eval", "-evalsha", "-eval_ro", "-evalsha_ro"] },
-  },
+  { name: "noscript", access: "read-write" },
 ];
 
 export interface Fixture {
@@ -45,32 +48,30 @@ export interface FixtureOptions {
   gateway?: Partial<Omit<GatewayServerOptions, "config" | "secretsDir">>;
 }
 
-/** Creates the service users of `config` on `redis` and writes their secret files; ACL SAVE at the end. */
+/**
+ * Provisions `config` on `redis` with the provisioner (users verified and created on the server,
+ * script library loaded, secret files `<service>.json` in `secretsDir`) and returns the secrets.
+ */
 export async function provisionServices(
   redis: RedisServer,
   config: PlatformConfig,
   secretsDir: string,
 ): Promise<Record<string, SecretPayload>> {
-  const admin = redis.client();
-  const secrets: Record<string, SecretPayload> = {};
+  const store = new FileSecretStore(secretsDir);
+  const target = await RedisAclTarget.connect({
+    urls: [redis.url],
+    ...(redis.tls ? { tls: { ca: redis.tls.ca, servername: "localhost" } } : {}),
+  });
   try {
-    for (const svc of config.services) {
-      const password = randomPassword();
-      await admin.call("ACL", "SETUSER", svc.userId, "reset", ...svc.accessString.split(" "), `>${password}`);
-      const secret: SecretPayload = {
-        host: redis.host,
-        port: redis.port,
-        username: svc.userName,
-        password,
-        keyspace: svc.keyspace,
-        tls: false,
-      };
-      secrets[svc.name] = secret;
-      await writeFile(join(secretsDir, `${svc.name}.json`), JSON.stringify(secret), { mode: 0o600 });
-    }
-    await admin.call("ACL", "SAVE");
+    await applyPlatform(config, target, store);
   } finally {
-    admin.disconnect();
+    await target.close();
+  }
+  const secrets: Record<string, SecretPayload> = {};
+  for (const svc of config.services) {
+    const stored = await store.get(svc);
+    if (!stored) throw new Error(`no secret for ${svc.name} after apply`);
+    secrets[svc.name] = stored.payload;
   }
   return secrets;
 }
