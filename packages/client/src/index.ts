@@ -9,10 +9,11 @@ export {
   CacheService,
   type CacheServiceOptions,
   type GetOrSetOptions,
+  type RunOptions,
   type SetManyEntry,
   type SetOptions,
 } from "./cache-service.js";
-export type { BreakerOptions } from "./circuit-breaker.js";
+export { BreakerOpenError, type BreakerOptions } from "./circuit-breaker.js";
 export {
   type Codec,
   type CompressionOptions,
@@ -35,6 +36,7 @@ export {
 export type { CacheEventListener, CacheEventName, CacheEvents } from "./events.js";
 export type { HealthCheck, HealthOptions, HealthReport } from "./health.js";
 export { type AwsCredentials, type IamAuthOptions, IamAuthTokenProvider } from "./iam-auth.js";
+export { isReservedKey, RESERVED_PREFIX } from "./internal-keys.js";
 export { keySlot } from "./key-slot.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
@@ -44,7 +46,12 @@ export type {
   RateLimiterOptions,
   RateLimitResult,
 } from "./patterns/rate-limiter.js";
-export type { Session, SessionStore, SessionsOptions } from "./patterns/sessions.js";
+export {
+  type Session,
+  SessionConflictError,
+  type SessionStore,
+  type SessionsOptions,
+} from "./patterns/sessions.js";
 export {
   closeAllRedisConnections,
   type RedisClient,
