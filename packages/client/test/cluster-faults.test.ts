@@ -135,7 +135,10 @@ describe("one stalled cluster master", () => {
           [stalled],
           "only the stalled node is open",
         );
-        assert.ok(events.every((e) => e.domain === stalled), JSON.stringify(events));
+        assert.ok(
+          events.every((e) => e.domain === stalled),
+          JSON.stringify(events),
+        );
         // writes to healthy masters reach Redis while the other one is stalled
         const key = (byOwner.get(healthy[0] as string) as string[])[0] as string;
         assert.equal(await cache.set(key, "written during the stall", { ttl: 600 }), true);
