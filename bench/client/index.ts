@@ -3,8 +3,15 @@
  * the same run on the same redis-server (started by @cacheplane/testkit, ACL service user):
  * - CacheService.get / set vs raw ioredis (same connection settings, JSON by hand);
  * - getOrSet on a hit vs a raw get;
+ * - get of a tagged entry (its hit reads the tags' versions: one round trip more) vs a raw get;
+ * - breaker recovery: from Redis answering again (SIGCONT; restart after SIGKILL) to the breaker
+ *   closed, with nobody calling the cache meanwhile (the background probe);
  * - the rate limiter (Lua) vs rate-limiter-flexible's RateLimiterRedis on the same ioredis settings;
  * - import time and esbuild-minified bundle size (AWS SDK external) vs ioredis alone.
+ *
+ * Every `CacheService` read also reads the keyspace's generation (one GET per event-loop turn,
+ * shared by the reads of that turn) and the entries are generation-stamped (the bench clears the
+ * keyspace first): the rows measure the client as applications run it.
  *
  * Fairness: both sides use the same ioredis options (no auto-pipelining on either side, same
  * commandTimeout), the same value and the same JSON work. Throughput runs alternate the order of
@@ -262,6 +269,8 @@ export async function run(): Promise<BenchResult[]> {
   await raw.connect();
   const cache = createCache({ secret });
   await cache.connect();
+  // Entries carry the generation they were written under once the keyspace has been cleared.
+  await cache.clear();
   const rows: BenchResult[] = [];
   try {
     const value = { id: 42, name: "bench value", tags: ["a", "b", "c"], price: 1999, active: true };
@@ -361,6 +370,24 @@ export async function run(): Promise<BenchResult[]> {
       ),
     );
 
+    await cache.set("tagged", value, { ttl: 3600, tags: ["bench:a", "bench:b"] });
+    console.error("  CacheService.get of a tagged entry vs raw get");
+    const tagged = await compare(
+      () => throughput(() => cache.get("tagged")),
+      () => throughput(async () => JSON.parse((await raw.get(`${KEYSPACE}:rawhot`)) ?? "null")),
+    );
+    rows.push(
+      row(
+        "CacheService.get of a tagged entry (one more round trip: the tags' versions; no goal)",
+        "ops/s",
+        tagged.subject,
+        "raw ioredis get + JSON.parse",
+        tagged.baseline,
+        "higher",
+        tagged.pairRatios,
+      ),
+    );
+
     const rlf = new RateLimiterRedis({
       storeClient: raw,
       points: 1e9,
@@ -413,6 +440,89 @@ export async function run(): Promise<BenchResult[]> {
     await closeAllRedisConnections();
     await server.stop();
   }
+  rows.push(...(await recovery()));
   rows.push(...(await bundles()));
   return rows;
+}
+
+/**
+ * Milliseconds from Redis answering again to the breaker closed, nobody calling the cache in
+ * between (the background probe does it): after a SIGSTOP (SIGCONT), and after a SIGKILL (restart;
+ * "answering" = testkit's restart() saw PING answered). Median of 3 each, on a server of its own.
+ */
+async function recovery(): Promise<BenchRow[]> {
+  const server = await startRedis({ acl: true, tls: false });
+  const admin = server.client();
+  await admin.call(
+    "ACL",
+    "SETUSER",
+    "bench",
+    "reset",
+    "on",
+    `>${PASSWORD}`,
+    `~${KEYSPACE}:*`,
+    "-@all",
+    "+@read",
+    "+@write",
+    "+@connection",
+    "-@dangerous",
+  );
+  await admin.call("ACL", "SAVE");
+  admin.disconnect();
+  const cache = createCache({
+    secret: {
+      host: server.host,
+      port: server.port,
+      username: "bench",
+      password: PASSWORD,
+      keyspace: KEYSPACE,
+      tls: false,
+    },
+    commandTimeoutMs: 500,
+    connectTimeoutMs: 1000,
+  });
+  const closedAfter = (back: () => Promise<void> | void): Promise<number> =>
+    new Promise((resolve, reject) => {
+      let from = 0;
+      const off = cache.on("breaker", (e) => {
+        if (e.state === "closed" && from > 0) {
+          off();
+          resolve(performance.now() - from);
+        }
+      });
+      Promise.resolve(back()).then(() => {
+        from = performance.now();
+      }, reject);
+    });
+  const open = async () => {
+    for (let i = 0; cache.breakerState !== "open" && i < 100; i++) await cache.get(`k${i}`);
+    if (cache.breakerState !== "open") throw new Error("the breaker did not open");
+  };
+  const paused: number[] = [];
+  const killed: number[] = [];
+  try {
+    await cache.set("k", 1);
+    for (let i = 0; i < 3; i++) {
+      server.pause();
+      await open();
+      await new Promise((r) => setTimeout(r, 1000));
+      paused.push(await closedAfter(() => server.resume()));
+      await server.kill();
+      await open();
+      await new Promise((r) => setTimeout(r, 1000));
+      killed.push(await closedAfter(() => server.restart()));
+    }
+  } finally {
+    await cache.close();
+    await server.stop();
+  }
+  const result = (name: string, samples: number[]): BenchRow => {
+    const value = median(samples);
+    console.error(`  ${name}: ${samples.map((s) => Math.round(s)).join(" ")} ms`);
+    return { name, value, unit: "ms", goal: "< 1000 ms", met: value < 1000, direction: "lower" };
+  };
+  return [
+    result("breaker closed after Redis resumed (SIGSTOP, then SIGCONT), median of 3", paused),
+    result("breaker closed after Redis restarted (SIGKILL, then restart), median of 3", killed),
+  ];
 }

@@ -280,6 +280,7 @@ export class CacheService {
         });
       },
     });
+    this.store.onReconnect?.(() => this.breakers.probeNow());
     const always = () => true;
     const ignore = () => undefined;
     this.fallbackVersions = this.fallback

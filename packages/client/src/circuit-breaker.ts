@@ -6,9 +6,9 @@
  * closed -> open after `threshold` consecutive failures of a domain. While a domain is open, its calls
  * never wait for the store: they go to the fallback (or miss) at once. Recovery does not wait for a
  * caller: a background probe (a read of a key of that domain, straight on the store) runs 50 ms after
- * opening and then with a jittered backoff of at most `maxProbeIntervalMs` (default 500 ms); a probe
- * still in flight when the store answers again (a paused node resuming, a reconnect) completes at
- * once. When a probe succeeds the domain is half-open: what was written or deleted while it failed is
+ * opening and then with a jittered backoff of at most `maxProbeIntervalMs` (default 500 ms), and at
+ * once when the store reports a reconnection; a probe still in flight when the store answers again
+ * (a paused node resuming) completes at once. When a probe succeeds the domain is half-open: what was written or deleted while it failed is
  * reconciled on the store (see outage.ts), then it closes. A failed reconciliation re-opens it.
  *
  * Callers whose loop never waits on I/O (a tight `await cache.get()` loop served from a memory
@@ -64,6 +64,7 @@ class Domain {
   probeKey: string | undefined;
   delay = 0;
   timer: NodeJS.Timeout | undefined;
+  probing = false;
   constructor(readonly id: string) {}
 }
 
@@ -171,16 +172,30 @@ export class Breakers {
     d.timer.unref?.();
   }
 
+  /** The store says it is reachable again (a reconnect): probe open domains now. */
+  probeNow(): void {
+    if (this.notClosed === 0) return;
+    for (const d of this.domains.values()) {
+      if (d.state === "open" && !d.probing) {
+        clearTimeout(d.timer);
+        void this.probe(d);
+      }
+    }
+  }
+
   private async probe(d: Domain): Promise<void> {
     d.timer = undefined;
-    if (this.stopped || d.state !== "open") return;
+    if (this.stopped || d.state !== "open" || d.probing) return;
+    d.probing = true;
     try {
       await this.hooks.probe(d.probeKey, d.id);
     } catch {
+      d.probing = false;
       d.delay = Math.min(this.maxProbeIntervalMs, Math.max(this.probeDelayMs, d.delay * 2));
       this.schedule(d, d.delay);
       return;
     }
+    d.probing = false;
     if (this.stopped || d.state !== "open") return;
     this.transition(d, "half-open");
     try {

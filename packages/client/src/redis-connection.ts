@@ -165,9 +165,13 @@ export class RedisConnection {
     return client?.status === "ready" ? client : undefined;
   }
 
-  /** A ready client (connects on first use, waits at most `connectTimeoutMs`). */
-  async acquire(): Promise<RedisClient> {
+  /**
+   * A ready client (connects on first use, waits at most `connectTimeoutMs`). `onClient` sees the
+   * client before the wait (the store watches its reconnects).
+   */
+  async acquire(onClient?: (client: RedisClient) => void): Promise<RedisClient> {
     const built = await this.build();
+    onClient?.(built.client);
     await waitReady(built.client, this.connectTimeoutMs);
     return built.client;
   }

@@ -73,6 +73,11 @@ export interface CacheStore {
    */
   failureDomain?(key: string): string;
 
+  /**
+   * Optional: calls `listener` whenever the store (re)connects, so an open breaker probes at once
+   * instead of at its next scheduled probe. Returns an unsubscribe function.
+   */
+  onReconnect?(listener: () => void): () => void;
   /** A cheap round trip; throws when the store is not reachable. */
   ping(): Promise<void>;
   /** Opens connections ahead of the first call (optional warm-up). */

@@ -77,12 +77,33 @@ export class RedisStore implements CacheStore {
   /** A ready client and the key prefix. */
   async acquire(): Promise<{ client: RedisClient; prefix: string }> {
     if (this.client) {
+      this.watch(this.client);
       await waitReady(this.client, this.readyTimeoutMs);
       return { client: this.client, prefix: `${this.keyspaceOverride}:` };
     }
     const connection = this.connection as RedisConnection;
-    const client = await connection.acquire();
+    const client = await connection.acquire((c) => this.watch(c));
     return { client, prefix: `${this.keyspace}:` };
+  }
+
+  private readonly reconnectListeners = new Set<() => void>();
+  private readonly watched = new WeakSet<RedisClient>();
+
+  /**
+   * Reports the client's "ready" events to `onReconnect` listeners. Attached on the slow path only
+   * (acquire: a client that is not ready), which is where a reconnect is waited for.
+   */
+  private watch(client: RedisClient): void {
+    if (this.reconnectListeners.size === 0 || this.watched.has(client)) return;
+    this.watched.add(client);
+    client.on("ready", () => {
+      for (const listener of this.reconnectListeners) listener();
+    });
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** A dedicated subscriber connection (pub/sub). */
