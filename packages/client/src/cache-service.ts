@@ -160,10 +160,9 @@ const NO_OPTIONS: Readonly<GetOrSetOptions> = Object.freeze({});
 const NO_RUN_OPTIONS: Readonly<RunOptions> = Object.freeze({});
 const READ: Readonly<RunOptions> = Object.freeze({ read: true });
 const WRITE: Readonly<RunOptions> = Object.freeze({ write: true });
-/** `set` re-reads the generation (and rewrites a stale stamp) when what it knows is older than this. */
-const GENERATION_MAX_AGE_MS = 1000;
+
 /** Version keys (generation, tags) outlive every entry: at least this long, else `maxTtl`. */
-const MIN_VERSION_TTL_MS = 7 * 24 * 3600 * 1000;
+const MIN_TAG_TTL_MS = 24 * 3600 * 1000;
 const DEFAULT_MAX_TTL = 86_400;
 
 /** Writes a payload from `Serializer.encodePayload`: text through `setText` when the store has it. */
@@ -213,7 +212,7 @@ export class CacheService {
   readonly throwOnError: boolean;
   private readonly maxTtlMs: number | undefined;
   /** Ttl of generation and tag version keys (ms; `undefined` without a ceiling). */
-  private readonly versionTtlMs: number | undefined;
+  private readonly tagTtlMs: number | undefined;
   private readonly defaultTtlMs: number | undefined;
   private readonly breakers: Breakers;
   private readonly pending: PendingInvalidations;
@@ -244,7 +243,7 @@ export class CacheService {
     this.maxTtl = options.maxTtl ?? DEFAULT_MAX_TTL;
     checkTtl(this.maxTtl, "maxTtl");
     this.maxTtlMs = this.maxTtl === Number.POSITIVE_INFINITY ? undefined : toMs(this.maxTtl);
-    this.versionTtlMs = this.maxTtlMs === undefined ? undefined : Math.max(this.maxTtlMs, MIN_VERSION_TTL_MS);
+    this.tagTtlMs = this.maxTtlMs === undefined ? undefined : Math.max(this.maxTtlMs, MIN_TAG_TTL_MS);
     this.defaultTtl = options.defaultTtl ?? 300;
     checkTtl(this.defaultTtl, "defaultTtl");
     this.defaultTtlMs = this.clampMs(this.defaultTtl);
@@ -492,8 +491,8 @@ export class CacheService {
     if (bumps.length === 0 && deletes.length === 0) return;
     try {
       for (const key of bumps) {
-        if (key === GENERATION_KEY) await this.versions.bumpGeneration(this.versionTtlMs);
-        else await this.store.set(key, Buffer.from(newVersion(), "latin1"), this.versionTtlMs);
+        if (key === GENERATION_KEY) await this.versions.bumpGeneration(undefined);
+        else await this.store.set(key, Buffer.from(newVersion(), "latin1"), this.tagTtlMs);
         this.pending.bumps.delete(key);
       }
       for (let i = 0; i < deletes.length; i += 500) {
@@ -521,7 +520,7 @@ export class CacheService {
     if (!fallback) return;
     try {
       if (fallback.local && fallback.clear) await fallback.clear();
-      else await (this.fallbackVersions as StoreVersions).bumpGeneration(this.versionTtlMs);
+      else await (this.fallbackVersions as StoreVersions).bumpGeneration(undefined);
     } catch (err) {
       this.events.emit("error", {
         operation: "reconcile",
@@ -595,6 +594,10 @@ export class CacheService {
   ): Hit | undefined | Promise<Hit | undefined> {
     if (raw === undefined) return undefined;
     if (gen === undefined) throw VERSION_UNAVAILABLE;
+    // The common case, a text value stamped with a generation: compared in place.
+    const start = this.serializer.textStamp(raw, gen);
+    if (start !== 0)
+      return start < 0 ? undefined : { raw, envelope: this.serializer.textEnvelope(gen, start) };
     let envelope: Envelope;
     try {
       envelope = this.serializer.peek(raw, key);
@@ -786,12 +789,7 @@ export class CacheService {
       return Promise.reject(err);
     }
     const gen = this.versions.known;
-    if (
-      tags !== undefined ||
-      gen === undefined ||
-      !this._direct() ||
-      performance.now() - this.versions.knownAt > GENERATION_MAX_AGE_MS
-    ) {
+    if (tags !== undefined || gen === undefined || gen === "" || !this._direct() || !this.versions.fresh()) {
       return this.setSlow(key, value, ttlMs, tags);
     }
     // The hot path: one SET stamped with the generation read less than a second ago.
@@ -855,7 +853,7 @@ export class CacheService {
     let gen = stamped ? stamps.gen : versions.known;
     let read: GenerationRead | undefined;
     // A loaded value keeps the stamp read before its loader ran (never re-stamped: see writeEntry).
-    if (gen === undefined || (!stamped && performance.now() - versions.knownAt > GENERATION_MAX_AGE_MS)) {
+    if (gen === undefined || (!stamped && !versions.fresh())) {
       read = versions.generation();
       if (gen === undefined) {
         if (!read.done) await read.promise;
@@ -864,19 +862,25 @@ export class CacheService {
         read = undefined;
       }
     }
+    // Never stamp with a missing generation (versions.ts): the first writer creates it.
+    if (gen === "") {
+      gen = await versions.createGeneration();
+      read = undefined;
+    }
     let tagStamps = stamped ? stamps.tags : undefined;
     if (tags !== undefined && tagStamps === undefined) {
-      const current = await versions.tagVersions(tags);
+      const current = await versions.ensureTagVersions(tags, this.tagTtlMs);
       tagStamps = tags.map((tag, i) => [tag, current[i] as string] as const);
     }
     await storeSet(store, key, this.serializer.encodePayload(value, key, freshUntil, gen, tagStamps), ttlMs);
     if (read !== undefined) {
       if (!read.done) await read.promise;
-      if (read.gen !== undefined && read.gen !== gen) {
+      const current = read.gen === "" ? await versions.createGeneration() : read.gen;
+      if (current !== undefined && current !== gen) {
         await storeSet(
           store,
           key,
-          this.serializer.encodePayload(value, key, freshUntil, read.gen, tagStamps),
+          this.serializer.encodePayload(value, key, freshUntil, current, tagStamps),
           ttlMs,
         );
       }
@@ -1027,16 +1031,17 @@ export class CacheService {
   ): Promise<void> {
     const versions = this._versionsOf(store);
     let gen = versions.known;
-    if (gen === undefined || performance.now() - versions.knownAt > GENERATION_MAX_AGE_MS) {
+    if (gen === undefined || !versions.fresh()) {
       const read = versions.generation();
       if (!read.done) await read.promise;
       gen = read.gen;
       if (gen === undefined) throw read.error ?? VERSION_UNAVAILABLE;
     }
+    if (gen === "") gen = await versions.createGeneration();
     const allTags = [...new Set(entries.flatMap((e) => e.tags ?? []))];
     const current = new Map<string, string>();
     if (allTags.length > 0) {
-      const versionsRead = await versions.tagVersions(allTags);
+      const versionsRead = await versions.ensureTagVersions(allTags, this.tagTtlMs);
       for (let i = 0; i < allTags.length; i++) current.set(allTags[i] as string, versionsRead[i] as string);
     }
     const stamp = gen;
@@ -1125,7 +1130,7 @@ export class CacheService {
     const result = await this._run(
       "clear",
       GENERATION_KEY,
-      (s) => this._versionsOf(s).bumpGeneration(this.versionTtlMs),
+      (s) => this._versionsOf(s).bumpGeneration(undefined),
       { bumps: [GENERATION_KEY] },
     );
     return result.ok && result.source === "primary";
@@ -1146,7 +1151,7 @@ export class CacheService {
         const r = await this._run(
           "invalidateTags",
           tagKey(group[0] as string),
-          (s) => this._versionsOf(s).bumpTags(group, this.versionTtlMs),
+          (s) => this._versionsOf(s).bumpTags(group, this.tagTtlMs),
           { bumps: group.map(tagKey) },
         );
         return r.ok && r.source === "primary";
@@ -1247,7 +1252,7 @@ export class CacheService {
     const tags = checkTags(options.tags, "getOrSet");
     if (tags === undefined) return { gen: first.gen, tags: undefined };
     try {
-      const current = await this.versions.tagVersions(tags);
+      const current = await this.versions.ensureTagVersions(tags, this.tagTtlMs);
       return { gen: first.gen, tags: tags.map((tag, i) => [tag, current[i] as string] as const) };
     } catch {
       return undefined;

@@ -4,7 +4,8 @@
  * connection is shared by every cache built from the same secret in this execution environment.
  *
  * Environment: CACHE_STORAGE_TYPE (redis|dynamodb|memory), REDIS_SECRET_ARN, REDIS_SECRET_FILE,
- * REDIS_SECRET (inline JSON), CACHE_TABLE_NAME, CACHE_KEYSPACE, CACHE_FALLBACK (dynamodb|memory|none).
+ * REDIS_SECRET (inline JSON), CACHE_TABLE_NAME, CACHE_KEYSPACE, CACHE_FALLBACK (dynamodb|memory|none),
+ * CACHE_MAX_TTL (the ttl ceiling in seconds, or Infinity).
  */
 import type { ConnectionOptions } from "node:tls";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -107,6 +108,19 @@ function secretSpec(
   return undefined;
 }
 
+function parseMaxTtl(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  const seconds = trimmed === "Infinity" ? Number.POSITIVE_INFINITY : Number(trimmed);
+  if (!(seconds > 0) || Number.isNaN(seconds)) {
+    throw new CacheConfigError(
+      `CACHE_MAX_TTL must be a positive number of seconds or Infinity (got "${value}")`,
+      ["CACHE_MAX_TTL"],
+    );
+  }
+  return seconds;
+}
+
 function parseStorage(value: string | undefined, field: string): StorageType | undefined {
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase();
@@ -204,6 +218,8 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
     codec: options.codec,
     compression: options.compression,
     defaultTtl: options.defaultTtl,
+    maxTtl: options.maxTtl ?? parseMaxTtl(nonEmpty(env.CACHE_MAX_TTL)),
+    maxPendingInvalidations: options.maxPendingInvalidations,
     breaker: options.breaker,
     throwOnError: options.throwOnError,
     maxKeyLength: options.maxKeyLength,

@@ -7,9 +7,11 @@
  * `invalidateTags([t])` writes a new random version to `__cp:tag:<t>`; an entry written with tags
  * carries each tag's version at write time and reads as a miss when one of them changed.
  *
- * Versions are random (not counters), so a version key that expired and is written again never
- * repeats an old value: the only effect of an expiry is that entries written since the last bump
- * read as misses. Version keys live at least as long as the longest entry (`versionTtlMs`).
+ * Versions are random (not counters) and an entry is never stamped with a missing version: a writer
+ * that finds the generation (or a tag) missing creates it first (set-if-absent). So when a version
+ * key disappears (its ttl, or eviction under memory pressure) every entry stamped with it reads as a
+ * miss, and a new random value never matches an old entry: nothing is ever resurrected, whatever is
+ * evicted. (Entries of releases before generations carry no stamp and match a missing generation.)
  *
  * Reads: every read of an entry needs the current generation. The generation read is issued with
  * the first read of an event-loop turn and shared by every read started in that turn (50 concurrent
@@ -22,6 +24,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { isVersionText } from "./codec.js";
 import { GENERATION_KEY, tagKey } from "./internal-keys.js";
 import type { CacheStore } from "./stores/cache-store.js";
+
+/** `set` re-reads the generation (and rewrites a stale stamp) when what it knows is older than this. */
+const KNOWN_MAX_AGE_MS = 1000;
 
 /** The generation read of one event-loop turn. */
 export interface GenerationRead {
@@ -78,6 +83,16 @@ export class StoreVersions {
     private readonly hooks: VersionHooks,
   ) {}
 
+  /**
+   * Whether `known` may stamp a write without reading the generation along: read less than a second
+   * ago, or by a read of this very event-loop turn.
+   */
+  fresh(): boolean {
+    if (performance.now() - this.knownAt < KNOWN_MAX_AGE_MS) return true;
+    const tick = this.tick;
+    return tick?.done === true && tick.error === undefined;
+  }
+
   /** The generation read of this event-loop turn (issued now if this is the turn's first). */
   generation(): GenerationRead {
     const existing = this.tick;
@@ -130,14 +145,64 @@ export class StoreVersions {
     return read;
   }
 
-  /** Writes a new generation (clear). Rejects when the store fails. */
-  async bumpGeneration(ttlMs: number | undefined): Promise<string> {
-    const gen = newVersion();
-    await this.store.set(GENERATION_KEY, Buffer.from(gen, "latin1"), ttlMs);
+  private creating: Promise<string> | undefined;
+
+  /**
+   * The generation to stamp a write with when none exists yet: creates one (set-if-absent; whoever
+   * comes first wins and everyone stamps with it). Concurrent callers share one creation.
+   */
+  createGeneration(): Promise<string> {
+    this.creating ??= (async () => {
+      const gen = newVersion();
+      if (await this.store.setIfAbsent(GENERATION_KEY, Buffer.from(gen, "latin1"))) {
+        this.noteLocal(gen);
+        return gen;
+      }
+      const current = normalizeVersion(await this.store.get(GENERATION_KEY));
+      if (current === "") throw new Error("the keyspace generation disappeared while it was created");
+      this.noteLocal(current);
+      return current;
+    })().finally(() => {
+      this.creating = undefined;
+    });
+    return this.creating;
+  }
+
+  private noteLocal(gen: string): void {
     this.bumps++;
     this.tick = undefined;
     this.known = gen;
     this.knownAt = performance.now();
+  }
+
+  /**
+   * The tags' versions to stamp a write with: read, and created (set-if-absent, `ttlMs`) for tags
+   * that have none, so that a stamp is never empty.
+   */
+  async ensureTagVersions(tags: readonly string[], ttlMs: number | undefined): Promise<string[]> {
+    const current = await this.tagVersions(tags);
+    await Promise.all(
+      tags.map(async (tag, i) => {
+        if (current[i] !== "") return;
+        const version = newVersion();
+        if (await this.store.setIfAbsent(tagKey(tag), Buffer.from(version, "latin1"), ttlMs)) {
+          current[i] = version;
+        } else {
+          current[i] = normalizeVersion(await this.store.get(tagKey(tag)));
+          if (current[i] === "")
+            throw new Error(`the version of tag "${tag}" disappeared while it was created`);
+        }
+        this.tagTick.delete(tag);
+      }),
+    );
+    return current;
+  }
+
+  /** Writes a new generation (clear). Rejects when the store fails. */
+  async bumpGeneration(ttlMs: number | undefined): Promise<string> {
+    const gen = newVersion();
+    await this.store.set(GENERATION_KEY, Buffer.from(gen, "latin1"), ttlMs);
+    this.noteLocal(gen);
     return gen;
   }
 

@@ -9,6 +9,7 @@ import {
   CacheService,
   type CacheStore,
   CacheUnavailableError,
+  createCache,
   MemoryStore,
   SerializationError,
 } from "../src/index.js";
@@ -387,6 +388,25 @@ describe("CacheService", () => {
     assert.throws(() => new CacheService({ store: new MemoryStore(), defaultTtl: 0 }), CacheConfigError);
   });
 
+  it("the ttl ceiling: maxTtl option and CACHE_MAX_TTL, validated; swr windows and sessions are capped too", async () => {
+    assert.equal(createCache({ storage: "memory" }).maxTtl, 86_400);
+    assert.equal(createCache({ storage: "memory", env: { CACHE_MAX_TTL: "60" } }).maxTtl, 60);
+    assert.equal(
+      createCache({ storage: "memory", env: { CACHE_MAX_TTL: "Infinity" } }).maxTtl,
+      Number.POSITIVE_INFINITY,
+    );
+    assert.equal(createCache({ storage: "memory", maxTtl: 5, env: { CACHE_MAX_TTL: "60" } }).maxTtl, 5);
+    assert.throws(() => createCache({ storage: "memory", env: { CACHE_MAX_TTL: "soon" } }), CacheConfigError);
+    assert.throws(() => new CacheService({ store: new MemoryStore(), maxTtl: 0 }), CacheConfigError);
+    const store = new MemoryStore({ keyspace: "c" });
+    const cache = new CacheService({ store, maxTtl: 60 });
+    await cache.getOrSet("swr", async () => 1, { ttl: 50, staleWhileRevalidate: 3600 });
+    assert.ok(((await store.getTtl("swr")) ?? Number.POSITIVE_INFINITY) <= 60_000);
+    const sessions = cache.sessions<{ n: number }>({ ttl: Number.POSITIVE_INFINITY });
+    const { id } = await sessions.create({ n: 1 });
+    assert.ok(((await store.getTtl(`__cp:sess:session:${id}`)) ?? Number.POSITIVE_INFINITY) <= 60_000);
+  });
+
   it("applies defaultTtl when set() gets no ttl", async () => {
     const cache = new CacheService({ store: new MemoryStore(), defaultTtl: 42 });
     await cache.set("k", 1);
@@ -506,10 +526,16 @@ describe("CacheService", () => {
     await new CacheService({ store: withText }).set("a", value);
     await new CacheService({ store: plain }).set("b", value);
     await new CacheService({ store: withText }).set("c", new Date(0));
-    assert.deepStrictEqual(texts, [JSON.stringify(value), '{"$t":"date","v":"1970-01-01T00:00:00.000Z"}']);
+    // Text behind the keyspace generation's stamp (codec.ts): still text, still the codec's JSON.
+    const stamp = /^\x01[A-Za-z0-9_-]{16}\x01/;
+    assert.ok(texts.every((t) => stamp.test(t)));
+    assert.deepStrictEqual(
+      texts.map((t) => t.replace(stamp, "")),
+      [JSON.stringify(value), '{"$t":"date","v":"1970-01-01T00:00:00.000Z"}'],
+    );
     assert.equal(buffers.length, 1);
     assert.ok(Buffer.isBuffer(buffers[0]));
-    assert.deepStrictEqual(buffers[0], Buffer.from(JSON.stringify(value), "utf8"));
+    assert.equal(buffers[0]?.toString("utf8").replace(stamp, ""), JSON.stringify(value));
     assert.deepStrictEqual(await new CacheService({ store: inner }).get("a"), value);
   });
 
@@ -519,6 +545,7 @@ describe("CacheService", () => {
     const store = Object.assign(Object.create(inner) as MemoryStore, {
       get: (key: string) => data.get(key),
       set: (key: string, value: Buffer) => void data.set(key, value),
+      setIfAbsent: (key: string, value: Buffer) => !data.has(key) && data.set(key, value) !== undefined,
     }) as unknown as CacheStore;
     const cache = new CacheService({ store });
     assert.equal(await cache.set("k", { a: 1 }), true);

@@ -227,6 +227,30 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       );
     });
 
+    it("an evicted (or expired) generation or tag version never brings entries back", async () => {
+      const cache = await service();
+      await cache.set("a", 1, { tags: ["t"] });
+      await cache.clear();
+      await cache.set("b", 2, { tags: ["t"] });
+      assert.equal(await cache.get("b"), 2);
+      // memory pressure evicts the generation key: every entry stamped with any generation misses
+      await cache.store.delete("__cp:gen");
+      assert.equal(await cache.get("a"), undefined);
+      assert.equal(await cache.get("b"), undefined);
+      await cache.set("c", 3, { tags: ["t"] });
+      assert.equal(await cache.get("c"), 3, "the next write creates a new generation");
+      assert.equal(await cache.get("a"), undefined);
+      assert.equal(await cache.get("b"), undefined);
+      // the same for a tag that was invalidated, then evicted
+      await cache.invalidateTags(["t"]);
+      assert.equal(await cache.get("c"), undefined);
+      await cache.store.delete("__cp:tag:t");
+      assert.equal(await cache.get("c"), undefined, "not resurrected by the missing tag version");
+      await cache.set("d", 4, { tags: ["t"] });
+      assert.equal(await cache.get("d"), 4);
+      assert.equal(await cache.get("c"), undefined);
+    });
+
     it("internal keys are out of reach of the key API and never collide with cache keys", async () => {
       const cache = await service();
       for (const call of [

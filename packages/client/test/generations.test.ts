@@ -143,18 +143,21 @@ describe("the cost of a read", () => {
     assert.equal(await calls("get"), 2);
   });
 
-  it("entries written before any clear() carry no header: plain JSON in Redis", async () => {
+  it("entries stay text in Redis, stamped with the generation; entries of older releases are read until the first stamped write", async () => {
     const fresh = createCache({
       secret: secretFor(server, "orders", PASSWORD),
       keyspace: "orders",
       ...RELAXED,
     });
     await admin.del("orders:__cp:gen");
-    await fresh.set("plain", { a: 1 });
-    assert.equal(await admin.get("orders:plain"), '{"a":1}');
-    await fresh.clear();
+    await admin.set("orders:legacy", '{"a":0}'); // written by a release before generations
+    assert.deepStrictEqual(await fresh.get("legacy"), { a: 0 });
     await fresh.set("stamped", { a: 1 });
-    assert.match((await admin.get("orders:stamped")) ?? "", /^\x01[A-Za-z0-9_-]{16}\x01\{"a":1\}$/);
+    const gen = await admin.get("orders:__cp:gen");
+    assert.match(gen ?? "", /^[A-Za-z0-9_-]{16}$/, "the first write created the generation");
+    assert.equal(await admin.ttl("orders:__cp:gen"), -1, "the generation key does not expire");
+    assert.equal(await admin.get("orders:stamped"), `\x01${gen}\x01{"a":1}`);
+    assert.equal(await fresh.get("legacy"), undefined, "unstamped entries end with the first generation");
     await fresh.close();
   });
 

@@ -47,8 +47,8 @@ export interface CacheStore {
    */
   clear?(): Promise<number>;
 
-  /** Atomic: stores only when the key does not exist (locks). */
-  setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean>;
+  /** Atomic: stores only when the key does not exist (locks, sessions, versions); no ttl = no expiry. */
+  setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean>;
   /** Atomic: deletes only when the stored value equals `expected`. */
   compareAndDelete(key: string, expected: Buffer): Promise<boolean>;
   /** Atomic: sets a new ttl only when the stored value equals `expected`. */

@@ -274,7 +274,7 @@ export class DynamoDbStore implements CacheStore {
     return typeof item.expiresAtMs === "number" ? item.expiresAtMs - now : Number.POSITIVE_INFINITY;
   }
 
-  async setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  async setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     const { PutCommand } = await lib();
     const now = this.now();
     try {

@@ -139,7 +139,7 @@ export class MemoryStore implements CacheStore {
     return count;
   }
 
-  async setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  async setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     const fullKey = this.k(key);
     if (this.live(fullKey, false)) return false;
     this.put(fullKey, value, ttlMs);

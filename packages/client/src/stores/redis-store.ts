@@ -291,9 +291,12 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     return this.with(
-      async (client, prefix) => (await client.set(prefix + key, value, "PX", ttlMs, "NX")) === "OK",
+      async (client, prefix) =>
+        (ttlMs === undefined
+          ? await client.set(prefix + key, value, "NX")
+          : await client.set(prefix + key, value, "PX", ttlMs, "NX")) === "OK",
     );
   }
 
