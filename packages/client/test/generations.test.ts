@@ -6,10 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type RedisServer, startRedis } from "@cacheplane/testkit";
+import { type RedisCluster, type RedisServer, startCluster, startRedis } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { type CacheService, closeAllRedisConnections, createCache, MemoryStore } from "../src/index.js";
-import { loadScriptLibrary, RELAXED, SERVICE_USER, secretFor, serviceUserRules } from "./helpers/redis.js";
+import {
+  clusterSecret,
+  loadScriptLibrary,
+  RELAXED,
+  SERVICE_USER,
+  secretFor,
+  serviceUserRules,
+} from "./helpers/redis.js";
 
 const PASSWORD = "Generations-Pw-7788990011";
 /** What the enumeration-proof presets take away (issue 8, item 2), applied on top of read-write. */
@@ -21,7 +28,14 @@ const NO_ENUMERATION = [
   "-info",
   "-select",
   "-pubsub",
-  "-client",
+  "-client|tracking",
+  "-client|caching",
+  "-client|getredir",
+  "-client|trackinginfo",
+  "-client|list",
+  "-client|kill",
+  "-cluster|getkeysinslot",
+  "-cluster|countkeysinslot",
   "-eval",
   "-evalsha",
   "-eval_ro",
@@ -171,5 +185,60 @@ describe("the cost of a read", () => {
     assert.equal(await viaFallback.get("b"), 2);
     await viaFallback.clear();
     assert.equal(await viaFallback.get("b"), undefined);
+  });
+});
+
+describe("a cluster service user that may not enumerate keys", () => {
+  let cluster: RedisCluster;
+  before(async () => {
+    cluster = await startCluster({ masters: 3 });
+    for (const node of cluster.nodes) {
+      const nodeAdmin = node.client();
+      try {
+        await nodeAdmin.call(
+          "ACL",
+          "SETUSER",
+          SERVICE_USER,
+          ...serviceUserRules("orders", PASSWORD),
+          ...NO_ENUMERATION,
+        );
+        await loadScriptLibrary(nodeAdmin);
+        await nodeAdmin.call("ACL", "LOG", "RESET");
+      } finally {
+        nodeAdmin.disconnect();
+      }
+    }
+  });
+  after(async () => {
+    await closeAllRedisConnections();
+    await cluster?.stop();
+  });
+
+  it("clear, tags, locks, sessions, health and multi-key calls work on every node without a denied command", async () => {
+    const c = createCache({ secret: clusterSecret(cluster, "orders", PASSWORD), ...RELAXED });
+    const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    await c.setMany(keys.map((key, i) => ({ key, value: i, tags: [`t${i % 3}`] })));
+    assert.deepStrictEqual(await c.getMany(["k0", "k1"]), [0, 1]);
+    assert.equal(await c.invalidateTags(["t0", "t1"]), true);
+    assert.deepStrictEqual(await c.getMany(["k0", "k1", "k2"]), [undefined, undefined, 2]);
+    assert.equal(await c.clear(), true);
+    assert.equal(await c.get("k2"), undefined);
+    const lock = await c.lock("job", 10);
+    assert.ok(lock && lock.fence > 0);
+    await lock.release();
+    const sessions = c.sessions<{ n: number }>({ ttl: 60 });
+    const { id } = await sessions.create({ n: 1 });
+    assert.equal(await sessions.update(id, (v) => ({ n: v.n + 1 })), true);
+    assert.equal((await c.health()).status, "ok");
+    assert.equal(await c.deleteMany(keys), 0, "all cleared already");
+    for (const node of cluster.nodes) {
+      const nodeAdmin = node.client();
+      try {
+        assert.deepStrictEqual(await nodeAdmin.call("ACL", "LOG"), [], `denials on ${node.port}`);
+      } finally {
+        nodeAdmin.disconnect();
+      }
+    }
+    await c.close();
   });
 });
