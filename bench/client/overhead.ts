@@ -37,6 +37,7 @@ const fake = {
     return Promise.resolve("OK");
   },
   evalsha: (..._args: unknown[]) => Promise.resolve([1, 99, 1000, 0]),
+  fcall: (..._args: unknown[]) => Promise.resolve([1, 99, 1000, 0]),
   on: () => fake,
   off: () => fake,
 } as unknown as RedisClient;
@@ -44,8 +45,11 @@ const fake = {
 const cache = new CacheService({ store: new RedisStore({ client: fake, keyspace: "o" }) });
 const value = { id: 42, name: "bench value", tags: ["a", "b", "c"], price: 1999, active: true };
 const json = Buffer.from(JSON.stringify(value));
+// As in production: the keyspace has a generation and entries are stamped with it (codec.ts).
+data.set("o:__cp:gen", Buffer.from("AAAAAAAAAAAAAAAA"));
+const stamped = Buffer.concat([Buffer.from("\x01AAAAAAAAAAAAAAAA\x01"), json]);
 for (let i = 0; i < 1000; i++) {
-  data.set(`o:hit:${i}`, json);
+  data.set(`o:hit:${i}`, stamped);
   data.set(`o:rawhit:${i}`, json);
 }
 const loader = async () => value;

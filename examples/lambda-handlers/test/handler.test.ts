@@ -106,10 +106,10 @@ describe("example Lambda handler (API Gateway v2) on a real redis-server", () =>
     assert.equal(body(me).userId, "ann");
 
     // evicted from Redis: the sessions table answers and the cache is refilled
-    await admin.del(`orders:session:${token}`);
+    await admin.del(`orders:__cp:sess:session:${token}`);
     const again = await handler(event("GET", "/me", { ip: "10.0.0.2", token }));
     assert.equal(again.statusCode, 200);
-    assert.equal(await admin.exists(`orders:session:${token}`), 1);
+    assert.equal(await admin.exists(`orders:__cp:sess:session:${token}`), 1);
 
     assert.equal((await handler(event("DELETE", "/sessions", { ip: "10.0.0.2", token }))).statusCode, 204);
     assert.equal((await handler(event("GET", "/me", { ip: "10.0.0.2", token }))).statusCode, 401);

@@ -1,12 +1,27 @@
 /**
- * CacheService: one API over every {@link CacheStore}, with serialization, the circuit breaker and
- * fallback chain, statistics and events, and cache-aside with stampede protection (getOrSet).
- * Durations in this API are seconds (fractions allowed); store calls use milliseconds.
+ * CacheService: one API over every {@link CacheStore}, with serialization, per-node circuit breakers
+ * and the fallback chain, generations (O(1) `clear()`) and tags, statistics and events, and
+ * cache-aside with stampede protection (getOrSet). Durations in this API are seconds (fractions
+ * allowed); store calls use milliseconds.
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type BreakerOptions, isBrokenCircuitError, StoreBreaker } from "./circuit-breaker.js";
-import { type Codec, type CompressionOptions, Serializer } from "./codec.js";
+import {
+  BREAKER_OPEN,
+  BreakerOpenError,
+  type BreakerOptions,
+  Breakers,
+  isBrokenCircuitError,
+} from "./circuit-breaker.js";
+import {
+  type Codec,
+  type CompressionOptions,
+  type Envelope,
+  MAX_TAG_BYTES,
+  MAX_TAGS,
+  Serializer,
+  type TagStamp,
+} from "./codec.js";
 import {
   CacheConfigError,
   CacheKeyError,
@@ -16,12 +31,15 @@ import {
 } from "./errors.js";
 import { type CacheEventListener, type CacheEventName, EventHub } from "./events.js";
 import { type HealthOptions, type HealthReport, runHealthCheck } from "./health.js";
+import { GENERATION_KEY, isReservedKey, reservedKeyError, stampedeLockKey, tagKey } from "./internal-keys.js";
+import { PendingInvalidations } from "./outage.js";
 import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
 import { createPubSub, type PubSub } from "./patterns/pubsub.js";
 import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./patterns/rate-limiter.js";
 import { createSessionStore, type SessionStore, type SessionsOptions } from "./patterns/sessions.js";
 import { type CacheStats, Counters, LatencyWindow } from "./stats.js";
-import type { CacheStore } from "./stores/cache-store.js";
+import type { CacheStore, StoreEntry } from "./stores/cache-store.js";
+import { type GenerationRead, newVersion, StoreVersions } from "./versions.js";
 
 export interface CacheServiceOptions {
   /** The primary store. */
@@ -32,21 +50,40 @@ export interface CacheServiceOptions {
   codec?: Codec;
   /** Compress encoded values above a size threshold. Default off. */
   compression?: CompressionOptions | false;
-  /** Seconds a value lives when `set` gets no `ttl`. Default 300. `Infinity` = no expiry. */
+  /** Seconds a value lives when `set` gets no `ttl`. Default 300. */
   defaultTtl?: number;
-  /** Circuit breaker around the primary store; `false` disables it. */
+  /**
+   * The ttl ceiling in seconds: no entry written through this service lives longer (a longer ttl,
+   * or `Infinity`, is lowered to it), so nothing stays in the shared cache forever by accident and
+   * entries orphaned by `clear()` or `invalidateTags()` are reclaimed. Default 86,400 (one day).
+   * `Infinity` lifts the ceiling (then `ttl: Infinity` means no expiry).
+   */
+  maxTtl?: number;
+  /** Circuit breakers around the primary store (one per cluster node); `false` disables them. */
   breaker?: BreakerOptions | false;
   /** Throw {@link CacheUnavailableError} when a call cannot be served, instead of a miss/no-op. Default false. */
   throwOnError?: boolean;
   /** Longest key in UTF-8 bytes. Default 1024. */
   maxKeyLength?: number;
+  /**
+   * Keys written or deleted while the primary failed are remembered (and deleted on the primary when
+   * it is back) up to this many; beyond it, the whole keyspace is invalidated on recovery instead.
+   * Default 10,000.
+   */
+  maxPendingInvalidations?: number;
   /** Called once by `close()` after the stores are closed (used by createCache for shared connections). */
   onClose?: () => Promise<void>;
 }
 
 export interface SetOptions {
-  /** Seconds to live. Default: the service's `defaultTtl`. `Infinity` = no expiry. */
+  /** Seconds to live. Default: the service's `defaultTtl`. Lowered to `maxTtl` (the ceiling). */
   ttl?: number;
+  /**
+   * Tags of the entry: `invalidateTags([tag])` makes every entry written with that tag a miss. A hit
+   * on a tagged entry costs one extra round trip (the tags' versions); untagged entries pay nothing.
+   * At most 32 tags of at most 512 bytes each.
+   */
+  tags?: readonly string[];
 }
 
 export interface GetOrSetOptions extends SetOptions {
@@ -55,9 +92,15 @@ export interface GetOrSetOptions extends SetOptions {
    * refresh runs. Default 0 (off).
    */
   staleWhileRevalidate?: number;
-  /** Seconds the cross-process loader lock lives. Default 5. */
+  /**
+   * Seconds the cross-process loader lock lives. Default 5. While the loader runs, its holder renews
+   * the lock every `lockTtl / 3`, so a loader slower than `lockTtl` still runs once.
+   */
   lockTtl?: number;
-  /** Seconds other processes poll for the value before loading themselves. Default: `lockTtl`. */
+  /**
+   * Seconds other processes wait for the value while the lock is held before loading themselves.
+   * Default: the larger of `lockTtl` and 10.
+   */
   lockWait?: number;
 }
 
@@ -66,19 +109,61 @@ export interface SetManyEntry<T = unknown> {
   value: T;
   /** Seconds; default: the options' ttl, then the service's `defaultTtl`. */
   ttl?: number;
+  /** Tags of this entry (default: the options' tags). */
+  tags?: readonly string[];
 }
 
 type Attempt<R> = { ok: true; value: R; source: "primary" | "fallback" } | { ok: false; error: unknown };
 
-type ReadResult =
-  | { state: "hit"; value: unknown; stale: boolean }
-  | { state: "miss" }
-  | { state: "unavailable" };
+/** What `_run` does when the primary did not take a write (see outage.ts). */
+export interface RunOptions {
+  /** `false`: never use the fallback store (locks). */
+  fallback?: boolean;
+  /** A write or delete of `key`: remembered and reconciled on the primary when it missed it. */
+  write?: boolean;
+  /** A read of `key`: not sent to the primary while a missed write of `key` is pending. */
+  read?: boolean;
+  /** Version keys this call bumps: bumped again on the primary when it missed them. */
+  bumps?: readonly string[];
+}
 
-const LOCK_PREFIX = "__lock:";
+/** A valid stored entry: its payload and header (`error`: the header is corrupt; decoding throws it). */
+interface Hit {
+  raw: Buffer;
+  envelope: Envelope;
+  error?: unknown;
+}
+
+/** The envelope of an entry whose header could not be read. */
+const CORRUPT: Envelope = Object.freeze({
+  gen: "",
+  tags: undefined,
+  freshUntil: undefined,
+  bodyStart: 0,
+  compression: 0,
+});
+
+type ReadResult =
+  | { state: "hit"; value: unknown; stale: boolean; gen: string | undefined }
+  | { state: "miss"; gen: string | undefined }
+  | { state: "unavailable"; gen: undefined };
+
+/** The generation is unknown (never read, and unreadable now): entries cannot be validated. */
+class VersionUnavailableError extends BreakerOpenError {
+  override name = "VersionUnavailableError";
+}
+const VERSION_UNAVAILABLE = new VersionUnavailableError("the keyspace generation cannot be read");
+
 /** A read that could not be served (store and fallback failed). */
 const UNAVAILABLE: unique symbol = Symbol("unavailable");
 const NO_OPTIONS: Readonly<GetOrSetOptions> = Object.freeze({});
+const NO_RUN_OPTIONS: Readonly<RunOptions> = Object.freeze({});
+const READ: Readonly<RunOptions> = Object.freeze({ read: true });
+const WRITE: Readonly<RunOptions> = Object.freeze({ write: true });
+
+/** Version keys (generation, tags) outlive every entry: at least this long, else `maxTtl`. */
+const MIN_TAG_TTL_MS = 24 * 3600 * 1000;
+const DEFAULT_MAX_TTL = 86_400;
 
 /** Writes a payload from `Serializer.encodePayload`: text through `setText` when the store has it. */
 function storeSet(store: CacheStore, key: string, payload: Buffer | string, ttlMs: number | undefined) {
@@ -88,12 +173,33 @@ function storeSet(store: CacheStore, key: string, payload: Buffer | string, ttlM
     : store.set(key, Buffer.from(payload, "utf8"), ttlMs);
 }
 
-function ttlToMs(ttl: number, field = "ttl"): number | undefined {
-  if (ttl === Number.POSITIVE_INFINITY) return undefined;
+function checkTtl(ttl: number, field: string): void {
+  if (ttl === Number.POSITIVE_INFINITY) return;
   if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
     throw new CacheConfigError(`${field} must be a positive number of seconds (or Infinity)`, [field]);
   }
-  return Math.max(1, Math.round(ttl * 1000));
+}
+
+function toMs(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+function checkTags(tags: readonly string[] | undefined, operation: string): readonly string[] | undefined {
+  if (tags === undefined || tags.length === 0) return undefined;
+  if (!Array.isArray(tags) || tags.length > MAX_TAGS) {
+    throw new CacheConfigError(`tags must be an array of at most ${MAX_TAGS} strings (${operation})`, [
+      "tags",
+    ]);
+  }
+  for (const tag of tags) {
+    if (typeof tag !== "string" || tag.length === 0 || Buffer.byteLength(tag) > MAX_TAG_BYTES) {
+      throw new CacheConfigError(
+        `Each tag must be a non-empty string of at most ${MAX_TAG_BYTES} bytes (${operation})`,
+        ["tags"],
+      );
+    }
+  }
+  return tags.length === 1 ? tags : [...new Set(tags)];
 }
 
 export class CacheService {
@@ -101,8 +207,18 @@ export class CacheService {
   readonly fallback: CacheStore | undefined;
   readonly serializer: Serializer;
   readonly defaultTtl: number;
+  /** The ttl ceiling in seconds (`Infinity`: none). */
+  readonly maxTtl: number;
   readonly throwOnError: boolean;
-  private readonly breaker: StoreBreaker | undefined;
+  private readonly maxTtlMs: number | undefined;
+  /** Ttl of generation and tag version keys (ms; `undefined` without a ceiling). */
+  private readonly tagTtlMs: number | undefined;
+  private readonly defaultTtlMs: number | undefined;
+  private readonly breakers: Breakers;
+  private readonly pending: PendingInvalidations;
+  /** Generations and tag versions of the primary store. */
+  private readonly versions: StoreVersions;
+  private readonly fallbackVersions: StoreVersions | undefined;
   private readonly counters = new Counters();
   private readonly latency = new LatencyWindow(1024);
   private readonly events = new EventHub();
@@ -116,22 +232,59 @@ export class CacheService {
   private readonly inflight: Record<string, Promise<unknown> | undefined> = Object.create(null);
   private readonly background = new Map<string, Promise<void>>();
   private readonly onClose: (() => Promise<void>) | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushDelay = 0;
   private closed = false;
 
   constructor(options: CacheServiceOptions) {
     this.store = options.store;
     this.fallback = options.fallback;
     this.serializer = new Serializer({ codec: options.codec, compression: options.compression });
+    this.maxTtl = options.maxTtl ?? DEFAULT_MAX_TTL;
+    checkTtl(this.maxTtl, "maxTtl");
+    this.maxTtlMs = this.maxTtl === Number.POSITIVE_INFINITY ? undefined : toMs(this.maxTtl);
+    this.tagTtlMs = this.maxTtlMs === undefined ? undefined : Math.max(this.maxTtlMs, MIN_TAG_TTL_MS);
     this.defaultTtl = options.defaultTtl ?? 300;
-    ttlToMs(this.defaultTtl, "defaultTtl");
+    checkTtl(this.defaultTtl, "defaultTtl");
+    this.defaultTtlMs = this.clampMs(this.defaultTtl);
     this.throwOnError = options.throwOnError ?? false;
     this.maxKeyLength = options.maxKeyLength ?? 1024;
     this.onClose = options.onClose;
-    if (options.breaker !== false) {
-      this.breaker = new StoreBreaker(options.breaker ?? {}, (state, previous) =>
-        this.events.emit("breaker", { state, previous }),
-      );
-    }
+    this.pending = new PendingInvalidations(options.maxPendingInvalidations ?? 10_000);
+    this.breakers = new Breakers(options.breaker ?? {}, {
+      domainOf: (key) => this.store.failureDomain?.(key) ?? "",
+      probe: (key) => (key === undefined ? this.store.ping() : this.store.has(key)),
+      reconcile: (domain) => this.reconcile(domain),
+      changed: (state, previous, domain) =>
+        this.events.emit("breaker", domain === "" ? { state, previous } : { state, previous, domain }),
+    });
+    // Version reads count toward a breaker only where their node is not the value's (cluster): on
+    // one domain the value read that goes with them already counts, once per call.
+    const ownDomain = (key: string) => this.domainOf(key) !== "";
+    this.versions = new StoreVersions(this.store, {
+      allows: (key) => this.breakers.allows(key),
+      succeeded: (key) => {
+        if (!this.breakers.calm && ownDomain(key)) this.breakers.succeeded(key);
+      },
+      failed: (key, err) => {
+        if (!ownDomain(key)) return;
+        this.breakers.failed(key, err);
+        if (isBrokenCircuitError(err) || isConfigurationError(err)) return;
+        this.counters.errors++;
+        this.events.emit("error", {
+          operation: "generation",
+          key: undefined,
+          error: err,
+          storage: this.store.kind,
+        });
+      },
+    });
+    this.store.onReconnect?.(() => this.breakers.probeNow());
+    const always = () => true;
+    const ignore = () => undefined;
+    this.fallbackVersions = this.fallback
+      ? new StoreVersions(this.fallback, { allows: always, succeeded: ignore, failed: ignore })
+      : undefined;
   }
 
   // ---------------------------------------------------------------- events and stats
@@ -154,104 +307,103 @@ export class CacheService {
       errors: c.errors,
       fallbacks: c.fallbacks,
       hitRate: reads === 0 ? 0 : c.hits / reads,
-      breaker: this.breaker ? this.breaker.state : "disabled",
+      breaker: this.breakers.state,
+      openNodes: this.breakers.openDomains().filter((d) => d.domain !== ""),
+      pendingInvalidations: this.pending.size,
       storage: this.store.kind,
       fallbackStorage: this.fallback?.kind,
       latency: this.latency.summary(),
     };
   }
 
-  /** Current breaker state (`disabled` when there is none). */
+  /** Current breaker state (`open` when any node's breaker is open; `disabled` when there is none). */
   get breakerState(): CacheStats["breaker"] {
-    return this.breaker ? this.breaker.state : "disabled";
+    return this.breakers.state;
   }
 
   // ---------------------------------------------------------------- guarded store calls
 
+  /** The generations/tag versions of `store` (the primary or the fallback). @internal */
+  _versionsOf(store: CacheStore): StoreVersions {
+    return store === this.store ? this.versions : (this.fallbackVersions as StoreVersions);
+  }
+
   /**
-   * Runs `fn` on the primary store through the breaker; on failure, on the fallback store; else
-   * reports `{ ok: false }` (or throws with `throwOnError`). Configuration errors always throw.
+   * Runs `fn` on the primary store when its breaker (for `key`'s node) is closed; on failure, on the
+   * fallback store; else reports `{ ok: false }` (or throws with `throwOnError`). Configuration
+   * errors always throw. See {@link RunOptions} for writes the primary missed.
    * @internal used by the patterns.
    */
   async _run<R>(
     operation: string,
     key: string | undefined,
     fn: (store: CacheStore) => Promise<R>,
-    options?: { fallback?: boolean },
+    options: Readonly<RunOptions> = NO_RUN_OPTIONS,
   ): Promise<Attempt<R>> {
     if (this.closed)
       throw new CacheConfigError(`CacheService is closed (${operation})`, [], { operation, key });
-    // Closed breaker (the normal case): call the store directly and report the outcome to the
-    // breaker; open or half-open: through the breaker's policy. The failure handling lives in
-    // `_failed()` so this function's suspended frame (allocated on every await) stays small.
-    const direct = this._direct();
     const started = performance.now();
+    if (!this.primaryAllows(key, options)) {
+      return this._failed(operation, key, fn, options, BREAKER_OPEN, started, false);
+    }
     let value: R;
     try {
-      value = direct
-        ? await fn(this.store)
-        : await (this.breaker as StoreBreaker).execute(() => fn(this.store));
+      value = await fn(this.store);
     } catch (err) {
-      return this._failed(operation, key, fn, options, err, started, direct);
+      return this._failed(operation, key, fn, options, err, started, true);
     }
-    this._succeeded(started, direct);
+    this._succeeded(started, true, key, options);
     return { ok: true, value, source: "primary" };
   }
 
+  /** Whether a call on `key` may go to the primary now. */
+  private primaryAllows(key: string | undefined, options: Readonly<RunOptions>): boolean {
+    if (!this.breakers.allows(key)) return false;
+    if (options.read !== true || key === undefined || this.pending.size === 0) return true;
+    return this.pending.trusts(key);
+  }
+
   /**
-   * `_run`'s hot path, for callers that inline it to save an async layer per call (get, getOrSet,
-   * the rate limiter): true when a call may go straight to the primary store (service open,
-   * breaker closed or off). The caller then awaits the store itself and reports the outcome with
-   * {@link _succeeded} or {@link _failed}, exactly as `_run` does.
+   * `_run`'s hot path, for callers that inline it to save an async layer per call (get, set,
+   * getOrSet, the rate limiter): true when a call may go straight to the primary store without any
+   * per-key check (service open, every breaker closed without failures, nothing pending). The caller
+   * then awaits the store itself and reports the outcome with {@link _succeeded} or {@link _failed}.
    * @internal
    */
   _direct(): boolean {
-    return !this.closed && (this.breaker === undefined || this.breaker.closed);
+    return !this.closed && this.breakers.calm && this.pending.size === 0;
   }
 
   /** @internal see {@link _direct}. */
-  _succeeded(started: number, direct: boolean): void {
-    if (direct) this.breaker?.succeeded();
+  _succeeded(started: number, direct: boolean, key?: string, options?: Readonly<RunOptions>): void {
+    if (direct && !this.breakers.calm) this.breakers.succeeded(key);
+    if (options?.write === true && key !== undefined && this.pending.size > 0) this.pending.superseded(key);
     this.latency.record(performance.now() - started);
   }
 
-  /**
-   * A primary read: `_run(operation, key, (s) => s.get(key))`. `get` and `loadThrough` inline its
-   * hot path (a direct store call: one async layer and one closure less per call) and come here
-   * only when the breaker is not closed or the service is closed.
-   */
-  private async readSlow(operation: string, key: string): Promise<Buffer | undefined | typeof UNAVAILABLE> {
-    const result = await this._run(operation, key, (s) => s.get(key));
-    return result.ok ? result.value : UNAVAILABLE;
-  }
-
-  /** After a direct primary read failed: the fallback store, events, UNAVAILABLE, or a throw. */
-  private async readFailed(
-    operation: string,
-    key: string,
-    err: unknown,
-    started: number,
-  ): Promise<Buffer | undefined | typeof UNAVAILABLE> {
-    const result = await this._failed(operation, key, (s) => s.get(key), undefined, err, started, true);
-    return result.ok ? result.value : UNAVAILABLE;
-  }
-
-  /** `_run` after the primary store failed (or the open breaker refused the call). @internal */
+  /** `_run` after the primary store failed (or its open breaker refused the call). @internal */
   async _failed<R>(
     operation: string,
     key: string | undefined,
     fn: (store: CacheStore) => Promise<R>,
-    options: { fallback?: boolean } | undefined,
+    options: Readonly<RunOptions> | undefined,
     err: unknown,
     started: number,
     direct: boolean,
   ): Promise<Attempt<R>> {
-    if (direct && this.breaker) await this.breaker.failed(err);
+    if (direct) this.breakers.failed(key, err);
     if (isConfigurationError(err)) throw err;
-    if (!isBrokenCircuitError(err)) {
+    const refused = isBrokenCircuitError(err);
+    if (!refused) {
       this.latency.record(performance.now() - started);
       this.counters.errors++;
       this.events.emit("error", { operation, key, error: err, storage: this.store.kind });
+    }
+    if (options !== undefined) this.missed(key, options);
+    if (refused) {
+      // A caller whose loop never waits on I/O must still let the probe run (circuit-breaker.ts).
+      const turn = this.breakers.yieldIfStarving();
+      if (turn !== undefined) await turn;
     }
     if (this.fallback && options?.fallback !== false) {
       try {
@@ -269,13 +421,114 @@ export class CacheService {
     this.events.emit("fallback", { operation, key, target: "none" });
     if (this.throwOnError) {
       throw new CacheUnavailableError(
-        `Cache ${operation} failed on ${this.store.kind}${
-          isBrokenCircuitError(err) ? " (circuit breaker open)" : ""
-        }: ${describeError(err)}`,
+        `Cache ${operation} failed on ${this.store.kind}${refused ? " (circuit breaker open)" : ""}: ${describeError(err)}`,
         { operation, key, cause: err },
       );
     }
     return { ok: false, error: err };
+  }
+
+  /** The primary missed a write/delete of `key` or version bumps: remember them (outage.ts). */
+  private missed(key: string | undefined, options: Readonly<RunOptions>): void {
+    let recorded = false;
+    if (options.write === true && key !== undefined) {
+      this.pending.addDelete(key);
+      recorded = true;
+    }
+    if (options.bumps !== undefined) {
+      for (const bump of options.bumps) this.pending.addBump(bump);
+      recorded = true;
+    }
+    if (recorded) this.scheduleFlush();
+  }
+
+  /**
+   * Reconciles pending invalidations of domains whose breaker is closed (failures below the
+   * threshold, or no breaker at all); open domains are reconciled by their probe.
+   */
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined || this.closed) return;
+    this.flushDelay = Math.min(1000, Math.max(50, this.flushDelay * 2));
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, this.flushDelay);
+    this.flushTimer.unref?.();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed || this.pending.size === 0) {
+      this.flushDelay = 0;
+      return;
+    }
+    const domains = new Set<string>();
+    for (const key of this.pending.bumps) domains.add(this.domainOf(key));
+    for (const key of this.pending.deletes) domains.add(this.domainOf(key));
+    for (const domain of domains) {
+      if (!this.breakers.domainAllows(domain)) continue;
+      try {
+        await this.reconcile(domain);
+      } catch {
+        // counted by reconcile; retried below
+      }
+    }
+    if (this.pending.size > 0) this.scheduleFlush();
+    else this.flushDelay = 0;
+  }
+
+  private domainOf(key: string): string {
+    return this.store.failureDomain?.(key) ?? "";
+  }
+
+  /**
+   * Applies what the primary missed in `domain`: bumps the pending version keys and deletes the
+   * pending keys; then forgets the fallback's entries (they were written during the outage and would
+   * be stale in the next one). Rejects (leaving the rest pending) when the primary fails.
+   */
+  private async reconcile(domain: string): Promise<void> {
+    const bumps = [...this.pending.bumps].filter((key) => this.domainOf(key) === domain);
+    const deletes = [...this.pending.deletes].filter((key) => this.domainOf(key) === domain);
+    if (bumps.length === 0 && deletes.length === 0) return;
+    try {
+      for (const key of bumps) {
+        if (key === GENERATION_KEY) await this.versions.bumpGeneration(undefined);
+        else await this.store.set(key, Buffer.from(newVersion(), "latin1"), this.tagTtlMs);
+        this.pending.bumps.delete(key);
+      }
+      for (let i = 0; i < deletes.length; i += 500) {
+        const part = deletes.slice(i, i + 500);
+        await this.store.deleteMany(part);
+        for (const key of part) this.pending.deletes.delete(key);
+      }
+    } catch (err) {
+      this.breakers.failed(bumps[0] ?? deletes[0], err);
+      this.counters.errors++;
+      this.events.emit("error", {
+        operation: "reconcile",
+        key: undefined,
+        error: err,
+        storage: this.store.kind,
+      });
+      throw err;
+    }
+    await this.forgetFallback();
+  }
+
+  /** Drops what the fallback holds (memory: cleared; else its generation is bumped). */
+  private async forgetFallback(): Promise<void> {
+    const fallback = this.fallback;
+    if (!fallback) return;
+    try {
+      if (fallback.local && fallback.clear) await fallback.clear();
+      else await (this.fallbackVersions as StoreVersions).bumpGeneration(undefined);
+    } catch (err) {
+      this.events.emit("error", {
+        operation: "reconcile",
+        key: undefined,
+        error: err,
+        storage: fallback.kind,
+      });
+    }
   }
 
   private checkKey(key: unknown, operation: string): asserts key is string {
@@ -288,10 +541,30 @@ export class CacheService {
         key: key.slice(0, 64),
       });
     }
+    if (isReservedKey(key)) throw reservedKeyError(key, operation);
+  }
+
+  /** A ttl in seconds (validated) as store milliseconds, lowered to the ceiling. */
+  private clampMs(ttl: number): number | undefined {
+    if (ttl === Number.POSITIVE_INFINITY) return this.maxTtlMs;
+    const ms = toMs(ttl);
+    return this.maxTtlMs !== undefined && ms > this.maxTtlMs ? this.maxTtlMs : ms;
   }
 
   private ttlMs(ttl: number | undefined): number | undefined {
-    return ttlToMs(ttl ?? this.defaultTtl);
+    if (ttl === undefined) return this.defaultTtlMs;
+    checkTtl(ttl, "ttl");
+    return this.clampMs(ttl);
+  }
+
+  /** Store milliseconds for a ttl in seconds, lowered to the ceiling. @internal (patterns) */
+  _ttlMs(ttl: number, field = "ttl"): number {
+    checkTtl(ttl, field);
+    const ms = this.clampMs(ttl);
+    if (ms === undefined) {
+      throw new CacheConfigError(`${field} must be finite (this service has no ttl ceiling)`, [field]);
+    }
+    return ms;
   }
 
   private recordRead(operation: string, key: string, hit: boolean, stale = false): void {
@@ -306,18 +579,120 @@ export class CacheService {
     }
   }
 
-  // ---------------------------------------------------------------- the cache API
+  // ---------------------------------------------------------------- reading entries
 
-  /** The value, or `undefined` on a miss (or when the store cannot be reached). */
-  get<T = unknown>(key: string): Promise<T | undefined> {
+  /**
+   * Validates a stored payload against the generation (and its tags' versions): the entry, or
+   * undefined when it is missing or was invalidated. Rejects/throws {@link VERSION_UNAVAILABLE} when
+   * the generation or the tag versions cannot be read.
+   */
+  private validate(
+    raw: Buffer | undefined,
+    gen: string | undefined,
+    versions: StoreVersions,
+    key: string,
+  ): Hit | undefined | Promise<Hit | undefined> {
+    if (raw === undefined) return undefined;
+    if (gen === undefined) throw VERSION_UNAVAILABLE;
+    // The common case, a text value stamped with a generation: compared in place.
+    const start = this.serializer.textStamp(raw, gen);
+    if (start !== 0)
+      return start < 0 ? undefined : { raw, envelope: this.serializer.textEnvelope(gen, start) };
+    let envelope: Envelope;
     try {
-      this.checkKey(key, "get");
+      envelope = this.serializer.peek(raw, key);
+    } catch (error) {
+      // Reported when decoded: get throws it, getOrSet reports it and replaces the entry.
+      return { raw, envelope: CORRUPT, error };
+    }
+    if (envelope.gen !== gen) return undefined;
+    const tags = envelope.tags;
+    if (tags === undefined) return { raw, envelope };
+    if (versions === this.versions && this.pending.size > 0) {
+      for (const [tag] of tags) if (this.pending.bumps.has(tagKey(tag))) return undefined;
+    }
+    return versions.tagVersions(tags.map((t) => t[0])).then(
+      (current) => {
+        for (let i = 0; i < tags.length; i++) if ((tags[i] as TagStamp)[1] !== current[i]) return undefined;
+        return { raw, envelope };
+      },
+      () => {
+        throw VERSION_UNAVAILABLE;
+      },
+    );
+  }
+
+  /** Reads and validates one entry from `store` (generation read pipelined with the value read). */
+  private readFrom(store: CacheStore, key: string): Promise<Hit | undefined> {
+    const versions = this._versionsOf(store);
+    const read = versions.generation();
+    let pending: Promise<Buffer | undefined>;
+    try {
+      pending = Promise.resolve(store.get(key));
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!this._direct()) return this.readSlow("get", key).then((raw) => this.finishGet<T>(key, raw));
-    // _run's hot path, inlined (see _direct); a plain function with one `then`, no async frame.
+    return pending.then((raw) =>
+      read.done
+        ? this.validate(raw, read.gen, versions, key)
+        : read.promise.then(() => this.validate(raw, read.gen, versions, key)),
+    );
+  }
+
+  /** Reads and validates entries from `store` (aligned with `keys`). */
+  private async readManyFrom(store: CacheStore, keys: readonly string[]): Promise<(Hit | undefined)[]> {
+    const versions = this._versionsOf(store);
+    const read = versions.generation();
+    const raws = await store.getMany(keys);
+    if (!read.done) await read.promise;
+    return Promise.all(raws.map((raw, i) => this.validate(raw, read.gen, versions, keys[i] as string)));
+  }
+
+  private decodeHit(hit: Hit, key: string): unknown {
+    if (hit.error !== undefined) throw hit.error;
+    return this.serializer.decodeBody(hit.raw, hit.envelope, key);
+  }
+
+  /** `_run(operation, key, readFrom)` for reads that could not take the inline hot path. */
+  private async readSlow(operation: string, key: string): Promise<Hit | undefined | typeof UNAVAILABLE> {
+    const result = await this._run(operation, key, (s) => this.readFrom(s, key), READ);
+    return result.ok ? result.value : UNAVAILABLE;
+  }
+
+  /** After a direct primary read failed (or could not be validated): fallback, events, UNAVAILABLE, or a throw. */
+  private async readFailed(
+    operation: string,
+    key: string,
+    err: unknown,
+    started: number,
+    direct: boolean,
+  ): Promise<Hit | undefined | typeof UNAVAILABLE> {
+    const result = await this._failed(
+      operation,
+      key,
+      (s) => this.readFrom(s, key),
+      READ,
+      err,
+      started,
+      direct,
+    );
+    return result.ok ? result.value : UNAVAILABLE;
+  }
+
+  /**
+   * The hot path of get and getOrSet: the generation read of this turn and the value read, sent
+   * together to the primary; validated when both are in (standalone: the generation's reply comes
+   * first, so no extra step). Only called when {@link _direct}.
+   */
+  private readDirect(
+    operation: string,
+    key: string,
+    decode: false,
+  ): Promise<Hit | undefined | typeof UNAVAILABLE>;
+  private readDirect(operation: string, key: string, decode: true): Promise<unknown>;
+  private readDirect(operation: string, key: string, decode: boolean): Promise<unknown> {
     const started = performance.now();
+    const read = this.versions.generation();
     let pending: Promise<Buffer | undefined>;
     try {
       // Promise.resolve: a store's native promise as is; a (JS) store answering a plain value works too.
@@ -328,42 +703,102 @@ export class CacheService {
     return pending.then(
       (raw) => {
         this._succeeded(started, true);
-        return this.finishGet<T>(key, raw);
+        if (!read.done)
+          return read.promise.then(() => this.settle(operation, key, raw, read, started, decode));
+        return this.settle(operation, key, raw, read, started, decode);
       },
-      (err: unknown) => this.readFailed("get", key, err, started).then((raw) => this.finishGet<T>(key, raw)),
+      (err: unknown) => {
+        const failed = this.readFailed(operation, key, err, started, true);
+        return decode ? failed.then((hit) => this.finishGet(key, hit)) : failed;
+      },
     );
   }
 
+  /** The validated hit, decoded for `get` (`decode`), without an extra promise step when synchronous. */
+  private settle(
+    operation: string,
+    key: string,
+    raw: Buffer | undefined,
+    read: GenerationRead,
+    started: number,
+    decode: boolean,
+  ): unknown {
+    const hit = this.validated(operation, key, raw, read, started);
+    if (!decode) return hit;
+    if (hit instanceof Promise) return hit.then((h) => this.finishGet(key, h));
+    return this.finishGet(key, hit);
+  }
+
+  private validated(
+    operation: string,
+    key: string,
+    raw: Buffer | undefined,
+    read: GenerationRead,
+    started: number,
+  ): Hit | undefined | Promise<Hit | undefined | typeof UNAVAILABLE> {
+    if (raw === undefined) return undefined;
+    if (read.gen === undefined) return this.readFailed(operation, key, VERSION_UNAVAILABLE, started, false);
+    try {
+      const result = this.validate(raw, read.gen, this.versions, key);
+      if (result === undefined || !(result instanceof Promise)) return result;
+      return result.catch((err: unknown) => this.readFailed(operation, key, err, started, false));
+    } catch (err) {
+      if (err === VERSION_UNAVAILABLE) return this.readFailed(operation, key, err, started, false);
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- the cache API
+
+  /** The value, or `undefined` on a miss (or when the store cannot be reached). */
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      this.checkKey(key, "get");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this._direct()) return this.readDirect("get", key, true) as Promise<T | undefined>;
+    return this.readSlow("get", key).then((hit) => this.finishGet<T>(key, hit));
+  }
+
   /** Decodes what `get` read (a miss when undefined, unavailable, or past its freshness). */
-  private finishGet<T>(key: string, raw: Buffer | undefined | typeof UNAVAILABLE): T | undefined {
-    if (raw === undefined || raw === UNAVAILABLE) {
+  private finishGet<T>(key: string, hit: Hit | undefined | typeof UNAVAILABLE): T | undefined {
+    if (hit === undefined || hit === UNAVAILABLE) {
       this.recordRead("get", key, false);
       return undefined;
     }
-    const entry = this.serializer.decodeEntry(raw, key);
-    if (entry.freshUntil !== undefined && entry.freshUntil <= Date.now()) {
+    const freshUntil = hit.envelope.freshUntil;
+    if (freshUntil !== undefined && freshUntil <= Date.now()) {
       this.recordRead("get", key, false);
       return undefined;
     }
+    const value = this.decodeHit(hit, key);
     this.recordRead("get", key, true);
-    return entry.value as T;
+    return value as T;
   }
 
   /** Stores a value; `false` when it could not be stored (store unavailable). */
   set<T = unknown>(key: string, value: T, options: SetOptions = NO_OPTIONS): Promise<boolean> {
     let ttlMs: number | undefined;
-    let payload: Buffer | string;
+    let tags: readonly string[] | undefined;
     try {
       this.checkKey(key, "set");
       ttlMs = this.ttlMs(options.ttl);
-      payload = this.serializer.encodePayload(value, key);
+      tags = checkTags(options.tags, "set");
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!this._direct()) {
-      return this._run("set", key, (s) => storeSet(s, key, payload, ttlMs)).then((r) => this.countSet(r.ok));
+    const gen = this.versions.known;
+    if (tags !== undefined || gen === undefined || gen === "" || !this._direct() || !this.versions.fresh()) {
+      return this.setSlow(key, value, ttlMs, tags);
     }
-    // _run's hot path, inlined (see _direct); a plain function with one `then`, no async frame.
+    // The hot path: one SET stamped with the generation read less than a second ago.
+    let payload: Buffer | string;
+    try {
+      payload = this.serializer.encodePayload(value, key, undefined, gen);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const started = performance.now();
     let pending: Promise<void>;
     try {
@@ -377,10 +812,79 @@ export class CacheService {
         return this.countSet(true);
       },
       (err: unknown) =>
-        this._failed("set", key, (s) => storeSet(s, key, payload, ttlMs), undefined, err, started, true).then(
-          (r) => this.countSet(r.ok),
-        ),
+        this._failed(
+          "set",
+          key,
+          (s) => this.writeTo(s, key, value, ttlMs, tags),
+          WRITE,
+          err,
+          started,
+          true,
+        ).then((r) => this.countSet(r.ok)),
     );
+  }
+
+  private async setSlow(
+    key: string,
+    value: unknown,
+    ttlMs: number | undefined,
+    tags: readonly string[] | undefined,
+  ): Promise<boolean> {
+    const r = await this._run("set", key, (s) => this.writeTo(s, key, value, ttlMs, tags), WRITE);
+    return this.countSet(r.ok);
+  }
+
+  /**
+   * Writes an entry to `store` stamped with its generation (and its tags' versions, read first).
+   * When the known generation is missing or old, the current one is read along with the write, and
+   * a stale stamp is rewritten, so a process that only writes still follows other processes' clears.
+   */
+  private async writeTo(
+    store: CacheStore,
+    key: string,
+    value: unknown,
+    ttlMs: number | undefined,
+    tags: readonly string[] | undefined,
+    freshUntil?: number,
+    stamps?: { gen: string | undefined; tags: readonly TagStamp[] | undefined },
+  ): Promise<void> {
+    const versions = this._versionsOf(store);
+    const stamped = stamps !== undefined && store === this.store;
+    let gen = stamped ? stamps.gen : versions.known;
+    let read: GenerationRead | undefined;
+    // A loaded value keeps the stamp read before its loader ran (never re-stamped: see writeEntry).
+    if (gen === undefined || (!stamped && !versions.fresh())) {
+      read = versions.generation();
+      if (gen === undefined) {
+        if (!read.done) await read.promise;
+        gen = read.gen;
+        if (gen === undefined) throw read.error ?? VERSION_UNAVAILABLE;
+        read = undefined;
+      }
+    }
+    // Never stamp with a missing generation (versions.ts): the first writer creates it.
+    if (gen === "") {
+      gen = await versions.createGeneration();
+      read = undefined;
+    }
+    let tagStamps = stamped ? stamps.tags : undefined;
+    if (tags !== undefined && tagStamps === undefined) {
+      const current = await versions.ensureTagVersions(tags, this.tagTtlMs);
+      tagStamps = tags.map((tag, i) => [tag, current[i] as string] as const);
+    }
+    await storeSet(store, key, this.serializer.encodePayload(value, key, freshUntil, gen, tagStamps), ttlMs);
+    if (read !== undefined) {
+      if (!read.done) await read.promise;
+      const current = read.gen === "" ? await versions.createGeneration() : read.gen;
+      if (current !== undefined && current !== gen) {
+        await storeSet(
+          store,
+          key,
+          this.serializer.encodePayload(value, key, freshUntil, current, tagStamps),
+          ttlMs,
+        );
+      }
+    }
   }
 
   private countSet(ok: boolean): boolean {
@@ -388,101 +892,281 @@ export class CacheService {
     return ok;
   }
 
-  /** `true` when the key existed. */
+  /** `true` when a valid entry existed (one invalidated by `clear()` or a tag counts as gone). */
   async delete(key: string): Promise<boolean> {
     this.checkKey(key, "delete");
-    const result = await this._run("delete", key, (s) => s.delete(key));
+    const result = await this._run(
+      "delete",
+      key,
+      async (s) => {
+        // Sent in this order on one connection: the read sees the entry before the delete.
+        const [hit, removed] = await Promise.all([
+          this.readFrom(s, key).catch(() => undefined),
+          s.delete(key),
+        ]);
+        return removed && hit !== undefined;
+      },
+      WRITE,
+    );
     if (result.ok && result.value) this.counters.deletes++;
     return result.ok ? result.value : false;
   }
 
+  /** Whether a valid entry exists (a stale-while-revalidate entry past its ttl still exists). */
   async has(key: string): Promise<boolean> {
     this.checkKey(key, "has");
-    const result = await this._run("has", key, (s) => s.has(key));
-    return result.ok ? result.value : false;
+    const result = await this._run("has", key, (s) => this.readFrom(s, key), READ);
+    return result.ok && result.value !== undefined;
+  }
+
+  /**
+   * Groups keys by failure domain (cluster node) so that each group is guarded by its own breaker;
+   * one group on standalone Redis, DynamoDB and memory.
+   */
+  private byDomain(keys: readonly string[]): number[][] {
+    if (this.store.failureDomain === undefined) return [keys.map((_, i) => i)];
+    const groups = new Map<string, number[]>();
+    keys.forEach((key, i) => {
+      const domain = this.domainOf(key);
+      const group = groups.get(domain);
+      if (group) group.push(i);
+      else groups.set(domain, [i]);
+    });
+    return [...groups.values()];
   }
 
   /** Values aligned with `keys` (`undefined` for misses). Keys of different cluster slots are fine. */
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     for (const key of keys) this.checkKey(key, "getMany");
     if (keys.length === 0) return [];
-    const result = await this._run("getMany", undefined, (s) => s.getMany(keys));
+    const hits: (Hit | undefined)[] = new Array(keys.length).fill(undefined);
+    await Promise.all(
+      this.byDomain(keys).map(async (indexes) => {
+        // Keys with a pending missed write are read from the fallback.
+        const trusted: number[] = [];
+        const untrusted: number[] = [];
+        for (const i of indexes) {
+          if (this.pending.size === 0 || this.pending.trusts(keys[i] as string)) trusted.push(i);
+          else untrusted.push(i);
+        }
+        for (const group of [trusted, untrusted]) {
+          if (group.length === 0) continue;
+          const groupKeys = group.map((i) => keys[i] as string);
+          const result = await this._run(
+            "getMany",
+            groupKeys[0],
+            (s) => this.readManyFrom(s, groupKeys),
+            group === untrusted ? { read: true } : NO_RUN_OPTIONS,
+          );
+          if (result.ok) {
+            for (let j = 0; j < group.length; j++) hits[group[j] as number] = result.value[j];
+          }
+        }
+      }),
+    );
     const now = Date.now();
     return keys.map((key, i) => {
-      const raw = result.ok ? result.value[i] : undefined;
-      if (raw === undefined) {
+      const hit = hits[i];
+      if (hit === undefined || (hit.envelope.freshUntil !== undefined && hit.envelope.freshUntil <= now)) {
         this.recordRead("getMany", key, false);
         return undefined;
       }
-      const entry = this.serializer.decodeEntry(raw, key);
-      if (entry.freshUntil !== undefined && entry.freshUntil <= now) {
-        this.recordRead("getMany", key, false);
-        return undefined;
-      }
+      const value = this.decodeHit(hit, key);
       this.recordRead("getMany", key, true);
-      return entry.value as T;
+      return value as T;
     });
   }
 
-  /** Stores many values (pipelined / batched per store). */
+  /** Stores many values (pipelined / batched per store). `false` when some could not be stored. */
   async setMany<T = unknown>(
     entries: readonly SetManyEntry<T>[],
     options: SetOptions = {},
   ): Promise<boolean> {
-    const encoded = entries.map((entry) => {
+    const prepared = entries.map((entry) => {
       this.checkKey(entry.key, "setMany");
       return {
         key: entry.key,
-        value: this.serializer.encode(entry.value, entry.key),
+        value: entry.value as unknown,
         ttlMs: this.ttlMs(entry.ttl ?? options.ttl),
+        tags: checkTags(entry.tags ?? options.tags, "setMany"),
       };
     });
-    if (encoded.length === 0) return true;
-    const result = await this._run("setMany", undefined, (s) => s.setMany(encoded));
-    if (result.ok) this.counters.sets += encoded.length;
-    return result.ok;
+    // Encoding errors reach the caller before anything is written.
+    for (const e of prepared) this.serializer.encodePayload(e.value, e.key);
+    if (prepared.length === 0) return true;
+    const results = await Promise.all(
+      this.byDomain(prepared.map((e) => e.key)).map(async (indexes) => {
+        const group = indexes.map((i) => prepared[i] as (typeof prepared)[number]);
+        const result = await this._run(
+          "setMany",
+          group[0]?.key,
+          (s) => this.writeManyTo(s, group),
+          NO_RUN_OPTIONS,
+        );
+        if (!result.ok) {
+          for (const e of group) this.pending.addDelete(e.key);
+          this.scheduleFlush();
+        } else if (result.source === "primary" && this.pending.size > 0) {
+          for (const e of group) this.pending.superseded(e.key);
+        } else if (result.source === "fallback") {
+          for (const e of group) this.pending.addDelete(e.key);
+          this.scheduleFlush();
+        }
+        return result.ok;
+      }),
+    );
+    const ok = results.every(Boolean);
+    if (ok) this.counters.sets += prepared.length;
+    return ok;
   }
 
-  /** How many of the keys existed. */
+  private async writeManyTo(
+    store: CacheStore,
+    entries: readonly {
+      key: string;
+      value: unknown;
+      ttlMs: number | undefined;
+      tags: readonly string[] | undefined;
+    }[],
+  ): Promise<void> {
+    const versions = this._versionsOf(store);
+    let gen = versions.known;
+    if (gen === undefined || !versions.fresh()) {
+      const read = versions.generation();
+      if (!read.done) await read.promise;
+      gen = read.gen;
+      if (gen === undefined) throw read.error ?? VERSION_UNAVAILABLE;
+    }
+    if (gen === "") gen = await versions.createGeneration();
+    const allTags = [...new Set(entries.flatMap((e) => e.tags ?? []))];
+    const current = new Map<string, string>();
+    if (allTags.length > 0) {
+      const versionsRead = await versions.ensureTagVersions(allTags, this.tagTtlMs);
+      for (let i = 0; i < allTags.length; i++) current.set(allTags[i] as string, versionsRead[i] as string);
+    }
+    const stamp = gen;
+    const storeEntries: StoreEntry[] = entries.map((e) => ({
+      key: e.key,
+      value: this.serializer.encode(
+        e.value,
+        e.key,
+        undefined,
+        stamp,
+        e.tags?.map((tag) => [tag, current.get(tag) as string] as const),
+      ),
+      ttlMs: e.ttlMs,
+    }));
+    await store.setMany(storeEntries);
+  }
+
+  /** How many of the keys held a valid entry (all of them are deleted). */
   async deleteMany(keys: readonly string[]): Promise<number> {
     for (const key of keys) this.checkKey(key, "deleteMany");
-    if (keys.length === 0) return 0;
-    const result = await this._run("deleteMany", undefined, (s) => s.deleteMany(keys));
-    const count = result.ok ? result.value : 0;
+    const unique = [...new Set(keys)];
+    if (unique.length === 0) return 0;
+    const counts = await Promise.all(
+      this.byDomain(unique).map(async (indexes) => {
+        const group = indexes.map((i) => unique[i] as string);
+        const result = await this._run("deleteMany", group[0], async (s) => {
+          const [hits] = await Promise.all([
+            this.readManyFrom(s, group).catch(() => [] as (Hit | undefined)[]),
+            s.deleteMany(group),
+          ]);
+          return hits.filter((h) => h !== undefined).length;
+        });
+        if (!result.ok || result.source === "fallback") {
+          for (const key of group) this.pending.addDelete(key);
+          this.scheduleFlush();
+        } else if (this.pending.size > 0) {
+          for (const key of group) this.pending.superseded(key);
+        }
+        return result.ok ? result.value : 0;
+      }),
+    );
+    const count = counts.reduce((a, b) => a + b, 0);
     this.counters.deletes += count;
     return count;
   }
 
-  /** Sets a new ttl (seconds) on an existing key; `false` when it does not exist. */
+  /** Sets a new ttl (seconds, lowered to the ceiling) on an existing entry; `false` when there is none. */
   async expire(key: string, ttl: number): Promise<boolean> {
     this.checkKey(key, "expire");
-    const ttlMs = ttlToMs(ttl);
-    if (ttlMs === undefined) throw new CacheConfigError("expire needs a finite ttl", ["ttl"]);
-    const result = await this._run("expire", key, (s) => s.expire(key, ttlMs));
+    const ttlMs = this._ttlMs(ttl);
+    const result = await this._run(
+      "expire",
+      key,
+      async (s) => {
+        const [hit, extended] = await Promise.all([this.readFrom(s, key), s.expire(key, ttlMs)]);
+        return extended && hit !== undefined;
+      },
+      READ,
+    );
     return result.ok ? result.value : false;
   }
 
-  /** Remaining seconds; `Infinity` when the key has no expiry; `undefined` when it does not exist. */
+  /** Remaining seconds; `Infinity` when the entry has no expiry; `undefined` when there is none. */
   async getTtl(key: string): Promise<number | undefined> {
     this.checkKey(key, "getTtl");
-    const result = await this._run("getTtl", key, (s) => s.getTtl(key));
+    const result = await this._run(
+      "getTtl",
+      key,
+      async (s) => {
+        const [hit, ttl] = await Promise.all([this.readFrom(s, key), s.getTtl(key)]);
+        return hit === undefined ? undefined : ttl;
+      },
+      READ,
+    );
     if (!result.ok || result.value === undefined) return undefined;
     return result.value === Number.POSITIVE_INFINITY ? result.value : result.value / 1000;
   }
 
-  /** Deletes every key of this keyspace (SCAN-based on Redis, on every cluster master). */
-  async clear(): Promise<number> {
-    const result = await this._run("clear", undefined, (s) => s.clear());
-    return result.ok ? result.value : 0;
+  /**
+   * Invalidates every entry of this keyspace at once (O(1), no key is walked: the keyspace gets a new
+   * generation, older entries read as misses and expire within the ttl ceiling). Locks, sessions and
+   * rate limits are not entries and are kept. `false` when the store could not be reached: then
+   * this process treats every entry as invalid and the clear is applied when the store is back.
+   */
+  async clear(): Promise<boolean> {
+    const result = await this._run(
+      "clear",
+      GENERATION_KEY,
+      (s) => this._versionsOf(s).bumpGeneration(undefined),
+      { bumps: [GENERATION_KEY] },
+    );
+    return result.ok && result.source === "primary";
+  }
+
+  /**
+   * Invalidates every entry written with any of these tags (O(1) per tag: a new tag version). `false`
+   * when the store could not be reached (the invalidation is then applied when it is back, and this
+   * process treats those entries as misses meanwhile).
+   */
+  async invalidateTags(tags: readonly string[]): Promise<boolean> {
+    const unique = checkTags(tags, "invalidateTags");
+    if (unique === undefined) return true;
+    const keys = unique.map(tagKey);
+    const results = await Promise.all(
+      this.byDomain(keys).map(async (indexes) => {
+        const group = indexes.map((i) => unique[i] as string);
+        const r = await this._run(
+          "invalidateTags",
+          tagKey(group[0] as string),
+          (s) => this._versionsOf(s).bumpTags(group, this.tagTtlMs),
+          { bumps: group.map(tagKey) },
+        );
+        return r.ok && r.source === "primary";
+      }),
+    );
+    return results.every(Boolean);
   }
 
   // ---------------------------------------------------------------- cache-aside
 
   /**
    * The cached value, or the loader's value (then cached). Concurrent callers in this process share
-   * one loader call; across processes a short lock lets one loader run while the others poll for
-   * the value (bounded), then load themselves. Loader errors are not cached and reach the caller.
-   * When the store is unavailable the loader is called and its value returned.
+   * one loader call; across processes a lock lets one loader run (renewed while it runs) while the
+   * others poll for the value (bounded), then load themselves. Loader errors are not cached and
+   * reach the caller. When the store is unavailable the loader is called and its value returned.
    */
   getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = NO_OPTIONS): Promise<T> {
     try {
@@ -508,50 +1192,82 @@ export class CacheService {
   }
 
   private toReadResult(
-    raw: Buffer | undefined | typeof UNAVAILABLE,
+    hit: Hit | undefined | typeof UNAVAILABLE,
     key: string,
     operation: string,
   ): ReadResult {
-    if (raw === UNAVAILABLE) return { state: "unavailable" };
-    if (raw === undefined) return { state: "miss" };
+    if (hit === UNAVAILABLE) return { state: "unavailable", gen: undefined };
+    const gen = this.versions.known;
+    if (hit === undefined) return { state: "miss", gen };
     try {
-      const entry = this.serializer.decodeEntry(raw, key);
+      const freshUntil = hit.envelope.freshUntil;
       return {
         state: "hit",
-        value: entry.value,
-        stale: entry.freshUntil !== undefined && entry.freshUntil <= Date.now(),
+        value: this.decodeHit(hit, key),
+        stale: freshUntil !== undefined && freshUntil <= Date.now(),
+        gen,
       };
     } catch (err) {
       // A corrupt entry is reported and then replaced by the loader's value.
       this.counters.errors++;
       this.events.emit("error", { operation, key, error: err, storage: this.store.kind });
-      return { state: "miss" };
+      return { state: "miss", gen };
     }
   }
 
-  private async writeEntry(key: string, value: unknown, options: GetOrSetOptions): Promise<void> {
+  /**
+   * Stores a loaded value, stamped with the generation and tag versions read before the loader ran:
+   * if the keyspace was cleared (or a tag invalidated) while it loaded, the value reads as a miss.
+   */
+  private async writeEntry(
+    key: string,
+    value: unknown,
+    options: GetOrSetOptions,
+    stamps: { gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined,
+  ): Promise<void> {
     const ttlMs = this.ttlMs(options.ttl);
+    const tags = checkTags(options.tags, "getOrSet");
     const swrMs = options.staleWhileRevalidate ? Math.round(options.staleWhileRevalidate * 1000) : 0;
-    let payload: Buffer | string;
     let storeTtl = ttlMs;
+    let freshUntil: number | undefined;
     if (swrMs > 0 && ttlMs !== undefined) {
-      payload = this.serializer.encodePayload(value, key, Date.now() + ttlMs);
-      storeTtl = ttlMs + swrMs;
-    } else {
-      payload = this.serializer.encodePayload(value, key);
+      freshUntil = Date.now() + ttlMs;
+      storeTtl = this.maxTtlMs === undefined ? ttlMs + swrMs : Math.min(this.maxTtlMs, ttlMs + swrMs);
     }
-    const result = await this._run("set", key, (s) => storeSet(s, key, payload, storeTtl));
+    const result = await this._run(
+      "set",
+      key,
+      (s) => this.writeTo(s, key, value, storeTtl, tags, freshUntil, stamps),
+      WRITE,
+    );
     if (result.ok) this.counters.sets++;
+  }
+
+  /** The generation and tag versions to stamp a value that is about to be loaded with. */
+  private async loadStamps(
+    first: ReadResult,
+    options: GetOrSetOptions,
+  ): Promise<{ gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined> {
+    if (first.state === "unavailable") return undefined;
+    const tags = checkTags(options.tags, "getOrSet");
+    if (tags === undefined) return { gen: first.gen, tags: undefined };
+    try {
+      const current = await this.versions.ensureTagVersions(tags, this.tagTtlMs);
+      return { gen: first.gen, tags: tags.map((tag, i) => [tag, current[i] as string] as const) };
+    } catch {
+      return undefined;
+    }
   }
 
   private async callLoader<T>(
     key: string,
     loader: () => Promise<T> | T,
     options: GetOrSetOptions,
+    stamps: { gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined,
   ): Promise<T> {
     this.counters.loads++;
     const value = await loader();
-    await this.writeEntry(key, value, options);
+    await this.writeEntry(key, value, options, stamps);
     return value;
   }
 
@@ -562,22 +1278,10 @@ export class CacheService {
     options: GetOrSetOptions,
   ): Promise<T> {
     try {
-      let raw: Buffer | undefined | typeof UNAVAILABLE;
-      if (this._direct()) {
-        // _run's hot path, inlined (see _direct).
-        const started = performance.now();
-        let failed = false;
-        try {
-          raw = await this.store.get(key);
-        } catch (err) {
-          failed = true;
-          raw = await this.readFailed("getOrSet", key, err, started);
-        }
-        if (!failed) this._succeeded(started, true);
-      } else {
-        raw = await this.readSlow("getOrSet", key);
-      }
-      const first = this.toReadResult(raw, key, "getOrSet");
+      const hit = await (this._direct()
+        ? this.readDirect("getOrSet", key, false)
+        : this.readSlow("getOrSet", key));
+      const first = this.toReadResult(hit, key, "getOrSet");
       if (first.state === "hit" && !first.stale) {
         this.recordRead("getOrSet", key, true);
         return first.value as T;
@@ -603,33 +1307,18 @@ export class CacheService {
       }
     }
     this.recordRead("getOrSet", key, false);
+    const stamps = await this.loadStamps(first, options);
     if (first.state === "unavailable" || (this.store.local && !this.fallback)) {
-      return this.callLoader(key, loader, options);
+      return this.callLoader(key, loader, options, stamps);
     }
 
-    const lockKey = LOCK_PREFIX + key;
-    const lockTtlMs = ttlToMs(options.lockTtl ?? 5, "lockTtl") ?? 5000;
-    const waitMs = Math.round((options.lockWait ?? lockTtlMs / 1000) * 1000);
-    const token = randomBytes(12);
-    const tryLock = async (): Promise<"acquired" | "held" | "unavailable"> => {
-      const r = await this._run("lock", lockKey, (s) => s.setIfAbsent(lockKey, token, lockTtlMs));
-      if (!r.ok) return "unavailable";
-      return r.value ? "acquired" : "held";
-    };
-    const loadUnderLock = async (): Promise<T> => {
-      try {
-        // Someone may have stored the value between our read and our lock.
-        const again = await this.readEntry(key, "getOrSet");
-        if (again.state === "hit" && !again.stale) return again.value as T;
-        return await this.callLoader(key, loader, options);
-      } finally {
-        await this._run("unlock", lockKey, (s) => s.compareAndDelete(lockKey, token)).catch(() => undefined);
-      }
-    };
+    const lockTtlMs = this._ttlMs(options.lockTtl ?? 5, "lockTtl");
+    const waitMs = Math.round((options.lockWait ?? Math.max(lockTtlMs / 1000, 10)) * 1000);
+    const lock = new LoaderLock(this, stampedeLockKey(key), lockTtlMs);
 
-    let lock = await tryLock();
-    if (lock === "acquired") return loadUnderLock();
-    if (lock === "unavailable") return this.callLoader(key, loader, options);
+    let state = await lock.acquire();
+    if (state === "acquired") return this.loadUnderLock(key, loader, options, lock, stamps);
+    if (state === "unavailable") return this.callLoader(key, loader, options, stamps);
 
     const deadline = Date.now() + waitMs;
     let delay = 15;
@@ -639,27 +1328,52 @@ export class CacheService {
       const polled = await this.readEntry(key, "getOrSet");
       if (polled.state === "hit" && !polled.stale) return polled.value as T;
       if (polled.state === "unavailable") break;
-      // The holder may have failed (lock released without a value): take over.
-      lock = await tryLock();
-      if (lock === "acquired") return loadUnderLock();
-      if (lock === "unavailable") break;
+      // The holder may have failed (lock released or expired without a value): take over.
+      state = await lock.acquire();
+      if (state === "acquired") {
+        return this.loadUnderLock(key, loader, options, lock, await this.loadStamps(polled, options));
+      }
+      if (state === "unavailable") break;
     }
-    return this.callLoader(key, loader, options);
+    return this.callLoader(key, loader, options, stamps);
+  }
+
+  /** Loads while holding the getOrSet lock, renewing it every `lockTtl / 3` until the value is stored. */
+  private async loadUnderLock<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options: GetOrSetOptions,
+    lock: LoaderLock,
+    stamps: { gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined,
+  ): Promise<T> {
+    lock.keepAlive();
+    try {
+      // Someone may have stored the value between our read and our lock.
+      const again = await this.readEntry(key, "getOrSet");
+      if (again.state === "hit" && !again.stale) return again.value as T;
+      return await this.callLoader(key, loader, options, stamps ?? (await this.loadStamps(again, options)));
+    } finally {
+      await lock.release();
+    }
   }
 
   private refreshInBackground<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions): void {
     if (this.background.has(key)) return;
-    const lockKey = LOCK_PREFIX + key;
-    const token = randomBytes(12);
-    const lockTtlMs = ttlToMs(options.lockTtl ?? 5, "lockTtl") ?? 5000;
+    const lock = new LoaderLock(this, stampedeLockKey(key), this._ttlMs(options.lockTtl ?? 5, "lockTtl"));
     const task = (async () => {
-      const r = await this._run("lock", lockKey, (s) => s.setIfAbsent(lockKey, token, lockTtlMs));
+      const state = await lock.acquire();
       // Another process refreshes already.
-      if (r.ok && !r.value) return;
+      if (state === "held") return;
+      if (state === "acquired") lock.keepAlive();
       try {
-        await this.callLoader(key, loader, options);
+        await this.callLoader(
+          key,
+          loader,
+          options,
+          await this.loadStamps({ state: "miss", gen: this.versions.known }, options),
+        );
       } finally {
-        if (r.ok) await this._run("unlock", lockKey, (s) => s.compareAndDelete(lockKey, token));
+        if (state === "acquired") await lock.release();
       }
     })()
       .catch((err: unknown) => {
@@ -673,12 +1387,12 @@ export class CacheService {
 
   // ---------------------------------------------------------------- patterns
 
-  /** A rate limiter in this keyspace (atomic Lua on Redis, in-process on memory). */
+  /** A rate limiter in this keyspace (atomic server scripts on Redis, in-process on memory). */
   rateLimiter(options: RateLimiterOptions): RateLimiter {
     return createRateLimiter(this, options);
   }
 
-  /** Sessions cached under `session:<id>` with an optional source-of-truth loader. */
+  /** Sessions with conflict-checked updates, revocation and an optional source-of-truth loader. */
   sessions<T = unknown>(options: SessionsOptions<T>): SessionStore<T> {
     return createSessionStore<T>(this, options);
   }
@@ -688,7 +1402,10 @@ export class CacheService {
     return createPubSub<M>(this);
   }
 
-  /** A lock held until `release()` or `ttl` seconds; `undefined` when it is held elsewhere. */
+  /**
+   * A lock held until `release()` or `ttl` seconds, with a fencing token (`lock.fence`) greater than
+   * that of every earlier holder; `undefined` when it is held elsewhere.
+   */
   async lock(key: string, ttl: number, options: LockOptions = {}): Promise<Lock | undefined> {
     this.checkKey(key, "lock");
     return acquireLock(this, key, ttl, options);
@@ -727,8 +1444,66 @@ export class CacheService {
     if (this.closed) return;
     await this.drain();
     this.closed = true;
+    this.breakers.stop();
+    clearTimeout(this.flushTimer);
     this.events.clear();
     await Promise.allSettled([this.store.close(), this.fallback?.close()]);
     await this.onClose?.();
+  }
+}
+
+/**
+ * The getOrSet (stampede) lock of one key: acquired through the breaker (a held lock in the fallback
+ * store only coordinates this process), renewed while its loader runs, released when done.
+ */
+class LoaderLock {
+  private readonly token = randomBytes(12);
+  private timer: NodeJS.Timeout | undefined;
+  private onFallback = false;
+
+  constructor(
+    private readonly service: CacheService,
+    private readonly name: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  async acquire(): Promise<"acquired" | "held" | "unavailable"> {
+    // No fencing token: a stampede lock only saves loader calls (and a fence counter per cache key
+    // would cost memory).
+    const r = await this.service._run("lock", this.name, (s) =>
+      s.setIfAbsent(this.name, this.token, this.ttlMs),
+    );
+    if (!r.ok) return "unavailable";
+    this.onFallback = r.source === "fallback";
+    return r.value ? "acquired" : "held";
+  }
+
+  /** Renews the lock every ttl / 3 until {@link release}. */
+  keepAlive(): void {
+    const every = Math.max(50, Math.floor(this.ttlMs / 3));
+    const renew = () => {
+      this.timer = setTimeout(() => {
+        const store = this.onFallback ? this.service.fallback : this.service.store;
+        if (!store) return;
+        store.compareAndExpire(this.name, this.token, this.ttlMs).then(
+          (held) => {
+            if (held && this.timer !== undefined) renew();
+          },
+          () => {
+            if (this.timer !== undefined) renew();
+          },
+        );
+      }, every);
+      this.timer.unref?.();
+    };
+    renew();
+  }
+
+  async release(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.service
+      ._run("unlock", this.name, (s) => s.compareAndDelete(this.name, this.token))
+      .catch(() => undefined);
   }
 }

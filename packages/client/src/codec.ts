@@ -1,8 +1,10 @@
 /**
  * Value serialization: a pluggable {@link Codec} (tagged JSON by default) plus an optional framing
- * header for compression and stale-while-revalidate freshness. Plain values carry no header, so a
- * JSON value is stored as readable JSON text; framed values start with the byte 0xC1, which never
- * starts UTF-8 text and is unused by MessagePack, so framed and plain payloads coexist.
+ * header for compression, stale-while-revalidate freshness, and the generation and tags an entry was
+ * written under. Plain values carry no header, so a JSON value is stored as readable JSON text;
+ * framed values start with the byte 0xC1, which never starts UTF-8 text and is unused by
+ * MessagePack, so framed and plain payloads coexist. Text stamped with a generation only (the
+ * common case after a `clear()`) stays text: `\x01<generation>\x01<JSON>`.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from "node:zlib";
 import { SerializationError } from "./errors.js";
@@ -12,6 +14,11 @@ export interface Codec {
   readonly name: string;
   encode(value: unknown): string | Uint8Array;
   decode(data: Buffer): unknown;
+  /**
+   * Optional: decodes `data` from byte `start` on, as `decode(data.subarray(start))` would (saves a
+   * Buffer view per read of a value behind a header).
+   */
+  decodeAt?(data: Buffer, start: number): unknown;
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -167,6 +174,11 @@ export const taggedJsonCodec: Codec = {
     if (data.indexOf(0x24) === -1 || text.indexOf('"$t"') === -1) return JSON.parse(text);
     return fromTagged(JSON.parse(text));
   },
+  decodeAt(data, start) {
+    const text = data.toString("utf8", start);
+    if (data.indexOf(0x24, start) === -1 || text.indexOf('"$t"') === -1) return JSON.parse(text);
+    return fromTagged(JSON.parse(text));
+  },
 };
 
 /**
@@ -219,6 +231,9 @@ export const plainJsonCodec: Codec = {
   decode(data) {
     return JSON.parse(data.toString("utf8"));
   },
+  decodeAt(data, start) {
+    return JSON.parse(data.toString("utf8", start));
+  },
 };
 
 export interface CompressionOptions {
@@ -235,12 +250,50 @@ export interface SerializerOptions {
 
 /** First byte of a framed payload. */
 export const FRAME_MARKER = 0xc1;
+/**
+ * First byte of a text payload stamped with a generation: `\x01<generation>\x01<codec text>`. The
+ * byte never starts JSON (or the text of a sane codec; a codec's text that does start with it is
+ * framed instead), so stamped text stays text and is still sent to Redis as a string.
+ */
+export const TEXT_STAMP = 0x01;
 const FLAG_GZIP = 0x01;
 const FLAG_BROTLI = 0x02;
 const FLAG_FRESH_UNTIL = 0x04;
-const KNOWN_FLAGS = FLAG_GZIP | FLAG_BROTLI | FLAG_FRESH_UNTIL;
+const FLAG_GENERATION = 0x08;
+const FLAG_TAGS = 0x10;
+const KNOWN_FLAGS = FLAG_GZIP | FLAG_BROTLI | FLAG_FRESH_UNTIL | FLAG_GENERATION | FLAG_TAGS;
+/** Generations and tag versions: 1..64 characters of base64url (what the client generates). */
+const VERSION_TEXT = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_TAGS = 32;
+export const MAX_TAG_BYTES = 512;
 
 class FrameError extends Error {}
+
+/** A tag an entry was written under and the tag's version at that time (`""`: never invalidated). */
+export type TagStamp = readonly [tag: string, version: string];
+
+/** The header of a stored payload, read without decoding the value. */
+export interface Envelope {
+  /** The keyspace generation the entry was written under (`""`: none, i.e. before any clear). */
+  readonly gen: string;
+  /** Tags and their versions at write time. */
+  readonly tags: readonly TagStamp[] | undefined;
+  /** Epoch ms until which the value is fresh (stale-while-revalidate entries only). */
+  readonly freshUntil: number | undefined;
+  /** Where the codec's bytes start. */
+  readonly bodyStart: number;
+  /** 0 none, FLAG_GZIP or FLAG_BROTLI. */
+  readonly compression: number;
+}
+
+/** A plain payload: the codec's bytes only (what entries written before any clear look like). */
+const PLAIN: Envelope = Object.freeze({
+  gen: "",
+  tags: undefined,
+  freshUntil: undefined,
+  bodyStart: 0,
+  compression: 0,
+});
 
 export interface DecodedEntry {
   value: unknown;
@@ -248,7 +301,23 @@ export interface DecodedEntry {
   freshUntil?: number;
 }
 
-/** Codec + optional compression + optional freshness header. Errors become {@link SerializationError}. */
+/** True for generation and tag version strings the envelope can carry. */
+export function isVersionText(text: string): boolean {
+  return VERSION_TEXT.test(text);
+}
+
+function toBuffer(data: Buffer | Uint8Array | string): Buffer {
+  return typeof data === "string"
+    ? Buffer.from(data, "utf8")
+    : Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Codec + optional compression + an optional header (freshness for stale-while-revalidate, the
+ * generation and the tags an entry was written under). Errors become {@link SerializationError}.
+ */
 export class Serializer {
   readonly codec: Codec;
   private readonly compression: Required<CompressionOptions> | undefined;
@@ -264,18 +333,25 @@ export class Serializer {
           };
   }
 
-  encode(value: unknown, key?: string, freshUntil?: number): Buffer {
-    const payload = this.encodePayload(value, key, freshUntil);
+  encode(value: unknown, key?: string, freshUntil?: number, gen = "", tags?: readonly TagStamp[]): Buffer {
+    const payload = this.encodePayload(value, key, freshUntil, gen, tags);
     return typeof payload === "string" ? Buffer.from(payload, "utf8") : payload;
   }
 
   /**
-   * Like {@link encode}, but a codec's text output that needs no framing (no compression, no
-   * freshness header) is returned as the string itself: the same bytes once UTF-8 encoded, without
-   * a copy. Stores with `setText` (Redis) send it as is, which ioredis writes faster than a Buffer.
-   * UTF-8 text never starts with the marker byte 0xC1, so unframed text cannot be misread.
+   * Like {@link encode}, but a codec's text output that needs no binary header (no compression, no
+   * freshness, no tags) is returned as text: the codec's string itself when there is no generation
+   * (the same bytes once UTF-8 encoded, without a copy), else `\x01<gen>\x01<text>`. Stores with
+   * `setText` (Redis) send it as is, which ioredis writes faster than a Buffer. `gen` must be `""`
+   * or a version string ({@link isVersionText}).
    */
-  encodePayload(value: unknown, key?: string, freshUntil?: number): Buffer | string {
+  encodePayload(
+    value: unknown,
+    key?: string,
+    freshUntil?: number,
+    gen = "",
+    tags?: readonly TagStamp[],
+  ): Buffer | string {
     let encoded: string | Uint8Array;
     try {
       encoded = this.codec.encode(value);
@@ -293,10 +369,18 @@ export class Serializer {
       );
     }
     if (typeof encoded === "string") {
-      if (freshUntil === undefined && !this.compresses(encoded)) return encoded;
-      return this.frame(Buffer.from(encoded, "utf8"), freshUntil);
+      if (freshUntil === undefined && tags === undefined && !this.compresses(encoded)) {
+        if (gen !== "") return `\x01${gen}\x01${encoded}`;
+        if (encoded.charCodeAt(0) !== TEXT_STAMP) return encoded;
+      }
+      return this.frame(Buffer.from(encoded, "utf8"), freshUntil, gen, tags);
     }
-    return this.frame(Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength), freshUntil);
+    return this.frame(
+      Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength),
+      freshUntil,
+      gen,
+      tags,
+    );
   }
 
   /** Whether text of this length reaches the compression threshold (byte length is at most 3 × length). */
@@ -306,7 +390,12 @@ export class Serializer {
     return Buffer.byteLength(text, "utf8") >= c.threshold;
   }
 
-  private frame(input: Buffer, freshUntil: number | undefined): Buffer {
+  private frame(
+    input: Buffer,
+    freshUntil: number | undefined,
+    gen: string,
+    tags: readonly TagStamp[] | undefined,
+  ): Buffer {
     let body = input;
     let flags = 0;
     if (this.compression && body.length >= this.compression.threshold) {
@@ -324,55 +413,154 @@ export class Serializer {
       }
     }
     if (freshUntil !== undefined) flags |= FLAG_FRESH_UNTIL;
+    if (gen !== "") flags |= FLAG_GENERATION;
+    if (tags !== undefined && tags.length > 0) flags |= FLAG_TAGS;
     if (flags === 0) {
-      if (body[0] === FRAME_MARKER) {
-        // A custom codec produced output starting with the marker: frame it so it is not misread.
+      if (body[0] === FRAME_MARKER || body[0] === TEXT_STAMP) {
+        // A codec produced output starting with a marker byte: frame it so it is not misread.
         return Buffer.concat([Buffer.from([FRAME_MARKER, 0]), body]);
       }
       return body;
     }
-    const header = Buffer.alloc(freshUntil === undefined ? 2 : 10);
-    header[0] = FRAME_MARKER;
-    header[1] = flags;
-    if (freshUntil !== undefined) header.writeDoubleBE(freshUntil, 2);
-    return Buffer.concat([header, body]);
+    const parts: Buffer[] = [];
+    const fixed = Buffer.alloc(freshUntil === undefined ? 2 : 10);
+    fixed[0] = FRAME_MARKER;
+    fixed[1] = flags;
+    if (freshUntil !== undefined) fixed.writeDoubleBE(freshUntil, 2);
+    parts.push(fixed);
+    if (gen !== "") parts.push(Buffer.from([gen.length]), Buffer.from(gen, "latin1"));
+    if (flags & FLAG_TAGS && tags) {
+      parts.push(Buffer.from([tags.length]));
+      for (const [tag, version] of tags) {
+        const name = Buffer.from(tag, "utf8");
+        const length = Buffer.alloc(2);
+        length.writeUInt16BE(name.length);
+        parts.push(length, name, Buffer.from([version.length]), Buffer.from(version, "latin1"));
+      }
+    }
+    parts.push(body);
+    return Buffer.concat(parts);
   }
 
-  decodeEntry(data: Buffer | Uint8Array | string, key?: string): DecodedEntry {
-    const buffer =
-      typeof data === "string"
-        ? Buffer.from(data, "utf8")
-        : Buffer.isBuffer(data)
-          ? data
-          : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  /**
+   * The header of a stored payload (generation, tags, freshness) without decoding the value, so a
+   * stale entry costs no decoding. Plain payloads share one frozen envelope (no allocation).
+   */
+  peek(data: Buffer, key?: string): Envelope {
+    const first = data[0];
+    if (first !== FRAME_MARKER && first !== TEXT_STAMP) return PLAIN;
     try {
-      if (buffer[0] !== FRAME_MARKER) return { value: this.codec.decode(buffer) };
-      const flags = buffer[1];
+      if (first === TEXT_STAMP) {
+        const end = data.indexOf(TEXT_STAMP, 1);
+        if (end < 2 || end > 65) throw new FrameError("malformed generation stamp");
+        return {
+          gen: data.toString("latin1", 1, end),
+          tags: undefined,
+          freshUntil: undefined,
+          bodyStart: end + 1,
+          compression: 0,
+        };
+      }
+      const flags = data[1];
       if (flags === undefined || (flags & ~KNOWN_FLAGS) !== 0 || (flags & FLAG_GZIP && flags & FLAG_BROTLI)) {
         throw new FrameError("unknown frame header");
       }
       let offset = 2;
       let freshUntil: number | undefined;
+      let gen = "";
+      let tags: TagStamp[] | undefined;
+      const need = (n: number) => {
+        if (offset + n > data.length) throw new FrameError("truncated frame header");
+      };
       if (flags & FLAG_FRESH_UNTIL) {
-        if (buffer.length < 10) throw new FrameError("truncated frame header");
-        freshUntil = buffer.readDoubleBE(2);
-        offset = 10;
+        need(8);
+        freshUntil = data.readDoubleBE(offset);
+        offset += 8;
       }
-      let body = buffer.subarray(offset);
-      if (flags & FLAG_GZIP) body = gunzipSync(body);
-      else if (flags & FLAG_BROTLI) body = brotliDecompressSync(body);
-      const value = this.codec.decode(body);
-      return freshUntil === undefined ? { value } : { value, freshUntil };
+      if (flags & FLAG_GENERATION) {
+        need(1);
+        const length = data[offset] as number;
+        need(1 + length);
+        gen = data.toString("latin1", offset + 1, offset + 1 + length);
+        offset += 1 + length;
+      }
+      if (flags & FLAG_TAGS) {
+        need(1);
+        const count = data[offset] as number;
+        offset += 1;
+        tags = [];
+        for (let i = 0; i < count; i++) {
+          need(2);
+          const length = data.readUInt16BE(offset);
+          need(2 + length + 1);
+          const tag = data.toString("utf8", offset + 2, offset + 2 + length);
+          offset += 2 + length;
+          const versionLength = data[offset] as number;
+          need(1 + versionLength);
+          tags.push([tag, data.toString("latin1", offset + 1, offset + 1 + versionLength)]);
+          offset += 1 + versionLength;
+        }
+      }
+      return { gen, tags, freshUntil, bodyStart: offset, compression: flags & (FLAG_GZIP | FLAG_BROTLI) };
     } catch (err) {
-      // Parser messages can quote the payload, which may hold user data: only name the error kind.
-      const why = err instanceof FrameError ? err.message : err instanceof Error ? err.name : "error";
-      throw new SerializationError(
-        `Cannot decode the stored value${key === undefined ? "" : ` of key "${key}"`} with ${this.codec.name} (${why})`,
-        "decode",
-        key,
-        err,
-      );
+      throw this.decodeError(err, key);
     }
+  }
+
+  /**
+   * The hot path of a read: where the codec's bytes start when `data` is text stamped with exactly
+   * `gen`, `-1` when it is text stamped with another generation, `0` when it is not a text stamp
+   * (then use {@link peek}). Compares bytes: no allocation.
+   */
+  textStamp(data: Buffer, gen: string): number {
+    if (data[0] !== TEXT_STAMP) return 0;
+    const n = gen.length;
+    if (data[n + 1] !== TEXT_STAMP) return -1;
+    for (let i = 0; i < n; i++) if (data[i + 1] !== gen.charCodeAt(i)) return -1;
+    return n + 2;
+  }
+
+  /** The envelope of a text-stamped payload whose codec bytes start at `bodyStart` (shared objects). */
+  textEnvelope(gen: string, bodyStart: number): Envelope {
+    const cached = this.textEnvelopes;
+    if (cached !== undefined && cached.gen === gen) return cached;
+    this.textEnvelopes = { gen, tags: undefined, freshUntil: undefined, bodyStart, compression: 0 };
+    return this.textEnvelopes;
+  }
+
+  private textEnvelopes: Envelope | undefined;
+
+  /** The value of a payload whose header {@link peek} read. */
+  decodeBody(data: Buffer, envelope: Envelope, key?: string): unknown {
+    try {
+      if (envelope.compression === 0 && envelope.bodyStart > 0 && this.codec.decodeAt !== undefined) {
+        return this.codec.decodeAt(data, envelope.bodyStart);
+      }
+      let body = envelope.bodyStart === 0 ? data : data.subarray(envelope.bodyStart);
+      if (envelope.compression === FLAG_GZIP) body = gunzipSync(body);
+      else if (envelope.compression === FLAG_BROTLI) body = brotliDecompressSync(body);
+      return this.codec.decode(body);
+    } catch (err) {
+      throw this.decodeError(err, key);
+    }
+  }
+
+  private decodeError(err: unknown, key: string | undefined): SerializationError {
+    // Parser messages can quote the payload, which may hold user data: only name the error kind.
+    const why = err instanceof FrameError ? err.message : err instanceof Error ? err.name : "error";
+    return new SerializationError(
+      `Cannot decode the stored value${key === undefined ? "" : ` of key "${key}"`} with ${this.codec.name} (${why})`,
+      "decode",
+      key,
+      err,
+    );
+  }
+
+  decodeEntry(data: Buffer | Uint8Array | string, key?: string): DecodedEntry {
+    const buffer = toBuffer(data);
+    const envelope = this.peek(buffer, key);
+    const value = this.decodeBody(buffer, envelope, key);
+    return envelope.freshUntil === undefined ? { value } : { value, freshUntil: envelope.freshUntil };
   }
 
   decode(data: Buffer | Uint8Array | string, key?: string): unknown {

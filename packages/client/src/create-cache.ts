@@ -4,7 +4,8 @@
  * connection is shared by every cache built from the same secret in this execution environment.
  *
  * Environment: CACHE_STORAGE_TYPE (redis|dynamodb|memory), REDIS_SECRET_ARN, REDIS_SECRET_FILE,
- * REDIS_SECRET (inline JSON), CACHE_TABLE_NAME, CACHE_KEYSPACE, CACHE_FALLBACK (dynamodb|memory|none).
+ * REDIS_SECRET (inline JSON), CACHE_TABLE_NAME, CACHE_KEYSPACE, CACHE_FALLBACK (dynamodb|memory|none),
+ * CACHE_MAX_TTL (the ttl ceiling in seconds, or Infinity).
  * ElastiCache IAM auth (set by `ServiceCacheAccess({ authentication: "iam" })`): REDIS_AUTH_MODE=iam (or
  * `auth: "iam"` in the secret), REDIS_IAM_CACHE_NAME (serverless cache name), REDIS_IAM_USER_ID
  * (default: the secret's username), REDIS_IAM_SERVERLESS (default true; `false` for a replication group).
@@ -157,6 +158,19 @@ export function iamAuthFromEnv(
   });
 }
 
+function parseMaxTtl(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  const seconds = trimmed === "Infinity" ? Number.POSITIVE_INFINITY : Number(trimmed);
+  if (!(seconds > 0) || Number.isNaN(seconds)) {
+    throw new CacheConfigError(
+      `CACHE_MAX_TTL must be a positive number of seconds or Infinity (got "${value}")`,
+      ["CACHE_MAX_TTL"],
+    );
+  }
+  return seconds;
+}
+
 function parseStorage(value: string | undefined, field: string): StorageType | undefined {
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase();
@@ -256,6 +270,8 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
     codec: options.codec,
     compression: options.compression,
     defaultTtl: options.defaultTtl,
+    maxTtl: options.maxTtl ?? parseMaxTtl(nonEmpty(env.CACHE_MAX_TTL)),
+    maxPendingInvalidations: options.maxPendingInvalidations,
     breaker: options.breaker,
     throwOnError: options.throwOnError,
     maxKeyLength: options.maxKeyLength,

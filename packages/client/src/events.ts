@@ -6,8 +6,8 @@ export interface CacheEvents {
   miss: { operation: string; key: string };
   /** A store call failed (the caller got a miss, a fallback or a no-op unless `throwOnError`). */
   error: { operation: string; key: string | undefined; error: unknown; storage: string };
-  /** The circuit breaker changed state. */
-  breaker: { state: BreakerStateName; previous: BreakerStateName };
+  /** A circuit breaker changed state (`domain`: the cluster node, in cluster mode). */
+  breaker: { state: BreakerStateName; previous: BreakerStateName; domain?: string };
   /** A call was answered without the primary store. */
   fallback: { operation: string; key: string | undefined; target: string };
 }

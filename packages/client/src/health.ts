@@ -1,12 +1,16 @@
 /**
- * `health()`: ping plus a write/read/delete probe of a random key in the keyspace, on the primary
- * store directly (not through the breaker, so it reports the truth), and on the fallback store when
- * one is configured. `ok` = primary healthy and breaker closed; `degraded` = calls are being served
- * (fallback healthy, or breaker not closed while the probe passed); `down` = nothing can serve.
+ * `health()`: ping plus a write/read/delete probe of a random key in the reserved part of the
+ * keyspace (`__cp:health:<random>`), on the primary store directly (not through the breaker, so it
+ * reports the truth), and on the fallback store when one is configured. Only commands every service
+ * user has (PING on every cluster master, SET/GET/UNLINK of its own key): no INFO, SCAN or DBSIZE.
+ * `ok` = primary healthy and every breaker closed; `degraded` = calls are being served (fallback
+ * healthy, or some breaker not closed while the probe passed, e.g. one cluster node stalled);
+ * `down` = nothing can serve.
  */
 import { randomBytes } from "node:crypto";
 import type { CacheService } from "./cache-service.js";
 import { describeError } from "./errors.js";
+import { healthKey } from "./internal-keys.js";
 import type { CacheStore } from "./stores/cache-store.js";
 
 export interface HealthCheck {
@@ -54,7 +58,7 @@ function round(ms: number): number {
 }
 
 async function probeStore(store: CacheStore, label: string, ms: number): Promise<HealthCheck[]> {
-  const key = `__health:${randomBytes(8).toString("hex")}`;
+  const key = healthKey(randomBytes(8).toString("hex"));
   const value = Buffer.from(randomBytes(8).toString("hex"));
   const checks: HealthCheck[] = [];
   const ping = await check(`${label}:ping`, ms, async () => {
@@ -95,11 +99,15 @@ export async function runHealthCheck(
   const primaryOk = primary.length === 4 && primary.every((c) => c.ok);
   const breaker = service.breakerState;
   const checks = [...primary];
+  const openNodes = service.getStats().openNodes;
   checks.push({
     name: "breaker",
     ok: breaker === "closed" || breaker === "disabled",
     latencyMs: 0,
-    detail: breaker,
+    detail:
+      openNodes.length === 0
+        ? breaker
+        : `${breaker}: ${openNodes.map((n) => `${n.domain} ${n.state}`).join(", ")}`,
   });
   let fallbackOk = false;
   if (service.fallback) {

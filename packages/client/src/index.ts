@@ -9,10 +9,11 @@ export {
   CacheService,
   type CacheServiceOptions,
   type GetOrSetOptions,
+  type RunOptions,
   type SetManyEntry,
   type SetOptions,
 } from "./cache-service.js";
-export type { BreakerOptions } from "./circuit-breaker.js";
+export { BreakerOpenError, type BreakerOptions } from "./circuit-breaker.js";
 export {
   type Codec,
   type CompressionOptions,
@@ -46,6 +47,7 @@ export {
   type IamReauthOptions,
   type IamTimers,
 } from "./iam-reauth.js";
+export { isReservedKey, RESERVED_PREFIX } from "./internal-keys.js";
 export { keySlot } from "./key-slot.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
@@ -55,7 +57,12 @@ export type {
   RateLimiterOptions,
   RateLimitResult,
 } from "./patterns/rate-limiter.js";
-export type { Session, SessionStore, SessionsOptions } from "./patterns/sessions.js";
+export {
+  type Session,
+  SessionConflictError,
+  type SessionStore,
+  type SessionsOptions,
+} from "./patterns/sessions.js";
 export {
   closeAllRedisConnections,
   type RedisClient,

@@ -53,6 +53,12 @@ type ErrorListener = (err: Error) => void;
 
 const readyWaits = new WeakMap<RedisClient, Promise<void>>();
 
+/**
+ * Longest wait between two reconnection attempts. A refused connect is cheap, and the breaker's
+ * recovery (circuit-breaker.ts) waits for the reconnect: Redis back => calls back within about this.
+ */
+const RECONNECT_MAX_DELAY_MS = 500;
+
 function isCluster(client: RedisClient): client is Cluster {
   return (client as Cluster).isCluster === true;
 }
@@ -168,9 +174,13 @@ export class RedisConnection {
     return client?.status === "ready" ? client : undefined;
   }
 
-  /** A ready client (connects on first use, waits at most `connectTimeoutMs`). */
-  async acquire(): Promise<RedisClient> {
+  /**
+   * A ready client (connects on first use, waits at most `connectTimeoutMs`). `onClient` sees the
+   * client before the wait (the store watches its reconnects).
+   */
+  async acquire(onClient?: (client: RedisClient) => void): Promise<RedisClient> {
     const built = await this.build();
+    onClient?.(built.client);
     await waitReady(built.client, this.connectTimeoutMs);
     return built.client;
   }
@@ -323,7 +333,7 @@ export class RedisConnection {
         retryDelayOnTryAgain: 100,
         clusterRetryStrategy: (times: number) => {
           refreshIamToken(() => client);
-          return Math.min(100 * times, 2000);
+          return Math.min(100 * times, RECONNECT_MAX_DELAY_MS);
         },
         ...o.clusterOptions,
       });
@@ -334,7 +344,7 @@ export class RedisConnection {
         ...common,
         retryStrategy: (times: number) => {
           refreshIamToken(() => client);
-          return Math.min(50 * 2 ** Math.min(times, 6), 2000);
+          return Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_MAX_DELAY_MS);
         },
         ...o.redisOptions,
         enableOfflineQueue: false,

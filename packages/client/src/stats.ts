@@ -79,6 +79,10 @@ export interface CacheStats {
   /** Hits / (hits + misses), 0 when no reads. */
   hitRate: number;
   breaker: BreakerStateName;
+  /** Cluster nodes (`host:port`) whose breaker is not closed: only their keys fall back. */
+  openNodes: { domain: string; state: BreakerStateName }[];
+  /** Keys (and version bumps) the primary missed during an outage, to reconcile when it is back. */
+  pendingInvalidations: number;
   storage: string;
   fallbackStorage: string | undefined;
   /** Latency of primary store calls. */

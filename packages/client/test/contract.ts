@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CacheService } from "../src/cache-service.js";
+import { CacheConfigError, CacheKeyError } from "../src/errors.js";
+import { SessionConflictError } from "../src/patterns/sessions.js";
 import type { CacheStore } from "../src/stores/cache-store.js";
 
 export interface ContractBackend {
@@ -22,13 +24,14 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
   describe(`store contract: ${name}`, () => {
     let backend: ContractBackend;
     const services: CacheService[] = [];
-    const service = async (options: { keyspace?: string; compression?: boolean } = {}) => {
+    const service = async (options: { keyspace?: string; compression?: boolean; maxTtl?: number } = {}) => {
       const store = await backend.makeStore(options.keyspace ?? uniqueKeyspace("k"));
       const s = new CacheService({
         store,
         breaker: false,
         throwOnError: true,
         compression: options.compression ? { threshold: 64 } : false,
+        ...(options.maxTtl === undefined ? {} : { maxTtl: options.maxTtl }),
       });
       services.push(s);
       return s;
@@ -88,8 +91,19 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       assert.ok(extended !== undefined && extended > 90 && extended <= 100, `ttl ${extended}`);
       assert.equal(await cache.expire("nope", 10), false);
       assert.equal(await cache.getTtl("nope"), undefined);
+      // The ttl ceiling (default one day): Infinity and longer ttls are lowered to it.
       await cache.set("forever", 1, { ttl: Number.POSITIVE_INFINITY });
-      assert.equal(await cache.getTtl("forever"), Number.POSITIVE_INFINITY);
+      const ceiling = await cache.getTtl("forever");
+      assert.ok(ceiling !== undefined && ceiling > 86_390 && ceiling <= 86_400, `ttl ${ceiling}`);
+      await cache.set("year", 1, { ttl: 365 * 86_400 });
+      assert.ok(((await cache.getTtl("year")) ?? 0) <= 86_400);
+      await cache.setMany([{ key: "many", value: 1, ttl: Number.POSITIVE_INFINITY }]);
+      assert.ok(((await cache.getTtl("many")) ?? Number.POSITIVE_INFINITY) <= 86_400);
+      assert.equal(await cache.expire("year", 10 * 86_400), true);
+      assert.ok(((await cache.getTtl("year")) ?? 0) <= 86_400);
+      const unbounded = await service({ maxTtl: Number.POSITIVE_INFINITY });
+      await unbounded.set("forever", 1, { ttl: Number.POSITIVE_INFINITY });
+      assert.equal(await unbounded.getTtl("forever"), Number.POSITIVE_INFINITY);
 
       await cache.set("short", "x", { ttl: 0.2 });
       await cache.setMany([{ key: "short2", value: "y", ttl: 0.2 }]);
@@ -134,18 +148,130 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       assert.equal(await cache.has("m:40"), true);
     });
 
-    it("clear deletes only this keyspace", async () => {
+    it("clear invalidates this keyspace in O(1), for every process, and keeps locks, sessions, rate limits", async () => {
       const keyspace = uniqueKeyspace("c");
       const mine = await service({ keyspace });
+      const otherProcess = await service({ keyspace });
       const other = await service({ keyspace: `${keyspace}other` });
       await mine.setMany(Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: i })));
       await other.set("k1", "keep");
-      assert.equal(await mine.clear(), 60);
+      assert.equal(await otherProcess.get("k1"), 1);
+      const lock = await mine.lock("job", 30);
+      assert.ok(lock);
+      const sessions = mine.sessions<{ user: string }>({ ttl: 60 });
+      const session = await sessions.create({ user: "ann" });
+
+      assert.equal(await mine.clear(), true);
       assert.equal(await mine.get("k1"), undefined);
-      assert.equal(await other.get("k1"), "keep");
-      assert.equal(await mine.clear(), 0);
+      assert.equal(await otherProcess.get("k1"), undefined, "another process sees the clear");
+      assert.equal(await otherProcess.has("k2"), false);
+      assert.deepStrictEqual(await otherProcess.getMany(["k3", "k4"]), [undefined, undefined]);
+      assert.equal(await otherProcess.getTtl("k5"), undefined);
+      assert.equal(await otherProcess.delete("k6"), false, "a cleared entry does not count as deleted");
+      assert.equal(await other.get("k1"), "keep", "other keyspaces are untouched");
+      assert.equal(await mine.lock("job", 30), undefined, "the lock is still held");
+      assert.deepStrictEqual(await sessions.get(session.id), { user: "ann" }, "sessions survive");
+      assert.equal(await lock.release(), true);
+
+      // Entries written after the clear are visible to every process, also when the writer is
+      // one that has not read since (it re-reads a generation older than a second).
+      await otherProcess.set("after", "x");
+      assert.equal(await mine.get("after"), "x");
+      assert.equal(await mine.getOrSet("loaded", async () => "v"), "v");
+      assert.equal(await otherProcess.get("loaded"), "v");
+      assert.equal(await otherProcess.clear(), true);
+      assert.equal(await mine.get("after"), undefined);
+      await sleep(1100);
+      await otherProcess.set("late", 1);
+      assert.equal(await mine.get("late"), 1);
     });
 
+    it("tags: invalidateTags makes tagged entries misses in every process; others untouched", async () => {
+      const keyspace = uniqueKeyspace("t");
+      const cache = await service({ keyspace });
+      const otherProcess = await service({ keyspace });
+      await cache.set("user:1", { name: "ann" }, { tags: ["user:1", "users"] });
+      await cache.set("user:2", { name: "bob" }, { tags: ["users"] });
+      await cache.set("plain", 1);
+      await cache.setMany([{ key: "team:1", value: "t", tags: ["teams", "user:1"] }]);
+      assert.deepStrictEqual(await otherProcess.get("user:1"), { name: "ann" });
+      assert.equal(await otherProcess.invalidateTags(["user:1"]), true);
+      assert.equal(await cache.get("user:1"), undefined);
+      assert.equal(await cache.get("team:1"), undefined);
+      assert.deepStrictEqual(await cache.get("user:2"), { name: "bob" });
+      assert.deepStrictEqual(await cache.getMany(["user:1", "user:2", "plain"]), [
+        undefined,
+        { name: "bob" },
+        1,
+      ]);
+      // a value loaded while its tag is invalidated is not kept
+      const loaded = await cache.getOrSet(
+        "report",
+        async () => {
+          await otherProcess.invalidateTags(["reports"]);
+          return "stale";
+        },
+        { tags: ["reports"] },
+      );
+      assert.equal(loaded, "stale");
+      assert.equal(await otherProcess.get("report"), undefined);
+      assert.equal(await cache.getOrSet("report", async () => "fresh", { tags: ["reports"] }), "fresh");
+      assert.equal(await otherProcess.get("report"), "fresh");
+      // re-tagging after an invalidation works; an invalidation does not touch later writes
+      await cache.set("user:1", { name: "ann2" }, { tags: ["user:1"] });
+      assert.deepStrictEqual(await otherProcess.get("user:1"), { name: "ann2" });
+      await assert.rejects(cache.set("x", 1, { tags: [""] }), CacheConfigError);
+      await assert.rejects(
+        cache.set("x", 1, { tags: Array.from({ length: 40 }, (_, i) => `t${i}`) }),
+        CacheConfigError,
+      );
+    });
+
+    it("an evicted (or expired) generation or tag version never brings entries back", async () => {
+      const cache = await service();
+      await cache.set("a", 1, { tags: ["t"] });
+      await cache.clear();
+      await cache.set("b", 2, { tags: ["t"] });
+      assert.equal(await cache.get("b"), 2);
+      // memory pressure evicts the generation key: every entry stamped with any generation misses
+      await cache.store.delete("__cp:gen");
+      assert.equal(await cache.get("a"), undefined);
+      assert.equal(await cache.get("b"), undefined);
+      await cache.set("c", 3, { tags: ["t"] });
+      assert.equal(await cache.get("c"), 3, "the next write creates a new generation");
+      assert.equal(await cache.get("a"), undefined);
+      assert.equal(await cache.get("b"), undefined);
+      // the same for a tag that was invalidated, then evicted
+      await cache.invalidateTags(["t"]);
+      assert.equal(await cache.get("c"), undefined);
+      await cache.store.delete("__cp:tag:t");
+      assert.equal(await cache.get("c"), undefined, "not resurrected by the missing tag version");
+      await cache.set("d", 4, { tags: ["t"] });
+      assert.equal(await cache.get("d"), 4);
+      assert.equal(await cache.get("c"), undefined);
+    });
+
+    it("internal keys are out of reach of the key API and never collide with cache keys", async () => {
+      const cache = await service();
+      for (const call of [
+        () => cache.get("__cp:gen"),
+        () => cache.set("__cp:lock:{job}", "mine"),
+        () => cache.delete("__cp:sl:x"),
+        () => cache.getMany(["ok", "__cp:tag:t"]),
+        () => cache.deleteMany(["__cp:sess:session:abc"]),
+        () => cache.getOrSet("__cp:x", async () => 1),
+        () => cache.expire("__cp:gen", 10),
+      ]) {
+        await assert.rejects(call(), CacheKeyError);
+      }
+      // the issue's collisions: a cache key "lock:job" neither blocks nor releases lock("job")
+      await cache.set("lock:user", "a cache value");
+      const held = await cache.lock("user", 30);
+      assert.ok(held, "a cache key does not block the lock");
+      assert.equal(await cache.delete("lock:user"), true);
+      assert.equal(await cache.lock("user", 30), undefined, "deleting that cache key does not free the lock");
+      await held.release();
+    });
     it("keyspaces isolate equal keys", async () => {
       const a = await service();
       const b = await service();
@@ -228,6 +354,11 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       assert.ok(third);
       assert.equal(await second.release(), false);
       assert.equal(await third.release(), true);
+      assert.ok(third.fence > second.fence, "fencing tokens increase across holders");
+      assert.ok(second.fence > first.fence);
+      const fourth = await cache.lock("job", 30);
+      assert.ok(fourth && fourth.fence > third.fence, "also after a release");
+      await fourth.release();
       const ran = await cache.withLock("job2", 10, async () => "done");
       assert.deepStrictEqual(ran, { acquired: true, result: "done" });
     });
@@ -256,6 +387,39 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       assert.deepStrictEqual(await sessions.get(created.id), { user: "bobby" });
       assert.equal(await sessions.revoke(created.id), true);
       assert.equal(await sessions.get(created.id), undefined);
+    });
+
+    it("sessions: no fixation, no overwrite, no resurrection, atomic updates", async () => {
+      const cache = await service();
+      const truth = new Map<string, { n: number }>();
+      const sessions = cache.sessions<{ n: number }>({ ttl: 60, loader: (id) => truth.get(id) });
+      await assert.rejects(sessions.create({ n: 0 }, { id: "chosen-by-attacker" }), CacheConfigError);
+      assert.equal(await sessions.update("any-id", { n: 1 }), false, "update never creates");
+      assert.equal(await sessions.update("any-id", (s) => ({ n: s.n + 1 })), false);
+      assert.equal(await sessions.touch("any-id"), false);
+      assert.equal(await sessions.get("any-id"), undefined);
+
+      const { id } = await sessions.create({ n: 0 });
+      for (let i = 0; i < 20; i++) assert.equal(await sessions.update(id, (s) => ({ n: s.n + 1 })), true);
+      // concurrent read-modify-writes in one process: none lost
+      await Promise.all(Array.from({ length: 20 }, () => sessions.update(id, (s) => ({ n: s.n + 1 }))));
+      assert.deepStrictEqual(await sessions.get(id), { n: 40 });
+
+      truth.set(id, { n: 40 });
+      assert.equal(await sessions.revoke(id), true);
+      assert.equal(await sessions.update(id, { n: 99 }), false, "revocation wins over a later update");
+      assert.equal(await sessions.touch(id), false);
+      assert.equal(await sessions.get(id), undefined, "the tombstone keeps the loader from refilling it");
+      assert.equal(await sessions.revoke(id), false);
+
+      const custom = cache.sessions<{ n: number }>({ ttl: 60, allowCustomIds: true });
+      await custom.create({ n: 1 }, { id: "migrated-1" });
+      await assert.rejects(custom.create({ n: 2 }, { id: "migrated-1" }), SessionConflictError);
+      assert.deepStrictEqual(await custom.get("migrated-1"), { n: 1 }, "create never overwrites");
+      // The loader fills a session that left the cache, and then it can be updated.
+      truth.set("from-table", { n: 5 });
+      assert.equal(await sessions.update("from-table", (s) => ({ n: s.n + 1 })), true);
+      assert.deepStrictEqual(await sessions.get("from-table"), { n: 6 });
     });
 
     it("stats count hits, misses and latency; health reports ok", async () => {

@@ -5,6 +5,7 @@
  * loops are bounded by iteration counts.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
@@ -32,13 +33,25 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
+function nextState(cache: CacheService, state: BreakerStateName): Promise<void> {
+  const alive = setInterval(() => undefined, 1000);
+  return new Promise<void>((resolve) => {
+    const off = cache.on("breaker", (e) => {
+      if (e.state === state) {
+        off();
+        resolve();
+      }
+    });
+  }).finally(() => clearInterval(alive));
+}
+
 function faultCache(server: RedisServer, extra: Parameters<typeof createCache>[0] = {}) {
   return createCache({
     secret: secretFor(server, "orders", PASSWORD),
     // Short enough that a paused server trips the breaker quickly, long enough for a loaded machine.
     commandTimeoutMs: 500,
     connectTimeoutMs: 1000,
-    breaker: { threshold: 3, halfOpenAfterMs: 250 },
+    breaker: { threshold: 3 },
     ...extra,
   });
 }
@@ -165,6 +178,72 @@ describe("resilience on a real redis-server", () => {
     } finally {
       server.resume();
     }
+    await cache.close();
+  });
+
+  it("writes and deletes made while Redis was stopped do not bring old values back (memory fallback)", async () => {
+    const fallback = new MemoryStore({ keyspace: "orders" });
+    const cache = faultCache(server, { fallback });
+    const admin = server.client();
+    try {
+      await cache.set("written", "before");
+      await cache.set("deleted", "before");
+      await cache.set("untouched", "before");
+      const closed = nextState(cache, "closed");
+      server.pause();
+      try {
+        for (let i = 0; i < 5; i++) await cache.get(`probe-${i}`);
+        assert.equal(cache.breakerState, "open");
+        assert.equal(await cache.set("written", "during"), true);
+        await cache.delete("deleted");
+        assert.equal(await cache.get("written"), "during");
+        assert.equal(await cache.get("deleted"), undefined);
+      } finally {
+        server.resume();
+      }
+      await closed; // reconciled by the background probe, no caller needed
+      // Redis itself no longer holds the old values: deleted on recovery, before the breaker closed
+      assert.equal(await admin.exists("orders:written", "orders:deleted"), 0);
+      assert.equal(await cache.get("written"), undefined);
+      assert.equal(await cache.get("deleted"), undefined);
+      assert.equal(await cache.get("untouched"), "before");
+      assert.equal(cache.getStats().pendingInvalidations, 0);
+    } finally {
+      admin.disconnect();
+      await cache.close();
+    }
+  });
+
+  it("a loop that never waits on I/O (served from a memory fallback) still sees the breaker close", async () => {
+    const cache = faultCache(server, { fallback: new MemoryStore({ keyspace: "orders" }) });
+    await cache.set("k", "v");
+    server.pause();
+    try {
+      for (let i = 0; i < 5; i++) await cache.get(`probe-${i}`);
+      assert.equal(cache.breakerState, "open");
+    } catch (err) {
+      server.resume();
+      throw err;
+    }
+    // SIGCONT from another process one second from now: this process's event loop is not needed.
+    const resumer = spawn("sh", ["-c", `sleep 1; kill -CONT ${server.pid}`], { stdio: "ignore" });
+    const resumed = new Promise((resolve) => resumer.once("exit", resolve));
+    let iterations = 0;
+    const state = () => cache.breakerState;
+    try {
+      // Bounded (a generous deadline, not a speed assertion). Without the client's yield, timers and
+      // sockets never run inside this loop, so the probe could not close the breaker.
+      const giveUp = Date.now() + 60_000;
+      while (state() !== "closed" && (iterations % 1000 !== 0 || Date.now() < giveUp)) {
+        await cache.get("k");
+        iterations++;
+      }
+    } finally {
+      await resumed;
+      server.resume();
+    }
+    assert.equal(state(), "closed", `still ${state()} after ${iterations} calls`);
+    assert.equal(await cache.get("k"), "v");
     await cache.close();
   });
 

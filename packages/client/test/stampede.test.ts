@@ -83,7 +83,7 @@ describe("stampede protection across processes", () => {
       const distinct = new Set(results.flatMap((r) => r.values));
       assert.equal(distinct.size, 1, "every caller got the one loaded value");
       assert.ok(await admin.exists(`orders:${key}`));
-      assert.equal(await admin.exists(`orders:__lock:${key}`), 0, "the lock was released");
+      assert.equal(await admin.exists(`orders:__cp:sl:${key}`), 0, "the lock was released");
     } finally {
       for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
     }

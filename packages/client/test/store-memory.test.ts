@@ -4,12 +4,15 @@ import { MemoryStore } from "../src/index.js";
 import { storeContract } from "./contract.js";
 
 storeContract("memory", async () => {
-  // One backend map per keyspace is what separate Lambda instances would have; keyspaces share a store here.
+  // One store per keyspace: services made for the same keyspace share it, as processes share Redis.
   const stores = new Map<string, MemoryStore>();
   return {
     makeStore(keyspace) {
-      const store = new MemoryStore({ keyspace });
-      stores.set(keyspace, store);
+      let store = stores.get(keyspace);
+      if (!store) {
+        store = new MemoryStore({ keyspace });
+        stores.set(keyspace, store);
+      }
       return store;
     },
   };

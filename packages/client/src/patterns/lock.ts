@@ -1,12 +1,17 @@
 /**
- * Distributed lock over any store: SET NX PX to acquire, compare-and-delete (Lua on Redis,
- * conditional delete on DynamoDB) to release, compare-and-expire to extend. Only the holder of the
- * random token can release or extend.
+ * Distributed lock over any store, in the reserved part of the keyspace (`__cp:lock:{<key>}`), so no
+ * cache key can delete or block it. Acquiring is atomic and returns a fencing token: a number
+ * greater than the token of every earlier holder of the same lock (Redis: the platform's
+ * `lockAcquire` function on the lock and its fence counter, one slot; DynamoDB: one conditional
+ * update; memory: in process). Pass it to the systems you write to under the lock, and have them
+ * refuse a token lower than the highest they have seen: a holder that paused past its ttl (GC,
+ * frozen Lambda) is then fenced off. Only the holder of the random token can release or extend.
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CacheService } from "../cache-service.js";
 import { CacheConfigError } from "../errors.js";
+import { lockKey } from "../internal-keys.js";
 
 export interface LockOptions {
   /** Seconds to keep retrying while the lock is held elsewhere. Default 0 (one attempt). */
@@ -19,13 +24,16 @@ export interface Lock {
   readonly key: string;
   /** Random token that identifies this holder. */
   readonly token: string;
+  /**
+   * Fencing token: greater than that of every earlier acquisition of this lock (it starts from the
+   * clock in ms and counts up, so it keeps increasing across idle periods and store restarts).
+   */
+  readonly fence: number;
   /** Releases the lock if this holder still owns it; `false` if it expired or was taken over. */
   release(): Promise<boolean>;
   /** Sets a new ttl (seconds) if this holder still owns the lock. */
   extend(ttl: number): Promise<boolean>;
 }
-
-export const LOCK_KEY_PREFIX = "lock:";
 
 function toMs(ttl: number, field: string): number {
   if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
@@ -46,32 +54,33 @@ export async function acquireLock(
   options: LockOptions = {},
 ): Promise<Lock | undefined> {
   const ttlMs = toMs(ttl, "ttl");
-  const storeKey = LOCK_KEY_PREFIX + key;
+  const name = lockKey(key);
   const tokenText = randomBytes(16).toString("base64url");
   const token = Buffer.from(tokenText);
   const deadline = Date.now() + (options.wait ?? 0) * 1000;
   const retryDelay = options.retryDelayMs ?? 50;
+  let fence: number;
   for (;;) {
-    const r = await service._run("lock", storeKey, (s) => s.setIfAbsent(storeKey, token, ttlMs), {
-      fallback: false,
-    });
+    const r = await service._run("lock", name, (s) => s.acquireLock(name, token, ttlMs), { fallback: false });
     if (!r.ok) return undefined;
-    if (r.value) break;
+    if (r.value !== undefined) {
+      fence = r.value;
+      break;
+    }
     if (Date.now() >= deadline) return undefined;
     await sleep(retryDelay / 2 + Math.random() * retryDelay);
   }
   return {
     key,
     token: tokenText,
+    fence,
     async release() {
-      const r = await service._run("unlock", storeKey, (s) => s.compareAndDelete(storeKey, token), {
-        fallback: false,
-      });
+      const r = await service._run("unlock", name, (s) => s.releaseLock(name, token), { fallback: false });
       return r.ok ? r.value : false;
     },
     async extend(newTtl: number) {
       const ms = toMs(newTtl, "ttl");
-      const r = await service._run("extendLock", storeKey, (s) => s.compareAndExpire(storeKey, token, ms), {
+      const r = await service._run("extendLock", name, (s) => s.renewLock(name, token, ms), {
         fallback: false,
       });
       return r.ok ? r.value : false;

@@ -1,8 +1,8 @@
 /**
  * Rate limiting: fixed window, sliding window (exact log), sliding window counter (approximation)
- * and token bucket. On Redis each check is one atomic Lua script, one EVALSHA round trip (EVAL
- * after NOSCRIPT); on the memory store the same algorithms run in process. Keys are
- * `<keyspace>:rl:<name>:<identifier>`. When the store is unavailable the limiter fails open
+ * and token bucket. On Redis each check is one atomic server script, one round trip (FCALL of the
+ * platform's function library, or EVALSHA); on the memory store the same algorithms run in process.
+ * Keys are `<keyspace>:__cp:rl:<name>:<identifier>`, in the reserved part of the keyspace. When the store is unavailable the limiter fails open
  * (configurable) and never throws unless the service has `throwOnError`.
  */
 import { randomBytes } from "node:crypto";
@@ -15,6 +15,7 @@ import {
 } from "@cacheplane/core/server-scripts";
 import type { CacheService } from "../cache-service.js";
 import { CacheConfigError } from "../errors.js";
+import { rateLimitKeyPrefix } from "../internal-keys.js";
 import type { CacheStore } from "../stores/cache-store.js";
 import { MemoryStore } from "../stores/memory-store.js";
 import { RedisStore } from "../stores/redis-store.js";
@@ -293,7 +294,7 @@ export function createRateLimiter(service: CacheService, input: RateLimiterOptio
   const windowMs = Math.max(1, Math.round(options.window * 1000));
   const script = scripts[options.algorithm];
   const exactLog = options.algorithm === "sliding-window";
-  const keyPrefix = `rl:${options.name}:`;
+  const keyPrefix = rateLimitKeyPrefix(options.name);
   const keyOf = (identifier: string) => {
     if (typeof identifier !== "string" || identifier.length === 0) {
       throw new CacheConfigError("Rate limit identifier must be a non-empty string", ["identifier"]);

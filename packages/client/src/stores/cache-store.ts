@@ -1,6 +1,7 @@
 /**
  * The storage contract under {@link CacheService}. Stores hold bytes (already serialized), prefix
- * keys with `<keyspace>:` themselves and express durations in milliseconds. Every store implements
+ * keys with `<keyspace>:` themselves and express durations in milliseconds. Keys starting with
+ * `__cp:` are the client's own (internal-keys.ts); stores treat them like any other key. Every store implements
  * the same semantics; `test/contract.ts` runs one suite over all of them.
  */
 
@@ -40,16 +41,43 @@ export interface CacheStore {
   expire(key: string, ttlMs: number): Promise<boolean>;
   /** Remaining ms; `Infinity` when the key has no expiry; `undefined` when it does not exist. */
   getTtl(key: string): Promise<number | undefined>;
-  /** Deletes every key of the keyspace; returns how many were deleted. */
-  clear(): Promise<number>;
+  /**
+   * Optional, local stores only (memory): deletes every key of the keyspace at once. CacheService
+   * never walks a shared store: its `clear()` bumps the keyspace's generation instead.
+   */
+  clear?(): Promise<number>;
 
-  /** Atomic: stores only when the key does not exist (locks). */
-  setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean>;
+  /** Atomic: stores only when the key does not exist (locks, sessions, versions); no ttl = no expiry. */
+  setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean>;
   /** Atomic: deletes only when the stored value equals `expected`. */
   compareAndDelete(key: string, expected: Buffer): Promise<boolean>;
   /** Atomic: sets a new ttl only when the stored value equals `expected`. */
   compareAndExpire(key: string, expected: Buffer, ttlMs: number): Promise<boolean>;
+  /** Atomic: replaces the value (and its ttl) only when the stored value equals `expected`. */
+  compareAndSet(key: string, expected: Buffer, value: Buffer, ttlMs: number): Promise<boolean>;
 
+  /**
+   * Atomic: takes the lock `name` for `token` when it is free, for `ttlMs`. Returns the fencing
+   * token, a number greater than that of every earlier acquisition of `name` (kept for 7 days after
+   * the last one, then restarting from the clock in ms), or `undefined` when the lock is held.
+   */
+  acquireLock(name: string, token: Buffer, ttlMs: number): Promise<number | undefined>;
+  /** Atomic: releases the lock when `token` holds it. */
+  releaseLock(name: string, token: Buffer): Promise<boolean>;
+  /** Atomic: sets a new ttl when `token` still holds the lock. */
+  renewLock(name: string, token: Buffer, ttlMs: number): Promise<boolean>;
+
+  /**
+   * Optional: the failure domain of a key, for per-domain circuit breakers: in a Redis cluster the
+   * master node serving the key's slot (`host:port`). Stores without it are one domain.
+   */
+  failureDomain?(key: string): string;
+
+  /**
+   * Optional: calls `listener` whenever the store (re)connects, so an open breaker probes at once
+   * instead of at its next scheduled probe. Returns an unsubscribe function.
+   */
+  onReconnect?(listener: () => void): () => void;
   /** A cheap round trip; throws when the store is not reachable. */
   ping(): Promise<void>;
   /** Opens connections ahead of the first call (optional warm-up). */
@@ -63,3 +91,6 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** How long a lock's fence counter outlives the lock's last acquisition. */
+export const FENCE_TTL_MS = 7 * 24 * 3600 * 1000;

@@ -3,14 +3,16 @@
  * the bytes in `value` (a string when they are UTF-8 text, binary otherwise), and `expiresAt` in
  * epoch seconds for DynamoDB's TTL deletion plus `expiresAtMs` for exact expiry. Expired items are
  * misses even before DynamoDB deletes them. BatchGet in chunks of 100 and BatchWrite in chunks of 25,
- * retrying UnprocessedKeys/UnprocessedItems with backoff.
+ * retrying UnprocessedKeys/UnprocessedItems with backoff. A lock is one item holding its holder's
+ * token, its expiry (`lockUntilMs`) and its fence counter, which outlives the lock (7 days).
+ * Nothing scans the table: CacheService clears a keyspace with generations.
  */
 import { isUtf8 } from "node:buffer";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CacheConfigError, CacheError } from "../errors.js";
-import { type CacheStore, chunk, type StoreEntry } from "./cache-store.js";
+import { type CacheStore, chunk, FENCE_TTL_MS, type StoreEntry } from "./cache-store.js";
 
 export interface DynamoDbStoreOptions {
   tableName: string;
@@ -272,32 +274,7 @@ export class DynamoDbStore implements CacheStore {
     return typeof item.expiresAtMs === "number" ? item.expiresAtMs - now : Number.POSITIVE_INFINITY;
   }
 
-  async clear(): Promise<number> {
-    const { ScanCommand } = await lib();
-    const client = await this.client();
-    const now = this.now();
-    let count = 0;
-    let startKey: Item | undefined;
-    do {
-      const out = await client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: "begins_with(pk, :prefix)",
-          ProjectionExpression: "pk, expiresAtMs",
-          ExpressionAttributeValues: { ":prefix": `${this.keyspace}:` },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const items = out.Items ?? [];
-      for (const item of items) if (this.live(item, now)) count++;
-      if (items.length > 0)
-        await this.batchWrite(items.map((item) => ({ DeleteRequest: { Key: { [PK]: item[PK] } } })));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return count;
-  }
-
-  async setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  async setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     const { PutCommand } = await lib();
     const now = this.now();
     try {
@@ -362,8 +339,99 @@ export class DynamoDbStore implements CacheStore {
     }
   }
 
+  async compareAndSet(key: string, expected: Buffer, value: Buffer, ttlMs: number): Promise<boolean> {
+    const { PutCommand } = await lib();
+    try {
+      await (await this.client()).send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { [PK]: this.k(key), [VALUE]: toAttribute(value), ...this.expiry(ttlMs) },
+          ConditionExpression: "#v = :expected AND (attribute_not_exists(expiresAtMs) OR expiresAtMs > :now)",
+          ExpressionAttributeNames: { "#v": VALUE },
+          ExpressionAttributeValues: { ":expected": toAttribute(expected), ":now": this.now() },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async acquireLock(name: string, token: Buffer, ttlMs: number): Promise<number | undefined> {
+    const { UpdateCommand } = await lib();
+    const now = this.now();
+    const keep = now + FENCE_TTL_MS;
+    try {
+      const out = await (await this.client()).send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: this.k(name) },
+          // The fence starts from the clock (ms) and then counts up, like the Redis function.
+          UpdateExpression:
+            "SET lockToken = :t, lockUntilMs = :until, fence = if_not_exists(fence, :now) + :one, expiresAtMs = :keep, expiresAt = :keepS",
+          ConditionExpression: "attribute_not_exists(lockToken) OR lockUntilMs <= :now",
+          ExpressionAttributeValues: {
+            ":t": toAttribute(token),
+            ":until": now + ttlMs,
+            ":now": Math.floor(now),
+            ":one": 1,
+            ":keep": keep,
+            ":keepS": Math.ceil(keep / 1000),
+          },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      const fence = Number(out.Attributes?.fence);
+      if (!Number.isFinite(fence)) throw new CacheError("DynamoDB returned no fence", { operation: "lock" });
+      return fence;
+    } catch (err) {
+      if (isConditionalFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async releaseLock(name: string, token: Buffer): Promise<boolean> {
+    const { UpdateCommand } = await lib();
+    try {
+      await (await this.client()).send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: this.k(name) },
+          UpdateExpression: "REMOVE lockToken, lockUntilMs",
+          ConditionExpression: "lockToken = :t AND lockUntilMs > :now",
+          ExpressionAttributeValues: { ":t": toAttribute(token), ":now": this.now() },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async renewLock(name: string, token: Buffer, ttlMs: number): Promise<boolean> {
+    const { UpdateCommand } = await lib();
+    const now = this.now();
+    try {
+      await (await this.client()).send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: this.k(name) },
+          UpdateExpression: "SET lockUntilMs = :until",
+          ConditionExpression: "lockToken = :t AND lockUntilMs > :now",
+          ExpressionAttributeValues: { ":t": toAttribute(token), ":now": now, ":until": now + ttlMs },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw err;
+    }
+  }
+
   async ping(): Promise<void> {
-    await this.getItem("__ping", [PK]);
+    await this.getItem("__cp:ping", [PK]);
   }
 
   async close(): Promise<void> {}

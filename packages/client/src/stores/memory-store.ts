@@ -3,7 +3,7 @@
  * Volatile (a cold start empties it); used for tests, local development and per-instance caching.
  */
 import { EventEmitter } from "node:events";
-import type { CacheStore, StoreEntry } from "./cache-store.js";
+import { type CacheStore, FENCE_TTL_MS, type StoreEntry } from "./cache-store.js";
 
 interface Entry {
   value: Buffer;
@@ -128,6 +128,7 @@ export class MemoryStore implements CacheStore {
       : Math.max(0, entry.expiresAt - this.now());
   }
 
+  /** Deletes every key of this keyspace (in process; CacheService.clear() uses generations). */
   async clear(): Promise<number> {
     const prefix = `${this.keyspace}:`;
     let count = 0;
@@ -138,7 +139,7 @@ export class MemoryStore implements CacheStore {
     return count;
   }
 
-  async setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  async setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     const fullKey = this.k(key);
     if (this.live(fullKey, false)) return false;
     this.put(fullKey, value, ttlMs);
@@ -158,6 +159,35 @@ export class MemoryStore implements CacheStore {
     if (!entry?.value.equals(expected)) return false;
     entry.expiresAt = this.now() + ttlMs;
     return true;
+  }
+
+  async compareAndSet(key: string, expected: Buffer, value: Buffer, ttlMs: number): Promise<boolean> {
+    const fullKey = this.k(key);
+    const entry = this.live(fullKey, false);
+    if (!entry?.value.equals(expected)) return false;
+    this.put(fullKey, value, ttlMs);
+    return true;
+  }
+
+  /** Same rules as the Redis function (see `@cacheplane/core/server-scripts` lockAcquire). */
+  async acquireLock(name: string, token: Buffer, ttlMs: number): Promise<number | undefined> {
+    const fullKey = this.k(name);
+    if (this.live(fullKey, false)) return undefined;
+    const fenceKey = `${fullKey}:fence`;
+    const previous = Number(this.live(fenceKey, false)?.value.toString("latin1"));
+    let fence = Math.floor(this.now());
+    if (Number.isFinite(previous) && previous + 1 > fence) fence = previous + 1;
+    this.put(fenceKey, Buffer.from(String(fence), "latin1"), FENCE_TTL_MS);
+    this.put(fullKey, token, ttlMs);
+    return fence;
+  }
+
+  releaseLock(name: string, token: Buffer): Promise<boolean> {
+    return this.compareAndDelete(name, token);
+  }
+
+  renewLock(name: string, token: Buffer, ttlMs: number): Promise<boolean> {
+    return this.compareAndExpire(name, token, ttlMs);
   }
 
   async ping(): Promise<void> {}

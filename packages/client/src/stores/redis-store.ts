@@ -1,16 +1,24 @@
 /**
  * Redis / Valkey store (standalone or cluster) over ioredis. Keys are `<keyspace>:<key>`; batches
- * use MGET / pipelines, grouped by hash slot in cluster mode so no call raises CROSSSLOT; `clear`
- * SCANs `<keyspace>:*` on every master (never KEYS).
+ * use MGET / pipelines, grouped by hash slot in cluster mode so no call raises CROSSSLOT. Nothing
+ * walks the keyspace (no SCAN, KEYS or DBSIZE: service users are not granted them); CacheService
+ * clears with generations. Atomic operations (locks with fencing tokens, compare-and-set) are the
+ * platform's server scripts (FCALL), each on keys of one slot.
  */
 
-import { compareAndDeleteScript, compareAndExpireScript } from "@cacheplane/core/server-scripts";
-import type { Cluster, Redis } from "ioredis";
+import {
+  compareAndDeleteScript,
+  compareAndExpireScript,
+  compareAndSetScript,
+  lockAcquireScript,
+} from "@cacheplane/core/server-scripts";
+import type { Cluster } from "ioredis";
 import { CacheConfigError } from "../errors.js";
-import { groupBySlot } from "../key-slot.js";
+import { FENCE_SUFFIX } from "../internal-keys.js";
+import { groupBySlot, keySlot } from "../key-slot.js";
 import { type RedisClient, type RedisConnection, waitReady } from "../redis-connection.js";
 import { runServerScript, type ServerScript } from "../server-scripts.js";
-import type { CacheStore, StoreEntry } from "./cache-store.js";
+import { type CacheStore, FENCE_TTL_MS, type StoreEntry } from "./cache-store.js";
 
 export interface RedisStoreOptions {
   /** A connection built from a secret (what createCache uses). */
@@ -21,8 +29,6 @@ export interface RedisStoreOptions {
   keyspace?: string;
   /** Close `client` on `close()`. Default false. */
   ownsClient?: boolean;
-  /** Keys per SCAN step and per UNLINK batch in `clear`. Default 500. */
-  scanCount?: number;
   /** With `client`: the longest a call waits for the client to become ready. Default 2000 ms. */
   readyTimeoutMs?: number;
 }
@@ -40,7 +46,6 @@ export class RedisStore implements CacheStore {
   private readonly client: RedisClient | undefined;
   private readonly keyspaceOverride: string | undefined;
   private readonly ownsClient: boolean;
-  private readonly scanCount: number;
   private readonly readyTimeoutMs: number;
   /** `<keyspace>:` for the keyspace it was built from (the keyspace is known after the first connect). */
   private prefixValue = "";
@@ -62,7 +67,6 @@ export class RedisStore implements CacheStore {
     this.client = options.client;
     this.keyspaceOverride = options.keyspace;
     this.ownsClient = options.ownsClient ?? false;
-    this.scanCount = options.scanCount ?? 500;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 2000;
   }
 
@@ -73,12 +77,33 @@ export class RedisStore implements CacheStore {
   /** A ready client and the key prefix. */
   async acquire(): Promise<{ client: RedisClient; prefix: string }> {
     if (this.client) {
+      this.watch(this.client);
       await waitReady(this.client, this.readyTimeoutMs);
       return { client: this.client, prefix: `${this.keyspaceOverride}:` };
     }
     const connection = this.connection as RedisConnection;
-    const client = await connection.acquire();
+    const client = await connection.acquire((c) => this.watch(c));
     return { client, prefix: `${this.keyspace}:` };
+  }
+
+  private readonly reconnectListeners = new Set<() => void>();
+  private readonly watched = new WeakSet<RedisClient>();
+
+  /**
+   * Reports the client's "ready" events to `onReconnect` listeners. Attached on the slow path only
+   * (acquire: a client that is not ready), which is where a reconnect is waited for.
+   */
+  private watch(client: RedisClient): void {
+    if (this.reconnectListeners.size === 0 || this.watched.has(client)) return;
+    this.watched.add(client);
+    client.on("ready", () => {
+      for (const listener of this.reconnectListeners) listener();
+    });
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** A dedicated subscriber connection (pub/sub). */
@@ -136,13 +161,33 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  /** Runs a one-key server script (FCALL of the platform library, or EVALSHA). `key` is unprefixed. */
-  runScript(script: ServerScript, key: string, args: (string | number | Buffer)[]): Promise<unknown> {
+  /**
+   * Runs a server script (FCALL of the platform library, or EVALSHA) on `key` (unprefixed) and
+   * `extraKeys` (unprefixed; in cluster mode they must share `key`'s slot).
+   */
+  runScript(
+    script: ServerScript,
+    key: string,
+    args: (string | number | Buffer)[],
+    extraKeys?: readonly string[],
+  ): Promise<unknown> {
+    const keysOf = (prefix: string) =>
+      extraKeys === undefined ? [prefix + key] : [prefix + key, ...extraKeys.map((k) => prefix + k)];
     const client = this.readyNow();
     if (client === undefined) {
-      return this.withAcquired((c, prefix) => runServerScript(c, script, [prefix + key], args));
+      return this.withAcquired((c, prefix) => runServerScript(c, script, keysOf(prefix), args));
     }
-    return runServerScript(client, script, [this.prefix() + key], args).catch(this.commandFailed);
+    return runServerScript(client, script, keysOf(this.prefix()), args).catch(this.commandFailed);
+  }
+
+  /**
+   * In cluster mode: the master node (`host:port`) serving the key's slot, as the cluster client
+   * currently knows it (MOVED and failovers update it). `""` on standalone Redis.
+   */
+  failureDomain(key: string): string {
+    const client = this.client ?? this.connection?.readyClient();
+    if (client === undefined || !isCluster(client)) return "";
+    return client.slots[keySlot(this.prefix() + key)]?.[0] ?? "";
   }
 
   async connect(): Promise<void> {
@@ -246,41 +291,12 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  clear(): Promise<number> {
-    return this.with(async (client, prefix) => {
-      const nodes: Redis[] = isCluster(client) ? client.nodes("master") : [client];
-      const counts = await Promise.all(nodes.map((node) => this.clearNode(node, prefix, isCluster(client))));
-      return counts.reduce((a, b) => a + b, 0);
-    });
-  }
-
-  private async clearNode(node: Redis, prefix: string, cluster: boolean): Promise<number> {
-    let cursor = "0";
-    let deleted = 0;
-    do {
-      const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", this.scanCount);
-      cursor = next;
-      if (keys.length === 0) continue;
-      if (!cluster) {
-        deleted += await node.unlink(...keys);
-        continue;
-      }
-      // One UNLINK per slot: keys of one node can still span slots (CROSSSLOT otherwise).
-      const pipeline = node.pipeline();
-      for (const indexes of groupBySlot(keys).values())
-        pipeline.unlink(...indexes.map((i) => keys[i] as string));
-      const results = (await pipeline.exec()) ?? [];
-      for (const [err, count] of results) {
-        if (err) throw err;
-        deleted += Number(count);
-      }
-    } while (cursor !== "0");
-    return deleted;
-  }
-
-  setIfAbsent(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+  setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     return this.with(
-      async (client, prefix) => (await client.set(prefix + key, value, "PX", ttlMs, "NX")) === "OK",
+      async (client, prefix) =>
+        (ttlMs === undefined
+          ? await client.set(prefix + key, value, "NX")
+          : await client.set(prefix + key, value, "PX", ttlMs, "NX")) === "OK",
     );
   }
 
@@ -290,6 +306,31 @@ export class RedisStore implements CacheStore {
 
   async compareAndExpire(key: string, expected: Buffer, ttlMs: number): Promise<boolean> {
     return Number(await this.runScript(compareAndExpireScript, key, [expected, ttlMs])) === 1;
+  }
+
+  async compareAndSet(key: string, expected: Buffer, value: Buffer, ttlMs: number): Promise<boolean> {
+    return Number(await this.runScript(compareAndSetScript, key, [expected, value, ttlMs])) === 1;
+  }
+
+  /** `name` ends with its `{hash tag}`, so `<name>:fence` is in the same slot. */
+  async acquireLock(name: string, token: Buffer, ttlMs: number): Promise<number | undefined> {
+    const fence = Number(
+      await this.runScript(
+        lockAcquireScript,
+        name,
+        [token, ttlMs, Date.now(), FENCE_TTL_MS],
+        [name + FENCE_SUFFIX],
+      ),
+    );
+    return fence > 0 ? fence : undefined;
+  }
+
+  releaseLock(name: string, token: Buffer): Promise<boolean> {
+    return this.compareAndDelete(name, token);
+  }
+
+  renewLock(name: string, token: Buffer, ttlMs: number): Promise<boolean> {
+    return this.compareAndExpire(name, token, ttlMs);
   }
 
   ping(): Promise<void> {

@@ -17,18 +17,9 @@ export const RELAXED = { commandTimeoutMs: 10_000, connectTimeoutMs: 10_000, bre
  * The rules the platform provisions for a read-write service (core's `buildAccessString`, so INFO,
  * KEYS, SCAN and FLUSHALL are denied as in production), for `ACL SETUSER`. `pattern` replaces the
  * `<keyspace>:*` key and channel patterns when a test needs another one.
- *
- * TEMPORARY (issue 8 item 3): the presets deny SCAN (it lists every tenant's key names), but
- * `CacheService.clear()` still walks the keyspace with SCAN until clearing moves to versioned
- * namespaces. Until then these test users get `+scan` back (explicitly, after the safety tail), so the
- * client's clear() tests keep running; remove it together with the SCAN-based clear().
  */
 export function serviceUserRules(keyspace: string, password: string, pattern = `${keyspace}:*`): string[] {
-  const rules = buildAccessString({
-    keyspace,
-    access: { preset: "read-write", commands: ["+scan"] },
-    allowDangerous: true,
-  })
+  const rules = buildAccessString({ keyspace, access: "read-write" })
     .split(" ")
     .map((rule) =>
       rule === `~${keyspace}:*` ? `~${pattern}` : rule === `&${keyspace}:*` ? `&${pattern}` : rule,

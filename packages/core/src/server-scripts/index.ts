@@ -3,8 +3,9 @@
  * from them. Imported by the client (to call them) and by the provisioner (to load them); no zod,
  * so the client's Lambda bundle stays small.
  */
-import { compareAndDeleteScript, compareAndExpireScript } from "./compare.js";
+import { compareAndDeleteScript, compareAndExpireScript, compareAndSetScript } from "./compare.js";
 import { buildScriptLibrary, type ScriptLibrary, type ServerScript } from "./define.js";
+import { lockAcquireScript } from "./lock.js";
 import {
   fixedWindowScript,
   slidingWindowCounterScript,
@@ -16,7 +17,9 @@ export { buildScriptLibrary, defineServerScript, type ScriptLibrary, type Server
 export {
   compareAndDeleteScript,
   compareAndExpireScript,
+  compareAndSetScript,
   fixedWindowScript,
+  lockAcquireScript,
   slidingWindowCounterScript,
   slidingWindowScript,
   tokenBucketScript,
@@ -30,6 +33,8 @@ export const SERVER_SCRIPTS: readonly ServerScript[] = Object.freeze([
   slidingWindowScript,
   slidingWindowCounterScript,
   tokenBucketScript,
+  compareAndSetScript,
+  lockAcquireScript,
 ]);
 
 let library: ScriptLibrary | undefined;
