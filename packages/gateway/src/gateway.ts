@@ -30,9 +30,11 @@ import { toGatewayError } from "./redis-errors.js";
 import { errorJson, type ResponseEncoding, resultJson } from "./reply-encoding.js";
 import { readBody } from "./request-body.js";
 import { parseJsonCommand, parseJsonCommands, pathCommand, type Route, routeOf } from "./request-parsing.js";
+import { resp2Error, resp2Reply } from "./resp2-encoding.js";
 import { ScriptCompat } from "./script-compat.js";
 import type { GatewayService } from "./services.js";
 import { SubscriptionHub } from "./subscriptions.js";
+import { SYNC_TOKEN_HEADER, SyncTokenClock } from "./sync-token.js";
 import { type TokenIdentity, TokenVerifier } from "./token-verifier.js";
 
 /** A running gateway. */
@@ -68,6 +70,8 @@ interface RequestLog {
   service?: string;
   tokenKind?: string;
   commands?: string[];
+  /** The answer is RESP2 bytes (`Upstash-Response-Format: resp2`), errors included. */
+  resp2?: boolean;
 }
 
 /** The handler core of a gateway: one request in, one answer out (errors included). */
@@ -93,16 +97,38 @@ function commandName(args: readonly CommandArg[]): string {
   return COMMAND_NAME.test(name) ? name.toLowerCase() : "(invalid)";
 }
 
-function responseEncoding(request: GatewayRequest): ResponseEncoding {
+/**
+ * How strings are encoded in JSON answers, and whether the answer is RESP2 bytes instead
+ * (`Upstash-Response-Format: resp2`, not with base64, as on Upstash). Notes RESP2 in `info`, so that
+ * errors are answered in RESP2 too.
+ */
+function responseEncoding(request: GatewayRequest, info: RequestLog): ResponseEncoding {
+  const base64 = request.header("upstash-encoding")?.toLowerCase() === "base64";
   const format = request.header("upstash-response-format");
-  if (format !== null && format.toLowerCase() !== "json") {
-    throw badRequest(
-      format.toLowerCase() === "resp2"
-        ? "Upstash-Response-Format resp2 is not supported by this gateway; use json"
-        : "Upstash-Response-Format must be json",
-    );
+  if (format !== null) {
+    const lowered = format.trim().toLowerCase();
+    info.resp2 = false; // until the format is known to be valid, errors are JSON
+    if (lowered === "resp2") {
+      if (base64)
+        throw badRequest("Upstash-Encoding base64 cannot be combined with Upstash-Response-Format resp2");
+      info.resp2 = true;
+    } else if (lowered !== "json") {
+      throw badRequest("Upstash-Response-Format must be json or resp2");
+    }
   }
-  return request.header("upstash-encoding")?.toLowerCase() === "base64" ? "base64" : "utf8";
+  return base64 ? "base64" : "utf8";
+}
+
+function respResponse(status: number, body: Buffer, head = false): GatewayResponse {
+  return {
+    status,
+    headers: {
+      "cache-control": "no-store",
+      "content-type": "application/octet-stream",
+      "x-content-type-options": "nosniff",
+    },
+    body: head ? null : body,
+  };
 }
 
 /** Text of JSON responses built here, so the Node adapter can write it without reading a stream. */
@@ -169,6 +195,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const redactor = new Redactor();
   const verifier = new TokenVerifier(options.tokens, options.now);
   const states = new Map<string, ServiceState>();
+  const syncTokens = new SyncTokenClock();
   let closed = false;
 
   const log = (entry: GatewayLogEntry) => {
@@ -247,7 +274,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     info: RequestLog,
   ): Promise<GatewayResponse> {
     const head = method === "HEAD";
-    const encoding = responseEncoding(request);
+    const encoding = responseEncoding(request, info);
     const deadline = Date.now() + timeoutMs;
     const { connection, scripts } = state;
 
@@ -296,6 +323,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       );
       if (denied) throw denied;
       const reply = await connection.call(scripts.adapt(args), deadline).catch(state.callFailed);
+      if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
       return jsonResponse(200, resultJson(reply, encoding), head);
     }
 
@@ -306,6 +334,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const verdicts = commands.map((args) => checkCommand(args, context));
 
     if (route.type === "multi-exec") {
+      info.resp2 = false; // transactions answer in JSON, as on Upstash
       const firstDenied = verdicts.findIndex((v) => v !== undefined);
       if (firstDenied >= 0) {
         const verdict = verdicts[firstDenied]!;
@@ -327,6 +356,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     const allowed = commands.filter((_, i) => verdicts[i] === undefined).map((c) => scripts.adapt(c));
     const outcomes = allowed.length > 0 ? await redis(connection.pipeline(allowed, deadline)) : [];
     let next = 0;
+    if (info.resp2) {
+      const parts = verdicts.map((verdict, i) => {
+        if (verdict) return resp2Error(verdict.message);
+        const outcome = outcomes[next++]!;
+        return "error" in outcome
+          ? resp2Error(outcome.error.message)
+          : resp2Reply(outcome.reply, commands[i]!);
+      });
+      return respResponse(200, Buffer.concat(parts), head);
+    }
     const items = verdicts.map((verdict) => outcomeJson(verdict ?? outcomes[next++]!, encoding));
     return jsonResponse(200, `[${items.join(",")}]`, head);
   }
@@ -398,11 +437,21 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       let text = redactor.redact(failure.message);
       if (token && token.length >= 8) text = text.split(token).join("***");
-      response = jsonResponse(failure.status, errorJson(text), method === "HEAD");
+      // A request refused before its format was read (401, 405, ...) still gets the format it asked for.
+      const resp2 =
+        info.resp2 ??
+        (request.header("upstash-response-format")?.trim().toLowerCase() === "resp2" &&
+          request.header("upstash-encoding")?.toLowerCase() !== "base64");
+      response = resp2
+        ? respResponse(failure.status, resp2Error(text), method === "HEAD")
+        : jsonResponse(failure.status, errorJson(text), method === "HEAD");
       if (failure.status === 401) response.headers["www-authenticate"] = 'Bearer realm="cacheplane"';
       if (failure.status === 503) response.headers["retry-after"] = String(RETRY_AFTER_SECONDS);
       message ??= failure.status >= 500 ? text : undefined;
     }
+    // Read-your-writes (see sync-token.ts): only for clients that send the header.
+    const sync = request.header(SYNC_TOKEN_HEADER);
+    if (sync !== null) response.headers[SYNC_TOKEN_HEADER] = syncTokens.next(sync);
     applyCors(response.headers, options.cors, request.header("origin"));
     const status = response.status;
     const level = status >= 500 && status !== 503 ? "error" : status >= 500 ? "warn" : "info";
