@@ -6,8 +6,10 @@
  *
  * Per request: route -> token (constant-time hash check) -> the token's service and kind -> policy
  * (before Redis) -> the service's own Redis connection (its ACL is the final guard) -> Upstash JSON.
- * Keys are passed through unchanged: Upstash clients send full keys (`<keyspace>:...`), and the
- * service's ACL rejects keys outside its keyspace.
+ * With plain tokens keys are passed through unchanged: Upstash clients send full keys
+ * (`<keyspace>:...`), and the service's ACL rejects keys outside its keyspace. Namespaced tokens see
+ * the keyspace as a database of its own (namespaced-execution.ts); that branch is taken once per
+ * request, after the token is known, and costs plain tokens nothing.
  */
 import { type CommandArg, checkCommand, type PolicyContext, patternInKeyspace } from "./command-policy.js";
 import { consoleResponse } from "./console-assets.js";
@@ -23,7 +25,16 @@ import {
   type GatewayLogEntry,
   type GatewayOptions,
 } from "./gateway-options.js";
+import { globMatch } from "./glob-match.js";
 import type { GatewayRequest, GatewayResponse } from "./handler-types.js";
+import { KeyspaceEnumerator } from "./keyspace-enumeration.js";
+import { Namespace } from "./namespace.js";
+import {
+  type NamespacedContext,
+  pipelineNamespaced,
+  prepareTransaction,
+  runNamespaced,
+} from "./namespaced-execution.js";
 import { Redactor } from "./redaction.js";
 import { type CommandOutcome, ServiceConnection } from "./redis-connection.js";
 import { toGatewayError } from "./redis-errors.js";
@@ -57,6 +68,8 @@ const EMPTY_BODY = Buffer.alloc(0);
 
 interface ServiceState {
   service: GatewayService;
+  /** The service's keyspace as a database (namespaced tokens). */
+  namespace: Namespace;
   connection: ServiceConnection;
   hub: SubscriptionHub;
   /** This service's script SHAs (one map per service: one service's EVALs never evict another's). */
@@ -231,7 +244,38 @@ export function createGateway(options: GatewayOptions): Gateway {
       connection.noteFailure(error);
       throw toGatewayError(error, timeoutMs);
     };
-    states.set(service.name, { service, connection, hub, scripts: new ScriptCompat(), callFailed });
+    states.set(service.name, {
+      service,
+      namespace: new Namespace(service.keyspace),
+      connection,
+      hub,
+      scripts: new ScriptCompat(),
+      callFailed,
+    });
+  }
+
+  // The platform's scanner identity: SCAN only, always with MATCH <keyspace>:* (namespaced tokens).
+  let scannerConnection: ServiceConnection | undefined;
+  let enumerator: KeyspaceEnumerator | undefined;
+  if (options.scanner) {
+    const scanner = options.scanner;
+    redactor.add(scanner.secret.password, scanner.secret.previousPassword);
+    scannerConnection = new ServiceConnection(
+      {
+        name: "(scanner)",
+        keyspace: "",
+        sharedKeyspaces: [],
+        secret: scanner.secret,
+        ...(scanner.reloadSecret ? { reloadSecret: scanner.reloadSecret } : {}),
+      },
+      {
+        timeoutMs,
+        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.redisOptions ? { redisOptions: options.redisOptions } : {}),
+      },
+      (error) => log({ level: "warn", event: "redis", service: "(scanner)", message: error.message }),
+    );
+    enumerator = new KeyspaceEnumerator(scannerConnection, timeoutMs);
   }
 
   const redisFailure = (error: unknown): never => {
@@ -251,8 +295,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     const downgrade = request.header(READ_ONLY_HEADER);
     const kind = downgrade !== null && /^(1|true|yes)$/i.test(downgrade.trim()) ? "read-only" : identity.kind;
     info.service = identity.service;
-    info.tokenKind = kind;
-    return [kind === identity.kind ? identity : { service: identity.service, kind }, state];
+    info.tokenKind = identity.namespaced ? `${kind} namespaced` : kind;
+    if (kind === identity.kind) return [identity, state];
+    return [
+      identity.namespaced
+        ? { service: identity.service, kind, namespaced: true }
+        : { service: identity.service, kind },
+      state,
+    ];
   }
 
   /** The policy context; waits for the connection and its command table only when not ready yet. */
@@ -263,6 +313,118 @@ export function createGateway(options: GatewayOptions): Gateway {
   ): Promise<PolicyContext> {
     const table = state.connection.readyTable() ?? (await redis(state.connection.commandTable(deadline)));
     return { service: state.service, kind, table };
+  }
+
+  /** The body of a command route, parsed (a 4xx for a malformed one, before Redis is asked). */
+  async function commandsOf(
+    route: Exclude<Route, { type: "subscribe" | "console" }>,
+    request: GatewayRequest,
+    method: string,
+  ): Promise<CommandArg[][]> {
+    const writes = method === "POST" || method === "PUT";
+    let body = writes ? request.body(maxBodyBytes) : EMPTY_BODY;
+    if (!Buffer.isBuffer(body)) body = await body;
+    if (route.type === "command") {
+      if (!writes)
+        throw badRequest('send a command: POST a JSON array such as ["GET", "key"], or GET /get/<key>');
+      return [parseJsonCommand(body)];
+    }
+    if (route.type === "path-command") {
+      const { url } = request;
+      return [pathCommand(route.segments, body, url.search === "" ? undefined : url.searchParams)];
+    }
+    if (!writes) throw badRequest(`POST a JSON array of commands to /${route.type}`);
+    return parseJsonCommands(body, maxPipeline);
+  }
+
+  /** A request of a namespaced token: the keyspace seen as a database (namespaced-execution.ts). */
+  async function executeNamespaced(
+    route: Route,
+    request: GatewayRequest,
+    method: string,
+    identity: TokenIdentity,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    deadline: number,
+  ): Promise<GatewayResponse> {
+    const head = method === "HEAD";
+    const ns = state.namespace;
+    if (route.type === "subscribe") {
+      if (route.names.some((name) => name.length === 0)) throw badRequest("empty channel or pattern name");
+      info.commands = [route.kind === "channel" ? "subscribe" : "psubscribe"];
+      const display = (name: string) => ns.strip(name);
+      const stream =
+        route.kind === "channel"
+          ? await state.hub.open(
+              "channel",
+              route.names.map((name) => ns.prefix + name),
+              deadline,
+              {
+                shown: route.names,
+                display,
+              },
+            )
+          : await state.hub.open("pattern", [ns.prefix + "*"], deadline, {
+              shown: route.names,
+              display,
+              patterns: route.names.map((pattern) => {
+                // Byte strings: `?` is one byte, as in Redis.
+                const bytes = Buffer.from(pattern, "utf8").toString("latin1");
+                return {
+                  pattern,
+                  matches: (channel: string) => globMatch(bytes, Buffer.from(channel, "utf8").toString("latin1")),
+                };
+              }),
+            });
+      return {
+        status: 200,
+        headers: {
+          "cache-control": "no-cache, no-transform",
+          "content-type": "text/event-stream",
+          "x-accel-buffering": "no",
+          "x-content-type-options": "nosniff",
+        },
+        body: stream,
+      };
+    }
+    if (route.type === "console") throw badRequest("not a command route");
+    const commands = await commandsOf(route, request, method);
+    info.commands = commands.map(commandName);
+    const ctx: NamespacedContext = {
+      policy: await policyContext(state, identity.kind, deadline),
+      namespace: ns,
+      connection: state.connection,
+      scripts: state.scripts,
+      enumerator,
+      deadline,
+      timeoutMs,
+    };
+    if (route.type === "command" || route.type === "path-command") {
+      const args = commands[0]!;
+      const reply = await runNamespaced(args, ctx, state.callFailed);
+      if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
+      return jsonResponse(200, resultJson(reply, encoding), head);
+    }
+    if (route.type === "multi-exec") {
+      info.resp2 = false; // transactions answer in JSON, as on Upstash
+      const prepared = prepareTransaction(commands, ctx);
+      if (prepared instanceof GatewayError) throw prepared;
+      const outcomes = await redis(state.connection.transaction(prepared, deadline));
+      const items = outcomes.map((o, i) =>
+        "error" in o ? errorJson(o.error.message) : resultJson(ns.reply(commands[i]!, o.reply), encoding),
+      );
+      return jsonResponse(200, `[${items.join(",")}]`, head);
+    }
+    const results = await redis(pipelineNamespaced(commands, ctx));
+    if (info.resp2) {
+      const parts = results.map((r, i) => {
+        if (r instanceof GatewayError) return resp2Error(r.message);
+        return "error" in r ? resp2Error(r.error.message) : resp2Reply(r.reply, commands[i]!);
+      });
+      return respResponse(200, Buffer.concat(parts), head);
+    }
+    return jsonResponse(200, `[${results.map((r) => outcomeJson(r, encoding)).join(",")}]`, head);
   }
 
   async function execute(
@@ -276,6 +438,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     const head = method === "HEAD";
     const encoding = responseEncoding(request, info);
     const deadline = Date.now() + timeoutMs;
+    if (identity.namespaced) {
+      return executeNamespaced(route, request, method, identity, state, info, encoding, deadline);
+    }
     const { connection, scripts } = state;
 
     if (route.type === "subscribe") {
@@ -484,7 +649,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close(): Promise<void> {
       closed = true;
       for (const state of states.values()) state.hub.close();
-      await Promise.allSettled([...states.values()].map((s) => s.connection.close()));
+      await Promise.allSettled([
+        ...[...states.values()].map((s) => s.connection.close()),
+        ...(scannerConnection ? [scannerConnection.close()] : []),
+      ]);
     },
   };
   handlers.set(gateway, respond);
