@@ -373,7 +373,8 @@ export function createGateway(options: GatewayOptions): Gateway {
                 const bytes = Buffer.from(pattern, "utf8").toString("latin1");
                 return {
                   pattern,
-                  matches: (channel: string) => globMatch(bytes, Buffer.from(channel, "utf8").toString("latin1")),
+                  matches: (channel: string) =>
+                    globMatch(bytes, Buffer.from(channel, "utf8").toString("latin1")),
                 };
               }),
             });
