@@ -54,6 +54,8 @@ interface ScanOptions {
   match?: CommandArg;
   count: number;
   type?: CommandArg;
+  /** Upstash's `WITHTYPE`: answer `[key, type, key, type, ...]` (types read as the service's user). */
+  withType?: boolean;
 }
 
 function parseScan(args: readonly CommandArg[]): ScanOptions {
@@ -63,6 +65,11 @@ function parseScan(args: readonly CommandArg[]): ScanOptions {
   const options: ScanOptions = { cursor: BigInt(cursorText), count: 10 };
   for (let i = 2; i < args.length; i += 2) {
     const option = text(args[i]).toLowerCase();
+    if (option === "withtype") {
+      options.withType = true;
+      i--;
+      continue;
+    }
     const value = args[i + 1];
     if (value === undefined) throw badRequest("syntax error");
     if (option === "match") options.match = value;
@@ -119,8 +126,17 @@ export class KeyspaceEnumerator {
     return [next, reply[1].filter((name) => Buffer.isBuffer(name) && ns.owns(name))];
   }
 
-  /** `SCAN cursor [MATCH p] [COUNT n] [TYPE t]` for the keyspace: `[cursor, names without the prefix]`. */
-  async scan(ns: Namespace, args: readonly CommandArg[], deadline: number): Promise<RedisReply> {
+  /**
+   * `SCAN cursor [MATCH p] [COUNT n] [TYPE t] [WITHTYPE]` for the keyspace: `[cursor, names without the
+   * prefix]` (with WITHTYPE, as Upstash answers it: `[cursor, [name, type, ...]]`, the types read with
+   * TYPE through the service's own connection).
+   */
+  async scan(
+    ns: Namespace,
+    args: readonly CommandArg[],
+    service: ServiceConnection,
+    deadline: number,
+  ): Promise<RedisReply> {
     const options = parseScan(args);
     const nodes = await this.masters(deadline);
     const n = BigInt(nodes.length);
@@ -138,7 +154,24 @@ export class KeyspaceEnumerator {
     let cursor: bigint;
     if (next !== 0n) cursor = next * n + BigInt(index);
     else cursor = index + 1 < nodes.length ? BigInt(index + 1) : 0n;
-    return [Buffer.from(cursor.toString()), names.map((name) => ns.strip(name))];
+    const shown = Buffer.from(cursor.toString());
+    if (!options.withType) return [shown, names.map((name) => ns.strip(name))];
+    const types =
+      names.length > 0
+        ? await service.pipeline(
+            names.map((name) => ["TYPE", name]),
+            deadline,
+          )
+        : [];
+    const flat: RedisReply[] = [];
+    names.forEach((name, i) => {
+      const outcome = types[i]!;
+      if ("error" in outcome)
+        throw new GatewayError(/^NOPERM/.test(outcome.error.message) ? 403 : 400, outcome.error.message);
+      const type = Buffer.isBuffer(outcome.reply) ? outcome.reply : Buffer.from(String(outcome.reply));
+      if (type.toString() !== "none") flat.push(ns.strip(name), type); // deleted since the scan
+    });
+    return [shown, flat];
   }
 
   /** Calls `each` with every batch of names (with their prefix) matching `<keyspace>:<pattern>`. */
@@ -228,7 +261,7 @@ export class KeyspaceEnumerator {
       case "keys":
         return this.keys(ns, args, deadline);
       case "scan":
-        return this.scan(ns, args, deadline);
+        return this.scan(ns, args, service, deadline);
       case "dbsize":
         return this.dbsize(ns, args, deadline);
       default:
