@@ -81,6 +81,8 @@ async function assertTokensComplete(secrets: string, context: string): Promise<v
     const tokens = JSON.parse(await readFile(join(secrets, `${service}.token.json`), "utf8")) as {
       readWrite: string;
       readOnly: string;
+      namespacedReadWrite: string;
+      namespacedReadOnly: string;
     };
     for (const [kind, token, namespaced] of [
       ["read-write", tokens.readWrite, false],
