@@ -60,6 +60,8 @@ export interface Gateway {
 
 /** Header that downgrades a token to read-only for one request (AppSync queries use it). */
 export const READ_ONLY_HEADER = "cacheplane-read-only";
+/** Response header of namespaced tokens' answers: the keyspace their names are relative to. */
+export const NAMESPACE_HEADER = "cacheplane-namespace";
 
 const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
@@ -348,7 +350,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     encoding: ResponseEncoding,
     deadline: number,
   ): Promise<GatewayResponse> {
-    const head = method === "HEAD";
     const ns = state.namespace;
     if (route.type === "subscribe") {
       if (route.names.some((name) => name.length === 0)) throw badRequest("empty channel or pattern name");
@@ -390,6 +391,33 @@ export function createGateway(options: GatewayOptions): Gateway {
       };
     }
     if (route.type === "console") throw badRequest("not a command route");
+    const answer = await executeNamespacedCommands(
+      route,
+      request,
+      method,
+      identity,
+      state,
+      info,
+      encoding,
+      deadline,
+    );
+    // Tells the console (and curious clients) that names are relative to this keyspace.
+    answer.headers[NAMESPACE_HEADER] = ns.keyspace;
+    return answer;
+  }
+
+  async function executeNamespacedCommands(
+    route: Exclude<Route, { type: "subscribe" | "console" }>,
+    request: GatewayRequest,
+    method: string,
+    identity: TokenIdentity,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    deadline: number,
+  ): Promise<GatewayResponse> {
+    const head = method === "HEAD";
+    const ns = state.namespace;
     const commands = await commandsOf(route, request, method);
     info.commands = commands.map(commandName);
     const ctx: NamespacedContext = {
