@@ -81,20 +81,29 @@ async function assertTokensComplete(secrets: string, context: string): Promise<v
     const tokens = JSON.parse(await readFile(join(secrets, `${service}.token.json`), "utf8")) as {
       readWrite: string;
       readOnly: string;
+      namespacedReadWrite: string;
+      namespacedReadOnly: string;
     };
-    for (const [kind, token] of [
-      ["read-write", tokens.readWrite],
-      ["read-only", tokens.readOnly],
+    for (const [kind, token, namespaced] of [
+      ["read-write", tokens.readWrite, false],
+      ["read-only", tokens.readOnly, false],
+      ["read-write", tokens.namespacedReadWrite, true],
+      ["read-only", tokens.namespacedReadOnly, true],
     ] as const) {
       assert.ok(
         records.some(
-          (r) => r.service === service && r.kind === kind && r.hash === hashToken(token) && !r.expiresAt,
+          (r) =>
+            r.service === service &&
+            r.kind === kind &&
+            (r.namespaced === true) === namespaced &&
+            r.hash === hashToken(token) &&
+            !r.expiresAt,
         ),
-        `${context}: ${service} ${kind} token is not in the registry`,
+        `${context}: ${service} ${kind}${namespaced ? " namespaced" : ""} token is not in the registry`,
       );
     }
   }
-  assert.equal(records.length, SERVICES.length * 2, `${context}: registry holds exactly the current tokens`);
+  assert.equal(records.length, SERVICES.length * 4, `${context}: registry holds exactly the current tokens`);
   const leftovers = (await readdir(secrets)).filter(
     (name) => /(\.lock|\.break|\.tmp)$/.test(name) && !name.startsWith("."),
   );

@@ -21,7 +21,12 @@ test("apply writes <service>.token.json; gateway serves those tokens as each ser
   assert.equal(applied.code, 0, applied.stderr);
   const tokenFile = join(secrets, "orders-api.token.json");
   const tokens = JSON.parse(await readFile(tokenFile, "utf8")) as Record<string, string>;
-  assert.deepEqual(Object.keys(tokens).sort(), ["readOnly", "readWrite"]);
+  assert.deepEqual(Object.keys(tokens).sort(), [
+    "namespacedReadOnly",
+    "namespacedReadWrite",
+    "readOnly",
+    "readWrite",
+  ]);
   assert.ok(tokens.readWrite!.length >= 32 && tokens.readOnly!.length >= 32);
   assert.notEqual(tokens.readWrite, tokens.readOnly);
   assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);

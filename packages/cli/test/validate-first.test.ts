@@ -120,7 +120,7 @@ test("a corrupt token registry or token file stops apply before the server chang
   assert.equal(tokenFile.code, 1);
   assert.match(
     tokenFile.stderr,
-    /Token file .*catalog\.token\.json must hold \{"readWrite": "\.\.\.", "readOnly": "\.\.\."\}/,
+    /Token file .*catalog\.token\.json must hold \{"readWrite": "\.\.\.", "readOnly": "\.\.\.", "namespacedReadWrite"/,
   );
   await unchanged("malformed token file");
   assert.deepEqual((await readdir(secrets)).sort(), ["catalog.token.json", "gateway-tokens.json"]);

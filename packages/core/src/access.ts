@@ -24,9 +24,14 @@ export type AccessSpec =
       commands: string[];
     };
 
-/** Commands every client needs: connection handling and cluster topology discovery. */
+/**
+ * Commands every client needs: connection handling, cluster topology discovery, and `TIME` (the
+ * server's clock: keyless, reveals nothing about other tenants; Upstash clients and rate limiters
+ * that share one clock across instances call it).
+ */
 const CONNECTION_GRANTS = [
   "+@connection",
+  "+time",
   "+cluster|slots",
   "+cluster|shards",
   "+cluster|nodes",

@@ -16,6 +16,7 @@ import {
   serviceNameProblem,
   userIdFor,
 } from "./naming.js";
+import { SCANNER_NAME, scannerUserId } from "./scanner.js";
 
 export type Engine = "valkey" | "redis";
 export const ENGINES: readonly Engine[] = ["valkey", "redis"];
@@ -66,6 +67,11 @@ const configSchema = z.strictObject({
       cluster: z.boolean().optional(),
     })
     .optional(),
+  /**
+   * Provision the platform's scanner identity (a Redis user that may only SCAN, secret
+   * `cacheplane-scanner`): namespaced gateway tokens need it for KEYS, SCAN, DBSIZE and FLUSHDB.
+   */
+  scanner: z.boolean().optional(),
   services: z.array(serviceSchema),
 });
 
@@ -103,6 +109,8 @@ export interface PlatformConfig {
   userGroupId: string;
   userPrefix: string;
   endpoint?: { host: string; port: number; tls: boolean; cluster: boolean };
+  /** Whether the scanner identity is provisioned (see `scannerIdentity`). */
+  scanner: boolean;
   services: ResolvedService[];
   exports: PlatformExports;
 }
@@ -189,6 +197,11 @@ export function parseConfig(input: unknown): PlatformConfig {
       issues.push({
         path: `${at}.name`,
         message: `"${svc.name}" has no letters or digits to make a Redis user name`,
+      });
+    } else if (svc.name.toLowerCase() === SCANNER_NAME || userId === scannerUserId(userPrefix)) {
+      issues.push({
+        path: `${at}.name`,
+        message: `"${svc.name}" is reserved for the platform's scanner identity (user "${scannerUserId(userPrefix)}"); rename the service`,
       });
     } else if (RESERVED_USER_IDS.has(userId)) {
       issues.push({
@@ -310,7 +323,12 @@ export function parseConfig(input: unknown): PlatformConfig {
     userGroupId: raw.userGroupId ?? normalizeResourceName(`${raw.stage}-${cacheName}-users`),
     userPrefix,
   };
-  const config: PlatformConfig = { ...base, services, exports: platformExports(base) };
+  const config: PlatformConfig = {
+    ...base,
+    scanner: raw.scanner ?? false,
+    services,
+    exports: platformExports(base),
+  };
   if (raw.endpoint) {
     config.endpoint = {
       host: raw.endpoint.host,

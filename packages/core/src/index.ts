@@ -75,6 +75,17 @@ export {
   redactUrl,
 } from "./redaction.js";
 export {
+  isScanner,
+  platformUsers,
+  SCANNER_GRANTS,
+  SCANNER_NAME,
+  type ScannerIdentity,
+  scannerAccessString,
+  scannerForbiddenProbes,
+  scannerIdentity,
+  scannerUserId,
+} from "./scanner.js";
+export {
   buildSecretPayload,
   isAcceptablePassword,
   PASSWORD_ALPHABET,

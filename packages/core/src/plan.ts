@@ -6,6 +6,7 @@
  */
 import { normalizeAccessString } from "./access.js";
 import type { PlatformConfig } from "./config.js";
+import { platformUsers } from "./scanner.js";
 
 /** A user the config declares. */
 export interface DesiredUser {
@@ -228,7 +229,7 @@ export function desiredStateFromConfig(
   } = {},
 ): DesiredState {
   const state: DesiredState = {
-    users: config.services.map((svc) => {
+    users: platformUsers(config).map((svc) => {
       const user: DesiredUser = {
         service: svc.name,
         userId: svc.userId,

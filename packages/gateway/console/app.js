@@ -31,8 +31,13 @@ try {
 historyIndex = history.length;
 tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
 
+/** The keyspace a namespaced token's names are relative to (from the gateway's answers), if any. */
+let namespace;
+
 function showTokenState() {
-  tokenState.textContent = tokenInput.value ? "token set for this tab" : "no token";
+  if (!tokenInput.value) tokenState.textContent = "no token";
+  else if (namespace) tokenState.textContent = `namespaced token: names are inside ${namespace}:`;
+  else tokenState.textContent = "token set for this tab";
 }
 showTokenState();
 
@@ -90,6 +95,8 @@ async function request(path, body) {
   } catch {
     return { error: "could not reach the gateway" };
   }
+  namespace = response.headers.get("cacheplane-namespace") ?? undefined;
+  showTokenState();
   let parsed;
   try {
     parsed = await response.json();
@@ -232,6 +239,7 @@ input.addEventListener("paste", (event) => {
 tokenInput.addEventListener("input", () => {
   if (tokenInput.value) sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
   else sessionStorage.removeItem(TOKEN_KEY);
+  namespace = undefined;
   showTokenState();
 });
 

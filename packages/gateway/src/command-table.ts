@@ -12,6 +12,39 @@ import {
   fallbackNames,
 } from "./command-table-fallback.js";
 
+/** Where a key specification starts looking for keys (Redis 7 `COMMAND` key specs). */
+export type KeySpecBegin =
+  | { type: "index"; index: number }
+  | { type: "keyword"; keyword: string; startfrom: number }
+  | { type: "unknown" };
+
+/** How a key specification finds the keys from where it starts. */
+export type KeySpecFind =
+  | { type: "range"; lastkey: number; keystep: number; limit: number }
+  | { type: "keynum"; keynumidx: number; firstkey: number; keystep: number }
+  | { type: "unknown" };
+
+/** One key specification of a command, as the server's `COMMAND` reply describes it. */
+export interface KeySpec {
+  /** Upper-case flags such as `RO`, `RW`, `INCOMPLETE`, `NOT_KEY`. */
+  flags: ReadonlySet<string>;
+  begin: KeySpecBegin;
+  find: KeySpecFind;
+}
+
+/** Where a command's keys are. */
+export interface KeyLocation {
+  arity: number;
+  /** Legacy first key, last key, step (Redis 6 and later). */
+  first: number;
+  last: number;
+  step: number;
+  /** The `movablekeys` flag: the legacy triple does not find every key. */
+  movable: boolean;
+  /** The key specifications (Redis 7 and later); undefined on older servers. */
+  specs?: readonly KeySpec[];
+}
+
 /** Facts about one command or subcommand (`object|encoding`). */
 export interface CommandInfo {
   /** Lowercase name; subcommands are `parent|sub`. */
@@ -20,6 +53,8 @@ export interface CommandInfo {
   categories: ReadonlySet<string>;
   /** Subcommands by their lowercase name (`encoding`), for container commands. */
   subcommands?: ReadonlyMap<string, CommandInfo>;
+  /** Where the keys are (from the server's table; absent in the static fallback). */
+  keys?: KeyLocation;
 }
 
 /** A command line resolved against the table. */
@@ -42,15 +77,83 @@ function asStringList(value: unknown): string[] {
   return Array.isArray(value) ? value.map(asString).filter((s): s is string => s !== undefined) : [];
 }
 
+function asInteger(value: unknown): number | undefined {
+  const n = typeof value === "number" ? value : Number(asString(value));
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/** A RESP2 map (a flat array of name, value, ...) as an object. */
+function pairs(value: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!Array.isArray(value)) return out;
+  for (let i = 0; i + 1 < value.length; i += 2) {
+    const key = asString(value[i]);
+    if (key !== undefined) out[key.toLowerCase()] = value[i + 1];
+  }
+  return out;
+}
+
+function parseBegin(value: unknown): KeySpecBegin {
+  const outer = pairs(value);
+  const spec = pairs(outer.spec);
+  const type = asString(outer.type);
+  if (type === "index") {
+    const index = asInteger(spec.index);
+    if (index !== undefined) return { type, index };
+  }
+  if (type === "keyword") {
+    const keyword = asString(spec.keyword);
+    const startfrom = asInteger(spec.startfrom);
+    if (keyword !== undefined && startfrom !== undefined) return { type, keyword, startfrom };
+  }
+  return { type: "unknown" };
+}
+
+function parseFind(value: unknown): KeySpecFind {
+  const outer = pairs(value);
+  const spec = pairs(outer.spec);
+  const type = asString(outer.type);
+  if (type === "range") {
+    const [lastkey, keystep, limit] = [spec.lastkey, spec.keystep, spec.limit].map(asInteger);
+    if (lastkey !== undefined && keystep !== undefined && limit !== undefined)
+      return { type, lastkey, keystep, limit };
+  }
+  if (type === "keynum") {
+    const [keynumidx, firstkey, keystep] = [spec.keynumidx, spec.firstkey, spec.keystep].map(asInteger);
+    if (keynumidx !== undefined && firstkey !== undefined && keystep !== undefined)
+      return { type, keynumidx, firstkey, keystep };
+  }
+  return { type: "unknown" };
+}
+
+/** The key specifications of a `COMMAND` entry (index 8), or undefined when the server has none. */
+function parseKeySpecs(value: unknown): KeySpec[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.map((raw) => {
+    const spec = pairs(raw);
+    return {
+      flags: new Set(asStringList(spec.flags).map((f) => f.toUpperCase())),
+      begin: parseBegin(spec.begin_search),
+      find: parseFind(spec.find_keys),
+    };
+  });
+}
+
 function parseEntry(raw: unknown): CommandInfo | undefined {
   if (!Array.isArray(raw)) return undefined;
   const name = asString(raw[0])?.toLowerCase();
   if (!name) return undefined;
+  const flags = new Set(asStringList(raw[2]).map((f) => f.toLowerCase()));
   const info: CommandInfo = {
     name,
-    flags: new Set(asStringList(raw[2]).map((f) => f.toLowerCase())),
+    flags,
     categories: new Set(asStringList(raw[6]).map((c) => c.toLowerCase())),
   };
+  const [arity, first, last, step] = [raw[1], raw[3], raw[4], raw[5]].map(asInteger);
+  if (arity !== undefined && first !== undefined && last !== undefined && step !== undefined) {
+    const specs = parseKeySpecs(raw[8]);
+    info.keys = { arity, first, last, step, movable: flags.has("movablekeys"), ...(specs ? { specs } : {}) };
+  }
   const subs = Array.isArray(raw[9]) ? raw[9] : [];
   if (subs.length > 0) {
     const map = new Map<string, CommandInfo>();

@@ -32,6 +32,9 @@ export function applyCors(
   const allowed = allowedOrigin(cors, origin);
   if (!allowed) return;
   headers["access-control-allow-origin"] = allowed;
+  // Browser clients may read the read-your-writes token (sync-token.ts).
+  if (headers["upstash-sync-token"] !== undefined)
+    headers["access-control-expose-headers"] = "upstash-sync-token";
   if (allowed !== "*") {
     const vary = headers.vary;
     headers.vary = vary === undefined ? "Origin" : `${vary}, Origin`;

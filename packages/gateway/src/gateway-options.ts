@@ -1,5 +1,6 @@
 /** Options of `createGateway`, with their defaults. */
 import type { ConnectionOptions } from "node:tls";
+import type { SecretPayload } from "@cacheplane/core/secret";
 import type { RedisOptions } from "ioredis";
 import type { CorsOptions } from "./cors.js";
 import type { GatewayService } from "./services.js";
@@ -32,6 +33,17 @@ export interface GatewayLogEntry {
   message?: string;
 }
 
+/**
+ * The platform's scanner identity (`<secretsDir>/cacheplane-scanner.json`, provisioned by `cacheplane
+ * apply`): a Redis user that may only SCAN. Namespaced tokens need it for KEYS, SCAN, DBSIZE and
+ * FLUSHDB; the gateway always sends its SCAN with `MATCH <keyspace>:...`.
+ */
+export interface ScannerIdentity {
+  secret: SecretPayload;
+  /** Reads the secret again after an authentication failure (rotation). */
+  reloadSecret?: () => Promise<SecretPayload>;
+}
+
 /** Options of `createGateway`. */
 export interface GatewayOptions {
   /** The services served (see `loadGatewayServices`). Tokens of other services are refused. */
@@ -58,6 +70,8 @@ export interface GatewayOptions {
   logger?: (entry: GatewayLogEntry) => void;
   /** Clock for token expiry, for tests. @default Date.now */
   now?: () => number;
+  /** The scanner identity, for KEYS/SCAN/DBSIZE/FLUSHDB of namespaced tokens. @default none (they are refused) */
+  scanner?: ScannerIdentity;
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000;

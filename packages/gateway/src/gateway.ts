@@ -6,8 +6,10 @@
  *
  * Per request: route -> token (constant-time hash check) -> the token's service and kind -> policy
  * (before Redis) -> the service's own Redis connection (its ACL is the final guard) -> Upstash JSON.
- * Keys are passed through unchanged: Upstash clients send full keys (`<keyspace>:...`), and the
- * service's ACL rejects keys outside its keyspace.
+ * With plain tokens keys are passed through unchanged: Upstash clients send full keys
+ * (`<keyspace>:...`), and the service's ACL rejects keys outside its keyspace. Namespaced tokens see
+ * the keyspace as a database of its own (namespaced-execution.ts); that branch is taken once per
+ * request, after the token is known, and costs plain tokens nothing.
  */
 import { type CommandArg, checkCommand, type PolicyContext, patternInKeyspace } from "./command-policy.js";
 import { consoleResponse } from "./console-assets.js";
@@ -23,16 +25,27 @@ import {
   type GatewayLogEntry,
   type GatewayOptions,
 } from "./gateway-options.js";
+import { globMatch } from "./glob-match.js";
 import type { GatewayRequest, GatewayResponse } from "./handler-types.js";
+import { KeyspaceEnumerator } from "./keyspace-enumeration.js";
+import { Namespace } from "./namespace.js";
+import {
+  type NamespacedContext,
+  pipelineNamespaced,
+  prepareTransaction,
+  runNamespaced,
+} from "./namespaced-execution.js";
 import { Redactor } from "./redaction.js";
 import { type CommandOutcome, ServiceConnection } from "./redis-connection.js";
 import { toGatewayError } from "./redis-errors.js";
 import { errorJson, type ResponseEncoding, resultJson } from "./reply-encoding.js";
 import { readBody } from "./request-body.js";
 import { parseJsonCommand, parseJsonCommands, pathCommand, type Route, routeOf } from "./request-parsing.js";
+import { resp2Error, resp2Reply } from "./resp2-encoding.js";
 import { ScriptCompat } from "./script-compat.js";
 import type { GatewayService } from "./services.js";
 import { SubscriptionHub } from "./subscriptions.js";
+import { SYNC_TOKEN_HEADER, SyncTokenClock } from "./sync-token.js";
 import { type TokenIdentity, TokenVerifier } from "./token-verifier.js";
 
 /** A running gateway. */
@@ -47,6 +60,8 @@ export interface Gateway {
 
 /** Header that downgrades a token to read-only for one request (AppSync queries use it). */
 export const READ_ONLY_HEADER = "cacheplane-read-only";
+/** Response header of namespaced tokens' answers: the keyspace their names are relative to. */
+export const NAMESPACE_HEADER = "cacheplane-namespace";
 
 const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
@@ -55,6 +70,8 @@ const EMPTY_BODY = Buffer.alloc(0);
 
 interface ServiceState {
   service: GatewayService;
+  /** The service's keyspace as a database (namespaced tokens). */
+  namespace: Namespace;
   connection: ServiceConnection;
   hub: SubscriptionHub;
   /** This service's script SHAs (one map per service: one service's EVALs never evict another's). */
@@ -68,6 +85,8 @@ interface RequestLog {
   service?: string;
   tokenKind?: string;
   commands?: string[];
+  /** The answer is RESP2 bytes (`Upstash-Response-Format: resp2`), errors included. */
+  resp2?: boolean;
 }
 
 /** The handler core of a gateway: one request in, one answer out (errors included). */
@@ -93,16 +112,38 @@ function commandName(args: readonly CommandArg[]): string {
   return COMMAND_NAME.test(name) ? name.toLowerCase() : "(invalid)";
 }
 
-function responseEncoding(request: GatewayRequest): ResponseEncoding {
+/**
+ * How strings are encoded in JSON answers, and whether the answer is RESP2 bytes instead
+ * (`Upstash-Response-Format: resp2`, not with base64, as on Upstash). Notes RESP2 in `info`, so that
+ * errors are answered in RESP2 too.
+ */
+function responseEncoding(request: GatewayRequest, info: RequestLog): ResponseEncoding {
+  const base64 = request.header("upstash-encoding")?.toLowerCase() === "base64";
   const format = request.header("upstash-response-format");
-  if (format !== null && format.toLowerCase() !== "json") {
-    throw badRequest(
-      format.toLowerCase() === "resp2"
-        ? "Upstash-Response-Format resp2 is not supported by this gateway; use json"
-        : "Upstash-Response-Format must be json",
-    );
+  if (format !== null) {
+    const lowered = format.trim().toLowerCase();
+    info.resp2 = false; // until the format is known to be valid, errors are JSON
+    if (lowered === "resp2") {
+      if (base64)
+        throw badRequest("Upstash-Encoding base64 cannot be combined with Upstash-Response-Format resp2");
+      info.resp2 = true;
+    } else if (lowered !== "json") {
+      throw badRequest("Upstash-Response-Format must be json or resp2");
+    }
   }
-  return request.header("upstash-encoding")?.toLowerCase() === "base64" ? "base64" : "utf8";
+  return base64 ? "base64" : "utf8";
+}
+
+function respResponse(status: number, body: Buffer, head = false): GatewayResponse {
+  return {
+    status,
+    headers: {
+      "cache-control": "no-store",
+      "content-type": "application/octet-stream",
+      "x-content-type-options": "nosniff",
+    },
+    body: head ? null : body,
+  };
 }
 
 /** Text of JSON responses built here, so the Node adapter can write it without reading a stream. */
@@ -169,6 +210,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const redactor = new Redactor();
   const verifier = new TokenVerifier(options.tokens, options.now);
   const states = new Map<string, ServiceState>();
+  const syncTokens = new SyncTokenClock();
   let closed = false;
 
   const log = (entry: GatewayLogEntry) => {
@@ -204,7 +246,38 @@ export function createGateway(options: GatewayOptions): Gateway {
       connection.noteFailure(error);
       throw toGatewayError(error, timeoutMs);
     };
-    states.set(service.name, { service, connection, hub, scripts: new ScriptCompat(), callFailed });
+    states.set(service.name, {
+      service,
+      namespace: new Namespace(service.keyspace),
+      connection,
+      hub,
+      scripts: new ScriptCompat(),
+      callFailed,
+    });
+  }
+
+  // The platform's scanner identity: SCAN only, always with MATCH <keyspace>:* (namespaced tokens).
+  let scannerConnection: ServiceConnection | undefined;
+  let enumerator: KeyspaceEnumerator | undefined;
+  if (options.scanner) {
+    const scanner = options.scanner;
+    redactor.add(scanner.secret.password, scanner.secret.previousPassword);
+    scannerConnection = new ServiceConnection(
+      {
+        name: "(scanner)",
+        keyspace: "",
+        sharedKeyspaces: [],
+        secret: scanner.secret,
+        ...(scanner.reloadSecret ? { reloadSecret: scanner.reloadSecret } : {}),
+      },
+      {
+        timeoutMs,
+        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.redisOptions ? { redisOptions: options.redisOptions } : {}),
+      },
+      (error) => log({ level: "warn", event: "redis", service: "(scanner)", message: error.message }),
+    );
+    enumerator = new KeyspaceEnumerator(scannerConnection, timeoutMs);
   }
 
   const redisFailure = (error: unknown): never => {
@@ -224,8 +297,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     const downgrade = request.header(READ_ONLY_HEADER);
     const kind = downgrade !== null && /^(1|true|yes)$/i.test(downgrade.trim()) ? "read-only" : identity.kind;
     info.service = identity.service;
-    info.tokenKind = kind;
-    return [kind === identity.kind ? identity : { service: identity.service, kind }, state];
+    info.tokenKind = identity.namespaced ? `${kind} namespaced` : kind;
+    if (kind === identity.kind) return [identity, state];
+    return [
+      identity.namespaced
+        ? { service: identity.service, kind, namespaced: true }
+        : { service: identity.service, kind },
+      state,
+    ];
   }
 
   /** The policy context; waits for the connection and its command table only when not ready yet. */
@@ -238,6 +317,145 @@ export function createGateway(options: GatewayOptions): Gateway {
     return { service: state.service, kind, table };
   }
 
+  /** The body of a command route, parsed (a 4xx for a malformed one, before Redis is asked). */
+  async function commandsOf(
+    route: Exclude<Route, { type: "subscribe" | "console" }>,
+    request: GatewayRequest,
+    method: string,
+  ): Promise<CommandArg[][]> {
+    const writes = method === "POST" || method === "PUT";
+    let body = writes ? request.body(maxBodyBytes) : EMPTY_BODY;
+    if (!Buffer.isBuffer(body)) body = await body;
+    if (route.type === "command") {
+      if (!writes)
+        throw badRequest('send a command: POST a JSON array such as ["GET", "key"], or GET /get/<key>');
+      return [parseJsonCommand(body)];
+    }
+    if (route.type === "path-command") {
+      const { url } = request;
+      return [pathCommand(route.segments, body, url.search === "" ? undefined : url.searchParams)];
+    }
+    if (!writes) throw badRequest(`POST a JSON array of commands to /${route.type}`);
+    return parseJsonCommands(body, maxPipeline);
+  }
+
+  /** A request of a namespaced token: the keyspace seen as a database (namespaced-execution.ts). */
+  async function executeNamespaced(
+    route: Route,
+    request: GatewayRequest,
+    method: string,
+    identity: TokenIdentity,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    deadline: number,
+  ): Promise<GatewayResponse> {
+    const ns = state.namespace;
+    if (route.type === "subscribe") {
+      if (route.names.some((name) => name.length === 0)) throw badRequest("empty channel or pattern name");
+      info.commands = [route.kind === "channel" ? "subscribe" : "psubscribe"];
+      const display = (name: string) => ns.strip(name);
+      const stream =
+        route.kind === "channel"
+          ? await state.hub.open(
+              "channel",
+              route.names.map((name) => ns.prefix + name),
+              deadline,
+              {
+                shown: route.names,
+                display,
+              },
+            )
+          : await state.hub.open("pattern", [ns.prefix + "*"], deadline, {
+              shown: route.names,
+              display,
+              patterns: route.names.map((pattern) => {
+                // Byte strings: `?` is one byte, as in Redis.
+                const bytes = Buffer.from(pattern, "utf8").toString("latin1");
+                return {
+                  pattern,
+                  matches: (channel: string) =>
+                    globMatch(bytes, Buffer.from(channel, "utf8").toString("latin1")),
+                };
+              }),
+            });
+      return {
+        status: 200,
+        headers: {
+          "cache-control": "no-cache, no-transform",
+          "content-type": "text/event-stream",
+          "x-accel-buffering": "no",
+          "x-content-type-options": "nosniff",
+        },
+        body: stream,
+      };
+    }
+    if (route.type === "console") throw badRequest("not a command route");
+    const answer = await executeNamespacedCommands(
+      route,
+      request,
+      method,
+      identity,
+      state,
+      info,
+      encoding,
+      deadline,
+    );
+    // Tells the console (and curious clients) that names are relative to this keyspace.
+    answer.headers[NAMESPACE_HEADER] = ns.keyspace;
+    return answer;
+  }
+
+  async function executeNamespacedCommands(
+    route: Exclude<Route, { type: "subscribe" | "console" }>,
+    request: GatewayRequest,
+    method: string,
+    identity: TokenIdentity,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    deadline: number,
+  ): Promise<GatewayResponse> {
+    const head = method === "HEAD";
+    const ns = state.namespace;
+    const commands = await commandsOf(route, request, method);
+    info.commands = commands.map(commandName);
+    const ctx: NamespacedContext = {
+      policy: await policyContext(state, identity.kind, deadline),
+      namespace: ns,
+      connection: state.connection,
+      scripts: state.scripts,
+      enumerator,
+      deadline,
+      timeoutMs,
+    };
+    if (route.type === "command" || route.type === "path-command") {
+      const args = commands[0]!;
+      const reply = await runNamespaced(args, ctx, state.callFailed);
+      if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
+      return jsonResponse(200, resultJson(reply, encoding), head);
+    }
+    if (route.type === "multi-exec") {
+      info.resp2 = false; // transactions answer in JSON, as on Upstash
+      const prepared = prepareTransaction(commands, ctx);
+      if (prepared instanceof GatewayError) throw prepared;
+      const outcomes = await redis(state.connection.transaction(prepared, deadline));
+      const items = outcomes.map((o, i) =>
+        "error" in o ? errorJson(o.error.message) : resultJson(ns.reply(commands[i]!, o.reply), encoding),
+      );
+      return jsonResponse(200, `[${items.join(",")}]`, head);
+    }
+    const results = await redis(pipelineNamespaced(commands, ctx));
+    if (info.resp2) {
+      const parts = results.map((r, i) => {
+        if (r instanceof GatewayError) return resp2Error(r.message);
+        return "error" in r ? resp2Error(r.error.message) : resp2Reply(r.reply, commands[i]!);
+      });
+      return respResponse(200, Buffer.concat(parts), head);
+    }
+    return jsonResponse(200, `[${results.map((r) => outcomeJson(r, encoding)).join(",")}]`, head);
+  }
+
   async function execute(
     route: Route,
     request: GatewayRequest,
@@ -247,8 +465,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     info: RequestLog,
   ): Promise<GatewayResponse> {
     const head = method === "HEAD";
-    const encoding = responseEncoding(request);
+    const encoding = responseEncoding(request, info);
     const deadline = Date.now() + timeoutMs;
+    if (identity.namespaced) {
+      return executeNamespaced(route, request, method, identity, state, info, encoding, deadline);
+    }
     const { connection, scripts } = state;
 
     if (route.type === "subscribe") {
@@ -296,6 +517,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       );
       if (denied) throw denied;
       const reply = await connection.call(scripts.adapt(args), deadline).catch(state.callFailed);
+      if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
       return jsonResponse(200, resultJson(reply, encoding), head);
     }
 
@@ -306,6 +528,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const verdicts = commands.map((args) => checkCommand(args, context));
 
     if (route.type === "multi-exec") {
+      info.resp2 = false; // transactions answer in JSON, as on Upstash
       const firstDenied = verdicts.findIndex((v) => v !== undefined);
       if (firstDenied >= 0) {
         const verdict = verdicts[firstDenied]!;
@@ -327,6 +550,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     const allowed = commands.filter((_, i) => verdicts[i] === undefined).map((c) => scripts.adapt(c));
     const outcomes = allowed.length > 0 ? await redis(connection.pipeline(allowed, deadline)) : [];
     let next = 0;
+    if (info.resp2) {
+      const parts = verdicts.map((verdict, i) => {
+        if (verdict) return resp2Error(verdict.message);
+        const outcome = outcomes[next++]!;
+        return "error" in outcome
+          ? resp2Error(outcome.error.message)
+          : resp2Reply(outcome.reply, commands[i]!);
+      });
+      return respResponse(200, Buffer.concat(parts), head);
+    }
     const items = verdicts.map((verdict) => outcomeJson(verdict ?? outcomes[next++]!, encoding));
     return jsonResponse(200, `[${items.join(",")}]`, head);
   }
@@ -398,11 +631,21 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       let text = redactor.redact(failure.message);
       if (token && token.length >= 8) text = text.split(token).join("***");
-      response = jsonResponse(failure.status, errorJson(text), method === "HEAD");
+      // A request refused before its format was read (401, 405, ...) still gets the format it asked for.
+      const resp2 =
+        info.resp2 ??
+        (request.header("upstash-response-format")?.trim().toLowerCase() === "resp2" &&
+          request.header("upstash-encoding")?.toLowerCase() !== "base64");
+      response = resp2
+        ? respResponse(failure.status, resp2Error(text), method === "HEAD")
+        : jsonResponse(failure.status, errorJson(text), method === "HEAD");
       if (failure.status === 401) response.headers["www-authenticate"] = 'Bearer realm="cacheplane"';
       if (failure.status === 503) response.headers["retry-after"] = String(RETRY_AFTER_SECONDS);
       message ??= failure.status >= 500 ? text : undefined;
     }
+    // Read-your-writes (see sync-token.ts): only for clients that send the header.
+    const sync = request.header(SYNC_TOKEN_HEADER);
+    if (sync !== null) response.headers[SYNC_TOKEN_HEADER] = syncTokens.next(sync);
     applyCors(response.headers, options.cors, request.header("origin"));
     const status = response.status;
     const level = status >= 500 && status !== 503 ? "error" : status >= 500 ? "warn" : "info";
@@ -435,7 +678,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close(): Promise<void> {
       closed = true;
       for (const state of states.values()) state.hub.close();
-      await Promise.allSettled([...states.values()].map((s) => s.connection.close()));
+      await Promise.allSettled([
+        ...[...states.values()].map((s) => s.connection.close()),
+        ...(scannerConnection ? [scannerConnection.close()] : []),
+      ]);
     },
   };
   handlers.set(gateway, respond);

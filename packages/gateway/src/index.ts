@@ -8,7 +8,7 @@ export {
 export type { CorsOptions } from "./cors.js";
 export { GatewayError, type GatewayStatus } from "./errors.js";
 export { createGateway, type Gateway, READ_ONLY_HEADER } from "./gateway.js";
-export type { GatewayLimits, GatewayLogEntry, GatewayOptions } from "./gateway-options.js";
+export type { GatewayLimits, GatewayLogEntry, GatewayOptions, ScannerIdentity } from "./gateway-options.js";
 export { type LambdaHandlerOptions, type LambdaHttpHandler, toLambdaHandler } from "./lambda-adapter.js";
 export {
   createGatewayNodeServer,
@@ -32,6 +32,7 @@ export {
   type GatewayService,
   type LoadGatewayServicesOptions,
   loadGatewayServices,
+  loadScannerIdentity,
   type RedisTarget,
 } from "./services.js";
 export type { TokenIdentity, TokenSource } from "./token-verifier.js";

@@ -11,7 +11,7 @@ import { bufferedBody, createGateway, type Gateway, gatewayHandler } from "./gat
 import { DEFAULT_MAX_BODY_BYTES, type GatewayOptions } from "./gateway-options.js";
 import type { GatewayRequest, GatewayResponse } from "./handler-types.js";
 import { rememberBody } from "./request-body.js";
-import { loadGatewayServices, type RedisTarget } from "./services.js";
+import { loadGatewayServices, loadScannerIdentity, type RedisTarget } from "./services.js";
 import { ensureServiceTokens, serviceTokenPath, tokenRegistryPath } from "./tokens.js";
 
 /** Options of {@link toNodeListener}. */
@@ -440,6 +440,10 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     ...(target !== undefined ? { target } : {}),
     ...(only !== undefined ? { only } : {}),
   });
+  // The scanner identity (namespaced tokens' KEYS/SCAN/DBSIZE/FLUSHDB), when the platform has one.
+  const scanner =
+    gatewayOptions.scanner ??
+    (await loadScannerIdentity(config, secretsDir, target !== undefined ? { target } : {}));
   const tokenFiles: Record<string, string> = {};
   for (const service of services) {
     if (issueTokens) await ensureServiceTokens(secretsDir, service.name);
@@ -447,6 +451,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   }
   const gateway = createGateway({
     ...gatewayOptions,
+    ...(scanner ? { scanner } : {}),
     services,
     tokens: {
       registryFile: tokenRegistryPath(secretsDir),

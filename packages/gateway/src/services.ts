@@ -10,8 +10,10 @@ import {
   type PlatformConfigInput,
   parseConfig,
   type ResolvedService,
+  SCANNER_NAME,
 } from "@cacheplane/core";
 import { parseSecretPayload, type SecretPayload } from "@cacheplane/core/secret";
+import type { ScannerIdentity } from "./gateway-options.js";
 
 /** One service behind the gateway. */
 export interface GatewayService {
@@ -60,6 +62,7 @@ function isResolved(config: PlatformConfig | PlatformConfigInput): config is Pla
   const services = (config as { services?: unknown }).services;
   return (
     "exports" in config &&
+    "scanner" in config &&
     Array.isArray(services) &&
     services.every((s) => typeof (s as Partial<ResolvedService>).accessString === "string")
   );
@@ -108,6 +111,52 @@ export function serviceSecretPaths(
   return names.map((n) => join(secretsDir, `${n}.json`));
 }
 
+function withTarget(
+  payload: SecretPayload,
+  target: ReturnType<typeof parseRedisTarget> | undefined,
+): SecretPayload {
+  return target
+    ? {
+        ...payload,
+        host: target.host,
+        port: target.port,
+        tls: target.tls ?? payload.tls,
+        ...(target.cluster !== undefined ? { cluster: target.cluster } : {}),
+      }
+    : payload;
+}
+
+/**
+ * The platform's scanner identity from `<secretsDir>/cacheplane-scanner.json` (written by `cacheplane
+ * apply` for a config with `scanner: true`), for namespaced tokens' KEYS, SCAN, DBSIZE and FLUSHDB.
+ * Undefined when the config does not declare it and there is no such file.
+ *
+ * @throws when the config declares `scanner: true` but the secret is missing (unless
+ *   `skipMissingSecrets`), or when the secret is invalid; the message names the file, never a password.
+ */
+export async function loadScannerIdentity(
+  config: PlatformConfig | PlatformConfigInput,
+  secretsDir: string,
+  options: Pick<LoadGatewayServicesOptions, "target" | "skipMissingSecrets"> = {},
+): Promise<ScannerIdentity | undefined> {
+  const platform = isResolved(config) ? config : parseConfig(config);
+  const target = options.target === undefined ? undefined : parseRedisTarget(options.target);
+  const path = join(secretsDir, `${SCANNER_NAME}.json`);
+  const found = await readSecretFile([path]);
+  if (!found) {
+    if (platform.scanner && !options.skipMissingSecrets) {
+      throw new Error(
+        `No Redis secret for the scanner identity (${path}); provision it first (cacheplane apply with scanner: true) or pass skipMissingSecrets`,
+      );
+    }
+    return undefined;
+  }
+  return {
+    secret: withTarget(parseSecretPayload(found.text, path), target),
+    reloadSecret: async () => withTarget(parseSecretPayload(await readFile(path, "utf8"), path), target),
+  };
+}
+
 /**
  * Reads the secret of every enabled service of `config` from `secretsDir` (`<service>.json`, a
  * SecretPayload written by the provisioner) and returns the services for `createGateway`.
@@ -137,25 +186,15 @@ export async function loadGatewayServices(
       missing.push(`${svc.name} (${paths.join(" or ")})`);
       continue;
     }
-    const withTarget = (payload: SecretPayload): SecretPayload =>
-      target
-        ? {
-            ...payload,
-            host: target.host,
-            port: target.port,
-            tls: target.tls ?? payload.tls,
-            ...(target.cluster !== undefined ? { cluster: target.cluster } : {}),
-          }
-        : payload;
     const path = found.path;
     services.push({
       name: svc.name,
       keyspace: svc.keyspace,
       sharedKeyspaces: [...svc.sharedKeyspaces],
-      secret: withTarget(parseSecretPayload(found.text, path)),
+      secret: withTarget(parseSecretPayload(found.text, path), target),
       accessString: svc.accessString,
       scripting: svc.scripting,
-      reloadSecret: async () => withTarget(parseSecretPayload(await readFile(path, "utf8"), path)),
+      reloadSecret: async () => withTarget(parseSecretPayload(await readFile(path, "utf8"), path), target),
     });
   }
   if (missing.length > 0 && !options.skipMissingSecrets) {

@@ -19,9 +19,25 @@ export interface SubscriptionLimits {
   heartbeatMs: number;
 }
 
+/**
+ * How a namespaced stream sees names: Redis names carry the keyspace prefix, the client's do not.
+ * Pattern subscriptions of a namespaced token subscribe to `<keyspace>:*` on Redis (the ACL compares
+ * PSUBSCRIBE patterns literally, so `<keyspace>:news:*` would be refused) and the gateway matches each
+ * message's channel against the client's own patterns, as Redis would.
+ */
+export interface SubscriptionView {
+  /** The names the client asked for (shown in `subscribe,<name>,<n>`). */
+  shown: string[];
+  /** A Redis channel or pattern as the client sees it. */
+  display(name: string): string;
+  /** Namespaced pattern streams: the client's patterns and their matchers. */
+  patterns?: { pattern: string; matches(channel: string): boolean }[];
+}
+
 interface Listener {
   kind: SubscriptionKind;
   names: string[];
+  view?: SubscriptionView;
   send(text: string): void;
   close(): void;
 }
@@ -60,13 +76,34 @@ export class SubscriptionHub {
     this.counts.clear();
     client.on("messageBuffer", (channel: Buffer, message: Buffer) => {
       const ch = channel.toString("utf8");
-      const event = sseEvent(`message,${ch},${message.toString("utf8")}`);
-      for (const l of this.listeners) if (l.kind === "channel" && l.names.includes(ch)) l.send(event);
+      const text = message.toString("utf8");
+      const event = sseEvent(`message,${ch},${text}`);
+      for (const l of this.listeners) {
+        if (l.kind !== "channel" || !l.names.includes(ch)) continue;
+        l.send(l.view ? sseEvent(`message,${l.view.display(ch)},${text}`) : event);
+      }
     });
     client.on("pmessageBuffer", (pattern: Buffer, channel: Buffer, message: Buffer) => {
       const p = pattern.toString("utf8");
-      const event = sseEvent(`pmessage,${p},${channel.toString("utf8")},${message.toString("utf8")}`);
-      for (const l of this.listeners) if (l.kind === "pattern" && l.names.includes(p)) l.send(event);
+      const ch = channel.toString("utf8");
+      const text = message.toString("utf8");
+      const event = sseEvent(`pmessage,${p},${ch},${text}`);
+      for (const l of this.listeners) {
+        if (l.kind !== "pattern" || !l.names.includes(p)) continue;
+        const view = l.view;
+        if (!view) {
+          l.send(event);
+          continue;
+        }
+        const shownChannel = view.display(ch);
+        if (!view.patterns) {
+          l.send(sseEvent(`pmessage,${view.display(p)},${shownChannel},${text}`));
+          continue;
+        }
+        for (const { pattern: own, matches } of view.patterns) {
+          if (matches(shownChannel)) l.send(sseEvent(`pmessage,${own},${shownChannel},${text}`));
+        }
+      }
     });
     client.once("end", () => {
       // The connection was replaced (new secret) or closed: end the streams; clients reconnect.
@@ -121,7 +158,12 @@ export class SubscriptionHub {
    * Subscribes to `names` and returns the SSE body. Rejects with 403 (NOPERM from the ACL), 429 (too
    * many streams) or 503 (Redis unreachable) before any byte is sent.
    */
-  async open(kind: SubscriptionKind, names: string[], deadline: number): Promise<ReadableStream<Uint8Array>> {
+  async open(
+    kind: SubscriptionKind,
+    names: string[],
+    deadline: number,
+    view?: SubscriptionView,
+  ): Promise<ReadableStream<Uint8Array>> {
     if (this.closed) throw unavailable("gateway is closing");
     if (this.listeners.size >= this.limits.maxStreams) {
       throw new GatewayError(
@@ -153,6 +195,7 @@ export class SubscriptionHub {
         listener = {
           kind,
           names,
+          ...(view ? { view } : {}),
           send: (text) => {
             if (open) controller.enqueue(encoder.encode(text));
           },
@@ -164,7 +207,7 @@ export class SubscriptionHub {
           },
         };
         this.listeners.add(listener);
-        names.forEach((name, i) => {
+        (view?.shown ?? names).forEach((name, i) => {
           listener?.send(sseEvent(`${verb},${name},${i + 1}`));
         });
         heartbeat = setInterval(() => listener?.send(": keep-alive\n\n"), this.limits.heartbeatMs);

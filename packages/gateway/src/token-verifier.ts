@@ -28,6 +28,8 @@ export type TokenSource =
 export interface TokenIdentity {
   service: string;
   kind: TokenKind;
+  /** A namespaced token: keys and channels are relative to the service's keyspace. */
+  namespaced?: boolean;
 }
 
 interface Entry {
@@ -63,7 +65,11 @@ function toEntries(records: readonly TokenRecord[]): Entry[] {
     kind: r.kind,
     hash: Buffer.from(r.hash, "hex"),
     expiresAtMs: r.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.expiresAt),
-    identity: Object.freeze({ service: r.service, kind: r.kind }),
+    identity: Object.freeze(
+      r.namespaced
+        ? { service: r.service, kind: r.kind, namespaced: true }
+        : { service: r.service, kind: r.kind },
+    ),
   }));
 }
 

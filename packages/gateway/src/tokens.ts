@@ -1,8 +1,11 @@
 /**
- * Per-service gateway tokens. Each service has a read-write and a read-only token, written for the
- * service's owners to `<secretsDir>/<service>.token.json` as exactly `{"readWrite": "...",
- * "readOnly": "..."}` (mode 0600; scripts rely on this path and shape). The gateway itself only ever
- * reads `<secretsDir>/gateway-tokens.json`, which holds SHA-256 hashes: which service and kind a hash
+ * Per-service gateway tokens. Each service has a read-write and a read-only token, and the same two
+ * in namespaced mode (a virtual database: keys and channels without the keyspace prefix, see
+ * namespace.ts), written for the service's owners to `<secretsDir>/<service>.token.json` as
+ * `{"readWrite": "...", "readOnly": "...", "namespacedReadWrite": "...", "namespacedReadOnly": "..."}`
+ * (mode 0600; scripts rely on this path and on `readWrite`/`readOnly`; a file from before namespaced
+ * tokens gets the two new ones added, keeping the others). The gateway itself only ever reads
+ * `<secretsDir>/gateway-tokens.json`, which holds SHA-256 hashes: which service, kind and mode a hash
  * belongs to, when it was issued, and — for tokens rotated out — until when it stays valid.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -15,16 +18,39 @@ import { writeFileAtomic } from "./file-utils.js";
 /** What a token may do: everything the service's Redis user may, or read commands only. */
 export type TokenKind = "read-write" | "read-only";
 
-/** The two tokens of a service, as written to `<service>.token.json`. */
+/** The tokens of a service, as written to `<service>.token.json`. */
 export interface ServiceTokens {
   readWrite: string;
   readOnly: string;
+  /** Read-write, namespaced: the service sees its keyspace as a whole database (`foo` is `<keyspace>:foo`). */
+  namespacedReadWrite: string;
+  /** Read-only, namespaced. */
+  namespacedReadOnly: string;
+}
+
+/** The fields of a token file, with the kind and mode of each. */
+export const TOKEN_SLOTS: readonly { field: keyof ServiceTokens; kind: TokenKind; namespaced: boolean }[] = [
+  { field: "readWrite", kind: "read-write", namespaced: false },
+  { field: "readOnly", kind: "read-only", namespaced: false },
+  { field: "namespacedReadWrite", kind: "read-write", namespaced: true },
+  { field: "namespacedReadOnly", kind: "read-only", namespaced: true },
+];
+
+function newTokens(): ServiceTokens {
+  return {
+    readWrite: generateToken(),
+    readOnly: generateToken(),
+    namespacedReadWrite: generateToken(),
+    namespacedReadOnly: generateToken(),
+  };
 }
 
 /** One registry entry: the hash of a token, never the token. */
 export interface TokenRecord {
   service: string;
   kind: TokenKind;
+  /** A namespaced token (virtual database); absent for plain tokens. */
+  namespaced?: true;
   /** SHA-256 of the token (UTF-8), lowercase hex. */
   hash: string;
   /** ISO 8601 time the token was issued. */
@@ -105,7 +131,8 @@ function isRecord(value: unknown): value is TokenRecord {
     typeof r.hash === "string" &&
     /^[0-9a-f]{64}$/.test(r.hash) &&
     typeof r.createdAt === "string" &&
-    (r.expiresAt === undefined || typeof r.expiresAt === "string")
+    (r.expiresAt === undefined || typeof r.expiresAt === "string") &&
+    (r.namespaced === undefined || r.namespaced === true)
   );
 }
 
@@ -124,6 +151,7 @@ export function parseTokenRegistry(text: string, source = REGISTRY_FILE): TokenR
   if (!Array.isArray(tokens)) throw new Error(`Token registry ${source} has no "tokens" array`);
   return tokens.filter(isRecord).map((r) => {
     const record: TokenRecord = { service: r.service, kind: r.kind, hash: r.hash, createdAt: r.createdAt };
+    if (r.namespaced === true) record.namespaced = true;
     if (r.expiresAt !== undefined) record.expiresAt = r.expiresAt;
     return record;
   });
@@ -141,7 +169,13 @@ export async function readTokenRegistry(path: string): Promise<TokenRecord[]> {
   return parseTokenRegistry(text, path);
 }
 
-async function readServiceTokenFile(path: string): Promise<ServiceTokens | undefined> {
+/**
+ * The tokens of a token file. A file written before namespaced tokens existed (only `readWrite` and
+ * `readOnly`) comes back with `complete: false` and fresh namespaced tokens, to be written back.
+ */
+async function readServiceTokenFile(
+  path: string,
+): Promise<{ tokens: ServiceTokens; complete: boolean } | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -156,24 +190,49 @@ async function readServiceTokenFile(path: string): Promise<ServiceTokens | undef
     throw new Error(`Token file ${path} is not valid JSON; delete it to issue new tokens`);
   }
   const p = parsed as Partial<Record<string, unknown>> | null;
+  const fresh = newTokens();
+  const hasNamespaced = p?.namespacedReadWrite !== undefined || p?.namespacedReadOnly !== undefined;
+  const tokens: Record<string, unknown> = {
+    readWrite: p?.readWrite,
+    readOnly: p?.readOnly,
+    namespacedReadWrite: hasNamespaced ? p?.namespacedReadWrite : fresh.namespacedReadWrite,
+    namespacedReadOnly: hasNamespaced ? p?.namespacedReadOnly : fresh.namespacedReadOnly,
+  };
+  const values = Object.values(tokens);
   if (
-    typeof p?.readWrite !== "string" ||
-    typeof p.readOnly !== "string" ||
-    p.readWrite.length < 32 ||
-    p.readOnly.length < 32 ||
-    p.readWrite === p.readOnly
+    p === null ||
+    typeof p !== "object" ||
+    !values.every((v) => typeof v === "string" && v.length >= 32) ||
+    new Set(values).size !== values.length
   ) {
     throw new Error(
-      `Token file ${path} must hold {"readWrite": "...", "readOnly": "..."} (two different tokens of 32+ characters); delete it to issue new tokens`,
+      `Token file ${path} must hold {"readWrite": "...", "readOnly": "...", "namespacedReadWrite": "...", "namespacedReadOnly": "..."} (different tokens of 32+ characters; the namespaced two may be missing); delete it to issue new tokens`,
     );
   }
-  return { readWrite: p.readWrite, readOnly: p.readOnly };
+  return { tokens: tokens as unknown as ServiceTokens, complete: hasNamespaced };
 }
 
 const LOCK_OPTIONS = { leftovers: writtenUnderLock };
 
 function serializeTokens(tokens: ServiceTokens): string {
-  return `${JSON.stringify({ readWrite: tokens.readWrite, readOnly: tokens.readOnly }, null, 2)}\n`;
+  const ordered = Object.fromEntries(TOKEN_SLOTS.map((slot) => [slot.field, tokens[slot.field]]));
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+/** The registry key of a token's kind and mode. */
+function slotKey(kind: TokenKind, namespaced: boolean | undefined): string {
+  return namespaced ? `${kind}+namespaced` : kind;
+}
+
+function recordOf(
+  service: string,
+  slot: (typeof TOKEN_SLOTS)[number],
+  token: string,
+  createdAt: string,
+): TokenRecord {
+  const record: TokenRecord = { service, kind: slot.kind, hash: hashToken(token), createdAt };
+  if (slot.namespaced) record.namespaced = true;
+  return record;
 }
 
 function serializeRegistry(records: TokenRecord[]): string {
@@ -196,27 +255,38 @@ function reconcile(
   current: ServiceTokens,
   now: Date,
 ): TokenRecord[] | undefined {
-  const wanted: Record<TokenKind, string> = {
-    "read-write": hashToken(current.readWrite),
-    "read-only": hashToken(current.readOnly),
-  };
+  const wanted = new Map(
+    TOKEN_SLOTS.map((slot) => [slotKey(slot.kind, slot.namespaced), hashToken(current[slot.field])]),
+  );
   const next: TokenRecord[] = [];
   for (const record of records) {
     if (isExpired(record, now)) continue;
     if (record.service === service) {
-      const isCurrent = wanted[record.kind] === record.hash;
+      const isCurrent = wanted.get(slotKey(record.kind, record.namespaced)) === record.hash;
       if (!isCurrent && record.expiresAt === undefined) continue; // superseded by the token file
       if (isCurrent && record.expiresAt !== undefined) {
-        next.push({ service, kind: record.kind, hash: record.hash, createdAt: record.createdAt });
+        const kept: TokenRecord = {
+          service,
+          kind: record.kind,
+          hash: record.hash,
+          createdAt: record.createdAt,
+        };
+        if (record.namespaced) kept.namespaced = true;
+        next.push(kept);
         continue;
       }
     }
     next.push(record);
   }
-  for (const kind of ["read-write", "read-only"] as const) {
-    if (!next.some((r) => r.service === service && r.kind === kind && r.hash === wanted[kind])) {
-      next.push({ service, kind, hash: wanted[kind], createdAt: now.toISOString() });
-    }
+  for (const slot of TOKEN_SLOTS) {
+    const hash = wanted.get(slotKey(slot.kind, slot.namespaced));
+    const present = next.some(
+      (r) =>
+        r.service === service &&
+        slotKey(r.kind, r.namespaced) === slotKey(slot.kind, slot.namespaced) &&
+        r.hash === hash,
+    );
+    if (!present) next.push(recordOf(service, slot, current[slot.field], now.toISOString()));
   }
   const changed = JSON.stringify(next) !== JSON.stringify(records);
   return changed ? next : undefined;
@@ -242,11 +312,11 @@ export async function ensureServiceTokens(
     registryPath,
     async () => {
       const existing = await readServiceTokenFile(tokenPath);
-      const tokens = existing ?? { readWrite: generateToken(), readOnly: generateToken() };
+      const tokens = existing?.tokens ?? newTokens();
       const records = await readTokenRegistry(registryPath);
       const next = reconcile(records, serviceName, tokens, now);
       if (next) await writeFileAtomic(registryPath, serializeRegistry(next));
-      if (existing) await chmod(tokenPath, 0o600);
+      if (existing?.complete) await chmod(tokenPath, 0o600);
       else await writeFileAtomic(tokenPath, serializeTokens(tokens));
       return tokens;
     },
@@ -275,7 +345,7 @@ export async function rotateServiceTokens(
   return withFileLock(
     registryPath,
     async () => {
-      const tokens: ServiceTokens = { readWrite: generateToken(), readOnly: generateToken() };
+      const tokens = newTokens();
       const records = (await readTokenRegistry(registryPath)).filter((r) => !isExpired(r, now));
       const next: TokenRecord[] = records.map((record) => {
         if (record.service !== serviceName) return record;
@@ -283,18 +353,7 @@ export async function rotateServiceTokens(
         return ends > until.getTime() ? { ...record, expiresAt: until.toISOString() } : record;
       });
       const created = now.toISOString();
-      next.push({
-        service: serviceName,
-        kind: "read-write",
-        hash: hashToken(tokens.readWrite),
-        createdAt: created,
-      });
-      next.push({
-        service: serviceName,
-        kind: "read-only",
-        hash: hashToken(tokens.readOnly),
-        createdAt: created,
-      });
+      for (const slot of TOKEN_SLOTS) next.push(recordOf(serviceName, slot, tokens[slot.field], created));
       const live = graceSeconds === 0 ? next.filter((r) => !isExpired(r, now)) : next;
       await writeFileAtomic(registryPath, serializeRegistry(live));
       await writeFileAtomic(tokenPath, serializeTokens(tokens));

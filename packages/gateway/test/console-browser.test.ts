@@ -174,5 +174,26 @@ describe("console in headless Chromium", () => {
     await page.reload();
     assert.equal(await page.inputValue("#token"), token);
     assert.deepEqual(texts(await run("GET a:greeting")), ['"hello world"']);
+    assert.equal(await page.textContent("#token-state"), "token set for this tab");
+  });
+
+  test("a namespaced token: names without the keyspace, and the page says so", async (t) => {
+    if (!executablePath) {
+      if (process.env.CI) assert.fail(INSTALL_HINT);
+      t.skip(INSTALL_HINT);
+      return;
+    }
+    assert.ok(fx);
+    await page.goto(`${fx.url}/console`);
+    await page.fill("#token", fx.tokens.a!.namespacedReadWrite);
+    assert.deepEqual(texts(await run("GET greeting")), ['"hello world"']);
+    assert.equal(await page.textContent("#token-state"), "namespaced token: names are inside a:");
+    assert.deepEqual(texts(await run("SET b:secret mine")), ["OK"]);
+    assert.equal(await fx.direct("b").get("b:secret"), "not yours");
+    assert.equal(await fx.direct("a").get("a:b:secret"), "mine");
+    await page.screenshot({ path: ARTIFACT.pathname.replace("console.png", "console-namespaced.png") });
+    // Back to a plain token: the note goes away.
+    await page.fill("#token", fx.tokens.a!.readWrite);
+    assert.equal(await page.textContent("#token-state"), "token set for this tab");
   });
 });

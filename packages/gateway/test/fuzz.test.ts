@@ -249,8 +249,13 @@ async function check(c: Case, response: Response): Promise<void> {
   assert.ok(!text.includes(secretData), `another service's data leaked: ${where}`);
   for (const secret of fx.secretStrings()) assert.ok(!text.includes(secret), `secret leaked: ${where}`);
   if (response.status >= 400 && c.method !== "HEAD") {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    assert.equal(typeof parsed.error, "string", where);
+    if ((response.headers.get("content-type") ?? "").startsWith("application/octet-stream")) {
+      // Upstash-Response-Format: resp2: errors are RESP2 error lines.
+      assert.match(text, /^-[^\r\n]*\r\n$/, where);
+    } else {
+      const parsed = JSON.parse(text) as { error?: unknown };
+      assert.equal(typeof parsed.error, "string", where);
+    }
   }
 }
 

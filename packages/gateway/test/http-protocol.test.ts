@@ -138,7 +138,7 @@ describe("Upstash REST protocol", () => {
     assert.match(String((unknown.json as { error: string }).error), /^ERR unknown command/);
   });
 
-  test("status codes: 401, 405, 413, resp2", async () => {
+  test("status codes: 401, 405, 413, unknown response format", async () => {
     assert.equal((await get("/get/a:x", {})).status, 401);
     assert.equal((await get("/get/a:x", { authorization: "Basic abc" })).status, 401);
     const del = await fetch(`${fx.url}/get/a:x`, { method: "DELETE", headers: auth });
@@ -162,10 +162,11 @@ describe("Upstash REST protocol", () => {
     const tooMany = await post(fx.url, "/pipeline", many, token);
     assert.equal(tooMany.status, 413);
     assert.match(String((tooMany.json as { error: string }).error), /too many commands: 51 \(limit 50/);
-    const resp2 = await fetch(`${fx.url}/get/a:x`, {
-      headers: { ...auth, "upstash-response-format": "resp2" },
+    const resp3 = await fetch(`${fx.url}/get/a:x`, {
+      headers: { ...auth, "upstash-response-format": "resp3" },
     });
-    assert.equal(resp2.status, 400);
+    assert.equal(resp3.status, 400);
+    assert.deepEqual(await resp3.json(), { error: "ERR Upstash-Response-Format must be json or resp2" });
     const head = await fetch(`${fx.url}/get/a:path`, { method: "HEAD", headers: auth });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), "");

@@ -28,16 +28,20 @@ const T0 = new Date("2030-01-01T00:00:00.000Z");
 const at = (seconds: number) => () => new Date(T0.getTime() + seconds * 1000);
 
 describe("ensureServiceTokens", () => {
-  test("writes <service>.token.json as exactly {readWrite, readOnly} with mode 0600", async () => {
+  test("writes <service>.token.json as exactly {readWrite, readOnly, namespacedReadWrite, namespacedReadOnly} with mode 0600", async () => {
     const tokens = await ensureServiceTokens(dir, "orders", { now: at(0) });
     const path = serviceTokenPath(dir, "orders");
     assert.equal(path, join(dir, "orders.token.json"));
     const parsed = JSON.parse(await readFile(path, "utf8"));
-    assert.deepEqual(Object.keys(parsed), ["readWrite", "readOnly"]);
+    assert.deepEqual(Object.keys(parsed), [
+      "readWrite",
+      "readOnly",
+      "namespacedReadWrite",
+      "namespacedReadOnly",
+    ]);
     assert.deepEqual(parsed, tokens);
-    assert.match(tokens.readWrite, /^[A-Za-z0-9_-]{43}$/);
-    assert.match(tokens.readOnly, /^[A-Za-z0-9_-]{43}$/);
-    assert.notEqual(tokens.readWrite, tokens.readOnly);
+    for (const token of Object.values(tokens)) assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(new Set(Object.values(tokens)).size, 4);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     assert.equal((await stat(tokenRegistryPath(dir))).mode & 0o777, 0o600);
   });
@@ -45,12 +49,17 @@ describe("ensureServiceTokens", () => {
   test("the registry holds hashes only", async () => {
     const tokens = await ensureServiceTokens(dir, "orders");
     const text = await readFile(tokenRegistryPath(dir), "utf8");
-    assert.ok(!text.includes(tokens.readWrite) && !text.includes(tokens.readOnly));
+    for (const token of Object.values(tokens)) assert.ok(!text.includes(token));
     const records = (await readTokenRegistry(tokenRegistryPath(dir))).filter((r) => r.service === "orders");
-    assert.deepEqual(records.map((r) => [r.kind, r.hash]).sort(), [
-      ["read-only", hashToken(tokens.readOnly)],
-      ["read-write", hashToken(tokens.readWrite)],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.kind, r.namespaced === true, r.hash]).sort(),
+      [
+        ["read-only", false, hashToken(tokens.readOnly)],
+        ["read-only", true, hashToken(tokens.namespacedReadOnly)],
+        ["read-write", false, hashToken(tokens.readWrite)],
+        ["read-write", true, hashToken(tokens.namespacedReadWrite)],
+      ].sort(),
+    );
     assert.ok(records.every((r) => r.createdAt === T0.toISOString() && r.expiresAt === undefined));
   });
 
@@ -68,7 +77,7 @@ describe("ensureServiceTokens", () => {
     const again = await Promise.all(names.map((n) => ensureServiceTokens(dir, n)));
     assert.deepEqual(all, again);
     const records = await readTokenRegistry(tokenRegistryPath(dir));
-    for (const name of names) assert.equal(records.filter((r) => r.service === name).length, 2);
+    for (const name of names) assert.equal(records.filter((r) => r.service === name).length, 4);
   });
 
   test("a malformed token file is reported, never replaced, and its content is not echoed", async () => {
@@ -107,9 +116,17 @@ describe("rotateServiceTokens and verification", () => {
 
     const rotated = await rotateServiceTokens(dir, "rot", { graceSeconds: 600, now: () => new Date(clock) });
     assert.equal(rotated.previousValidUntil, new Date(clock + 600_000).toISOString());
-    assert.deepEqual(JSON.parse(await readFile(serviceTokenPath(dir, "rot"), "utf8")), {
-      readWrite: rotated.readWrite,
-      readOnly: rotated.readOnly,
+    const { previousValidUntil: _until, ...rotatedTokens } = rotated;
+    assert.deepEqual(JSON.parse(await readFile(serviceTokenPath(dir, "rot"), "utf8")), rotatedTokens);
+    assert.deepEqual(await verifier.verify(rotated.namespacedReadWrite), {
+      service: "rot",
+      kind: "read-write",
+      namespaced: true,
+    });
+    assert.deepEqual(await verifier.verify(old.namespacedReadOnly), {
+      service: "rot",
+      kind: "read-only",
+      namespaced: true,
     });
     assert.deepEqual(await verifier.verify(rotated.readWrite), { service: "rot", kind: "read-write" });
     assert.deepEqual(await verifier.verify(old.readWrite), { service: "rot", kind: "read-write" });
@@ -122,12 +139,28 @@ describe("rotateServiceTokens and verification", () => {
     assert.ok(await verifier.verify(rotated.readOnly));
 
     // ensure after a rotation keeps the new tokens and prunes the expired ones.
-    assert.deepEqual(await ensureServiceTokens(dir, "rot", { now: () => new Date(clock) }), {
-      readWrite: rotated.readWrite,
-      readOnly: rotated.readOnly,
-    });
+    assert.deepEqual(await ensureServiceTokens(dir, "rot", { now: () => new Date(clock) }), rotatedTokens);
+    assert.equal(await verifier.verify(old.namespacedReadOnly), undefined);
     const records = (await readTokenRegistry(tokenRegistryPath(dir))).filter((r) => r.service === "rot");
-    assert.equal(records.length, 2);
+    assert.equal(records.length, 4);
+  });
+
+  test("a token file from before namespaced tokens keeps its two tokens and gets the namespaced ones", async () => {
+    const legacy = { readWrite: "r".repeat(43), readOnly: "o".repeat(43) };
+    await writeFile(serviceTokenPath(dir, "legacy"), JSON.stringify(legacy), { mode: 0o600 });
+    const verifier = new TokenVerifier({ registryFile: tokenRegistryPath(dir), refreshIntervalMs: 0 });
+    const tokens = await ensureServiceTokens(dir, "legacy");
+    assert.equal(tokens.readWrite, legacy.readWrite);
+    assert.equal(tokens.readOnly, legacy.readOnly);
+    assert.deepEqual(JSON.parse(await readFile(serviceTokenPath(dir, "legacy"), "utf8")), tokens);
+    assert.deepEqual(await verifier.verify(legacy.readWrite), { service: "legacy", kind: "read-write" });
+    assert.deepEqual(await verifier.verify(tokens.namespacedReadWrite), {
+      service: "legacy",
+      kind: "read-write",
+      namespaced: true,
+    });
+    // Idempotent from then on.
+    assert.deepEqual(await ensureServiceTokens(dir, "legacy"), tokens);
   });
 
   test("graceSeconds 0 revokes the previous tokens at once", async () => {

@@ -30,6 +30,10 @@ export interface AttackContext {
   subscribe(kind: "subscribe" | "psubscribe" | "ssubscribe", name: string): Promise<void>;
   /** Starts MONITOR as the attacker (judged). */
   monitor(): Promise<void>;
+  /** Records evidence the attack itself found (e.g. a count that includes other keyspaces). */
+  flag(kind: "breach" | "leak", detail: string): void;
+  /** How many keys the attacker's own keyspace holds (admin count, for namespaced DBSIZE). */
+  ownKeyCount(): Promise<number>;
 }
 
 export interface Attack {
@@ -45,6 +49,12 @@ export interface Attack {
   applies?(ctx: AttackContext): boolean;
   /** Errors that show the attack failed for a reason other than permissions, harmlessly. */
   harmless?: RegExp;
+  /**
+   * `evidence`: with a namespaced token the command is expected to run (on the attacker's own
+   * keyspace: the victim's names are prefixed), so only the evidence judges it (victim data or names
+   * in a reply, canaries changed, what the attack flags). Default: a command that ran is a breach.
+   */
+  namespaced?: "evidence";
   /**
    * When success is an inherent, documented property of a setting, the doc reference; the matrix
    * reports it as `inherent` instead of a breach or leak.
@@ -441,7 +451,10 @@ const ENUMERATION: Attack[] = [
     kind: "breach",
     description: "PUBLISH / SPUBLISH to a victim channel",
     run: async (c) => {
-      await c.exec(["PUBLISH", c.victim.channel, "evil"], "server");
+      const outcomes = await c.exec(["PUBLISH", c.victim.channel, "evil"], "server");
+      for (const o of outcomes)
+        if (c.attacker.namespaced && o.ok && Number(o.value) > 0)
+          c.flag("breach", `PUBLISH reached ${String(o.value)} subscriber(s) of the victim's channel`);
       await c.exec(["SPUBLISH", c.victim.shardChannel, "evil"]);
     },
   },
@@ -704,5 +717,143 @@ const ADMIN: Attack[] = [
   },
 ];
 
+/** Attacks that run (on the attacker's own keyspace) with a namespaced token; the evidence judges them. */
+const EVIDENCE_WITH_NAMESPACE = new Set([
+  ...DATA.map((a) => a.id),
+  "scan",
+  "keys",
+  "dbsize",
+  "subscribe.victim",
+  "publish.victim",
+  "flushall",
+]);
+
+const ns = (c: AttackContext) => c.attacker.namespaced === true;
+const vks = (c: AttackContext) => c.victim.service.keyspace;
+
+/**
+ * Namespaced tokens only (issue 11): names that try to leave the keyspace, crafted SCAN cursors and
+ * MATCH patterns, KEYS patterns, DBSIZE counts, FLUSHDB, channels named after the victim's.
+ */
+const NAMESPACED: Attack[] = [
+  {
+    id: "ns.escape-names",
+    target: "victim keys",
+    kind: "breach",
+    namespaced: "evidence",
+    description:
+      "names that look like paths or other keyspaces: ../<victim key>, <victim key>, \\<victim key>",
+    applies: ns,
+    run: async (c) => {
+      for (const name of [k(c).str, `../${k(c).str}`, `..\\${k(c).str}`, `/${k(c).str}`, ` ${k(c).str}`]) {
+        await c.exec(["GET", name]);
+        await c.exec(["SET", name, "evil"]);
+        await c.exec(["DEL", name]);
+      }
+      await c.exec(["MGET", k(c).str, k(c).hash]);
+      await c.exec(["RENAME", k(c).list, "mine"]);
+      await c.exec(["COPY", k(c).hash, k(c).set, "REPLACE"]);
+      await c.exec(["EVAL", "return redis.call('GET', KEYS[1])", 1, k(c).str]);
+    },
+  },
+  {
+    id: "ns.scan-crafted",
+    target: "all key names",
+    kind: "leak",
+    namespaced: "evidence",
+    description:
+      "SCAN with crafted cursors (2^64-1, huge, odd) and MATCH patterns (*, ../*, victim:*, \\*, [v]ictim:*)",
+    applies: ns,
+    run: async (c) => {
+      const victim = vks(c);
+      for (const cursor of [
+        "0",
+        "1",
+        "7",
+        "18446744073709551615",
+        "340282366920938463463374607431768211455",
+      ]) {
+        for (const match of [
+          "*",
+          "../*",
+          `${victim}:*`,
+          `*${c.victim.tag}*`,
+          "\\*",
+          `[${victim[0]}]${victim.slice(1)}:*`,
+        ]) {
+          await c.exec(["SCAN", cursor, "MATCH", match, "COUNT", 1000]);
+          await c.exec(["SCAN", cursor, "MATCH", match, "COUNT", 1000, "TYPE", "string"]);
+        }
+      }
+    },
+  },
+  {
+    id: "ns.keys-crafted",
+    target: "all key names",
+    kind: "leak",
+    namespaced: "evidence",
+    description: "KEYS *, ../*, victim:*, *<victim tag>*",
+    applies: ns,
+    run: async (c) => {
+      for (const pattern of ["*", "../*", `${vks(c)}:*`, `*${c.victim.tag}*`, "*:*:*"])
+        await c.exec(["KEYS", pattern]);
+    },
+  },
+  {
+    id: "ns.dbsize",
+    target: "key counts",
+    kind: "leak",
+    namespaced: "evidence",
+    description: "DBSIZE counts only the attacker's own keyspace",
+    applies: ns,
+    run: async (c) => {
+      const [outcome] = await c.exec(["DBSIZE"]);
+      const own = await c.ownKeyCount();
+      if (outcome?.ok && Number(outcome.value) !== own)
+        c.flag("leak", `DBSIZE answered ${String(outcome.value)}, the attacker's keyspace holds ${own}`);
+    },
+  },
+  {
+    id: "ns.flushdb",
+    target: "all data",
+    kind: "breach",
+    namespaced: "evidence",
+    description: "FLUSHDB / FLUSHALL ASYNC delete only the attacker's own keyspace",
+    applies: ns,
+    run: async (c) => {
+      await c.exec(["FLUSHDB"]);
+      await c.exec(["FLUSHALL", "ASYNC"]);
+    },
+  },
+  {
+    id: "ns.channels",
+    target: "victim channels",
+    kind: "breach",
+    namespaced: "evidence",
+    description:
+      "PUBLISH to the victim's channel names (must reach no victim subscriber); SUBSCRIBE/PSUBSCRIBE them",
+    applies: ns,
+    run: async (c) => {
+      for (const channel of [c.victim.channel, `../${c.victim.channel}`, `${vks(c)}:*`]) {
+        const [outcome] = await c.exec(["PUBLISH", channel, "evil"]);
+        if (outcome?.ok && Number(outcome.value) > 0)
+          c.flag(
+            "breach",
+            `PUBLISH ${channel} reached ${String(outcome.value)} subscriber(s) of another keyspace`,
+          );
+      }
+      await c.subscribe("subscribe", c.victim.channel);
+      await c.subscribe("psubscribe", `${vks(c)}:*`);
+      await c.subscribe("psubscribe", "*");
+    },
+  },
+];
+
 /** The whole matrix, in table order. */
-export const ATTACKS: readonly Attack[] = Object.freeze([...DATA, ...ENUMERATION, ...ADMIN]);
+export const ATTACKS: readonly Attack[] = Object.freeze(
+  [...DATA, ...ENUMERATION, ...ADMIN]
+    .map((attack) =>
+      EVIDENCE_WITH_NAMESPACE.has(attack.id) ? { ...attack, namespaced: "evidence" as const } : attack,
+    )
+    .concat(NAMESPACED),
+);

@@ -24,7 +24,7 @@ import {
   seedCanaries,
   victimScript,
 } from "./platform.js";
-import { DirectTransport, GatewayTransport, type Transport } from "./transports.js";
+import { DirectTransport, type GatewayTokens, GatewayTransport, type Transport } from "./transports.js";
 
 /** A provisioned target with everything `runMatrix` needs, and how to tear it down. */
 export interface MatrixTarget extends MatrixRun {
@@ -199,8 +199,12 @@ export async function clusterTarget(
   return { ...target, cluster };
 }
 
-/** The gateway in front of a standalone target (reusing its users, secrets and canaries). */
-export async function gatewayTarget(standalone: MatrixTarget): Promise<MatrixTarget> {
+/**
+ * The gateway in front of a standalone target (reusing its users, secrets and canaries), attacked
+ * with the plain tokens, or with the namespaced ones (`namespaced`: virtual databases; KEYS, SCAN,
+ * DBSIZE and FLUSHDB answered through the scanner identity, which the matrix config provisions).
+ */
+export async function gatewayTarget(standalone: MatrixTarget, namespaced = false): Promise<MatrixTarget> {
   const server = await startGatewayServer({
     config: standalone.config,
     secretsDir: standalone.secretsDir,
@@ -208,10 +212,10 @@ export async function gatewayTarget(standalone: MatrixTarget): Promise<MatrixTar
     tokenRefreshIntervalMs: 0,
     logger: () => undefined,
   });
-  const tokens: Record<string, { readWrite: string; readOnly: string }> = {};
+  const tokens: Record<string, GatewayTokens> = {};
   for (const s of standalone.config.services)
     tokens[s.name] = await ensureServiceTokens(standalone.secretsDir, s.name);
-  const transport = new GatewayTransport(server.url, tokens);
+  const transport = new GatewayTransport(server.url, tokens, namespaced);
   return {
     ...standalone,
     transport,

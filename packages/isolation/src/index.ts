@@ -24,6 +24,7 @@ export {
 } from "./platform.js";
 export {
   DirectTransport,
+  type GatewayTokens,
   GatewayTransport,
   type Identity,
   isDenial,

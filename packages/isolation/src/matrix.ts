@@ -13,7 +13,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { Attack, AttackContext } from "./attacks.js";
 import { ATTACKS } from "./attacks.js";
-import { type Canaries, checkCanaries, scratch } from "./platform.js";
+import { type Canaries, checkCanaries, scratch, seedCanaries } from "./platform.js";
 import { type Identity, isDenial, type Outcome, type Scope, type Transport } from "./transports.js";
 
 export type Verdict = "blocked" | "breach" | "leak" | "inherent" | "n/a";
@@ -73,9 +73,11 @@ interface Step {
 async function serverProblems(
   server: MatrixServer,
   canaries: ReadonlyMap<string, Canaries>,
+  except?: string,
 ): Promise<string[]> {
   const problems: string[] = [];
-  for (const c of canaries.values()) problems.push(...(await checkCanaries(server.admin, c)));
+  for (const c of canaries.values())
+    if (c.service.name !== except) problems.push(...(await checkCanaries(server.admin, c)));
   for (const node of server.nodes) {
     const users = (await node.call("ACL", "USERS")) as string[];
     const evil = users.filter((u) => u.startsWith("matrix-evil"));
@@ -96,11 +98,33 @@ async function cleanup(server: MatrixServer): Promise<void> {
   }
 }
 
+/**
+ * The names in the attacker's own keyspace, without its prefix: what a namespaced token may list
+ * (it may have created names that look like the victim's, e.g. `beta:...`, inside its own keyspace).
+ */
+async function ownNames(server: MatrixServer, keyspace: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const node of server.nodes) {
+    for (const key of (await node.keys(`${keyspace}:*`)) as string[])
+      names.add(key.slice(keyspace.length + 1));
+  }
+  return names;
+}
+
+/** Every string inside a reply. */
+function strings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const item of value) strings(item, out);
+  return out;
+}
+
 function judge(
   attack: Attack,
   ctx: AttackContext,
   steps: Step[],
   problems: string[],
+  flags: { kind: "breach" | "leak"; detail: string }[] = [],
+  own?: Set<string>,
 ): { verdict: Verdict; detail: string } {
   let verdict = "blocked" as Verdict;
   const details: string[] = [];
@@ -115,14 +139,21 @@ function judge(
       raise("breach", `${step.args} revealed the victim's data: ${text}`);
     if (outcome.ok) {
       const reply = JSON.stringify(outcome.value ?? "");
-      for (const marker of ctx.victim.nameMarkers)
-        if (reply.includes(marker) && !step.args.includes(marker))
-          raise("leak", `${step.args} listed the victim's names: ${text}`);
+      for (const marker of ctx.victim.nameMarkers) {
+        if (!reply.includes(marker) || step.args.includes(marker)) continue;
+        // A namespaced token lists names relative to its own keyspace: a name that is the attacker's
+        // own key (it may look like the victim's) is no leak.
+        if (own && strings(outcome.value).every((s) => !s.includes(marker) || own.has(s))) continue;
+        raise("leak", `${step.args} listed the victim's names: ${text}`);
+      }
     }
     if (!step.judged || isDenial(outcome)) continue;
+    // Namespaced tokens run these on their own keyspace: the evidence decides, not that they ran.
+    if (attack.namespaced === "evidence" && ctx.attacker.namespaced) continue;
     if (!outcome.ok && attack.harmless?.test(outcome.error ?? "")) continue;
     raise(attack.kind, `${step.args} ran${outcome.node ? ` on ${outcome.node}` : ""}: ${text}`);
   }
+  for (const flag of flags) raise(flag.kind, flag.detail);
   if (problems.length > 0) {
     raise("breach", `server changed: ${problems.join("; ")}`);
     return { verdict, detail: details.join(" | ") };
@@ -145,6 +176,7 @@ export async function runMatrix(run: MatrixRun): Promise<MatrixResult[]> {
       if (victim.service.name === attacker.service.name) continue;
       for (const attack of run.attacks ?? ATTACKS) {
         const steps: Step[] = [];
+        const flags: { kind: "breach" | "leak"; detail: string }[] = [];
         const record = (args: readonly (string | number)[], outcomes: Outcome[], judged: boolean) => {
           const shown = args.map(String).join(" ");
           for (const outcome of outcomes) steps.push({ args: shown.slice(0, 200), outcome, judged });
@@ -165,6 +197,10 @@ export async function runMatrix(run: MatrixRun): Promise<MatrixResult[]> {
           monitor: async () => {
             record(["MONITOR"], [await transport.monitor(attacker)], true);
           },
+          flag: (kind, detail) => {
+            flags.push({ kind, detail });
+          },
+          ownKeyCount: async () => (await ownNames(server, attacker.service.keyspace)).size,
         };
         if (attack.applies && !attack.applies(ctx)) {
           results.push({
@@ -179,8 +215,18 @@ export async function runMatrix(run: MatrixRun): Promise<MatrixResult[]> {
           continue;
         }
         await attack.run(ctx);
-        const problems = await serverProblems(server, canaries);
-        const { verdict, detail } = judge(attack, ctx, steps, problems);
+        // A namespaced token's FLUSHDB empties its own keyspace (its own canaries included): only the
+        // other services' canaries are evidence; its own are seeded again for the next attack.
+        const problems = await serverProblems(
+          server,
+          canaries,
+          attacker.namespaced ? attacker.service.name : undefined,
+        );
+        const own = attacker.namespaced ? await ownNames(server, attacker.service.keyspace) : undefined;
+        const mine = canaries.get(attacker.service.name);
+        if (attacker.namespaced && mine && (await checkCanaries(server.admin, mine)).length > 0)
+          await seedCanaries(server.admin, mine);
+        const { verdict, detail } = judge(attack, ctx, steps, problems, flags, own);
         if (verdict !== "blocked") {
           await transport.reset(attacker);
           await cleanup(server);

@@ -19,8 +19,9 @@ export const MATRIX_SERVICES: ServiceInput[] = [
   { name: "gamma", keyspace: "gamma", access: "read-write", scripting: true },
 ];
 
+/** The matrix platform; with the scanner identity, so namespaced gateway tokens can enumerate. */
 export function matrixConfig(services: ServiceInput[] = MATRIX_SERVICES): PlatformConfig {
-  return parseConfig({ stage: "matrix", region: "local", services });
+  return parseConfig({ stage: "matrix", region: "local", scanner: true, services });
 }
 
 /** Provisions `config` with the provisioner (verified users, script library, secrets). */

@@ -25,12 +25,14 @@ export type Scope = "keyed" | "server";
 export interface Identity {
   service: ResolvedService;
   token: "read-write" | "read-only";
-  /** `alpha`, `alpha (read-only token)`. */
+  /** A namespaced gateway token: every name it sends is put inside its own keyspace. */
+  namespaced?: boolean;
+  /** `alpha`, `alpha (read-only token)`, `alpha (namespaced token)`. */
   label: string;
 }
 
 export interface Transport {
-  readonly name: "standalone" | "cluster" | "gateway";
+  readonly name: "standalone" | "cluster" | "gateway" | "gateway-namespaced";
   identities(services: readonly ResolvedService[]): Identity[];
   exec(id: Identity, args: readonly string[], scope: Scope): Promise<Outcome[]>;
   /** Opens a subscription (and closes it again): ok when the server accepted it. */
@@ -159,26 +161,60 @@ export class DirectTransport implements Transport {
   }
 }
 
-/** The gateway over HTTP with each service's read-write and read-only tokens. */
+/** The tokens of a service as the transport needs them. */
+export interface GatewayTokens {
+  readWrite: string;
+  readOnly: string;
+  namespacedReadWrite?: string;
+  namespacedReadOnly?: string;
+}
+
+/**
+ * The gateway over HTTP with each service's read-write and read-only tokens, or (`namespaced`) with
+ * its namespaced read-write and read-only tokens.
+ */
 export class GatewayTransport implements Transport {
-  readonly name = "gateway" as const;
+  readonly name: "gateway" | "gateway-namespaced";
 
   constructor(
     private readonly url: string,
-    private readonly tokens: Readonly<Record<string, { readWrite: string; readOnly: string }>>,
-  ) {}
+    private readonly tokens: Readonly<Record<string, GatewayTokens>>,
+    private readonly namespaced = false,
+  ) {
+    this.name = namespaced ? "gateway-namespaced" : "gateway";
+  }
 
   identities(services: readonly ResolvedService[]): Identity[] {
+    const tag = this.namespaced ? "namespaced " : "";
     return services.flatMap((service) => [
-      { service, token: "read-write" as const, label: service.name },
-      { service, token: "read-only" as const, label: `${service.name} (read-only token)` },
+      {
+        service,
+        token: "read-write" as const,
+        label: this.namespaced ? `${service.name} (namespaced token)` : service.name,
+        ...(this.namespaced ? { namespaced: true } : {}),
+      },
+      {
+        service,
+        token: "read-only" as const,
+        label: `${service.name} (${tag}read-only token)`,
+        ...(this.namespaced ? { namespaced: true } : {}),
+      },
     ]);
   }
 
   private token(id: Identity): string {
     const tokens = this.tokens[id.service.name];
     if (!tokens) throw new Error(`no gateway tokens for ${id.service.name}`);
-    return id.token === "read-only" ? tokens.readOnly : tokens.readWrite;
+    const token = this.namespaced
+      ? id.token === "read-only"
+        ? tokens.namespacedReadOnly
+        : tokens.namespacedReadWrite
+      : id.token === "read-only"
+        ? tokens.readOnly
+        : tokens.readWrite;
+    if (!token)
+      throw new Error(`no ${this.namespaced ? "namespaced " : ""}gateway token for ${id.service.name}`);
+    return token;
   }
 
   async exec(id: Identity, args: readonly string[]): Promise<Outcome[]> {

@@ -22,11 +22,13 @@ import {
 let standalone: MatrixTarget;
 let cluster: MatrixTarget;
 let gateway: MatrixTarget;
+let namespaced: MatrixTarget;
 const all: MatrixResult[] = [];
 
 before(async () => {
   standalone = await standaloneTarget();
   gateway = await gatewayTarget(standalone);
+  namespaced = await gatewayTarget(standalone, true);
   cluster = await clusterTarget();
 });
 
@@ -37,6 +39,7 @@ after(async () => {
     if (file) await writeFile(file, JSON.stringify(all, null, 2));
   }
   await gateway?.close();
+  await namespaced?.close();
   await cluster?.close();
   await standalone?.close();
   await stopAll();
@@ -84,12 +87,38 @@ describe("attack matrix: 0 breaches, 0 leaks", () => {
     );
   });
 
+  test("through the gateway with namespaced tokens (virtual databases), read-write and read-only", async () => {
+    const results = await runMatrix(namespaced);
+    all.push(...results);
+    assertClean(results);
+    // The namespaced attacks ran (they apply to namespaced tokens only) and were judged on evidence.
+    for (const id of [
+      "ns.escape-names",
+      "ns.scan-crafted",
+      "ns.keys-crafted",
+      "ns.dbsize",
+      "ns.flushdb",
+      "ns.channels",
+    ])
+      assert.ok(
+        results.some((r) => r.attack === id && r.verdict === "blocked"),
+        `${id} ran through namespaced tokens`,
+      );
+    // And do not apply elsewhere.
+    assert.ok(
+      all
+        .filter((r) => r.transport !== "gateway-namespaced" && r.attack.startsWith("ns."))
+        .every((r) => r.verdict === "n/a"),
+    );
+  });
+
   test("the only inherent results are Lua for the service with scripting: true (documented)", () => {
     const inherent = all.filter((r) => r.verdict === "inherent");
     assert.ok(inherent.length > 0, "the scripting service can run Lua: that is what scripting: true means");
     assert.deepEqual([...new Set(inherent.map((r) => `${r.transport} ${r.attack} ${r.attacker}`))].sort(), [
       "cluster lua.freeze gamma",
       "gateway lua.freeze gamma",
+      "gateway-namespaced lua.freeze gamma (namespaced token)",
       "standalone lua.freeze gamma",
     ]);
   });

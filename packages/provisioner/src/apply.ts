@@ -7,6 +7,7 @@ import {
   buildSecretPayload,
   type PlanAction,
   type PlatformConfig,
+  platformUsers,
   type ResolvedService,
   type SecretPayload,
 } from "@cacheplane/core";
@@ -65,7 +66,8 @@ export async function applyPlatform(
   // ElastiCache quotas (100 users per user group, 1,000 per account) are checked before the first change.
   if (target.kind === "elasticache") assertWithinElastiCacheLimits(actions, planned.actual);
   const info = target.connectionInfo();
-  const services = new Map(config.services.map((s) => [s.name, s]));
+  // The services' users and, with `scanner: true`, the platform's scanner identity.
+  const services = new Map(platformUsers(config).map((s) => [s.name, s]));
   const serviceOf = (name: string): ResolvedService => {
     const service = services.get(name);
     if (!service) throw new Error(`internal: the plan names service "${name}" the config does not declare`);
@@ -138,7 +140,7 @@ export async function applyPlatform(
 
   if (prune) {
     // Secrets of pruned users whose deletion went through but whose secret removal did not (a crash).
-    const desiredIds = new Set(config.services.map((s) => s.userId));
+    const desiredIds = new Set(platformUsers(config).map((s) => s.userId));
     const present = new Set(planned.actual.users.map((u) => u.userId));
     for (const userId of planned.managedUserIds) {
       if (!desiredIds.has(userId) && !present.has(userId) && !secretInUse(userId)) await store.remove(userId);
@@ -147,7 +149,7 @@ export async function applyPlatform(
 
   await refreshSecrets(config, store, info, secrets);
   const locations: Record<string, string> = {};
-  for (const service of config.services) locations[service.name] = store.locate(service);
+  for (const service of platformUsers(config)) locations[service.name] = store.locate(service);
   return {
     applied,
     secrets: locations,
@@ -163,7 +165,7 @@ async function refreshSecrets(
   info: ReturnType<ProvisioningTarget["connectionInfo"]>,
   secrets: Map<string, StoredSecret | undefined>,
 ): Promise<void> {
-  for (const service of config.services) {
+  for (const service of platformUsers(config)) {
     const secret = secrets.get(service.name);
     if (!secret) continue;
     const passwords: { current: string; previous?: string } = { current: secret.payload.password };

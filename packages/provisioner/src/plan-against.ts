@@ -4,10 +4,13 @@ import {
   type DesiredState,
   desiredStateFromConfig,
   forbiddenProbes,
+  isScanner,
   type PlanAction,
   type PlatformConfig,
   passwordHash,
   plan,
+  platformUsers,
+  scannerForbiddenProbes,
 } from "@cacheplane/core";
 import { scriptLibrary } from "@cacheplane/core/server-scripts";
 import type { AccessFinding } from "./access-verifier.js";
@@ -60,7 +63,7 @@ export async function detailedPlan(
 ): Promise<DetailedPlan> {
   const secrets = new Map<string, StoredSecret | undefined>();
   await Promise.all(
-    config.services.map(async (service) => {
+    platformUsers(config).map(async (service) => {
       secrets.set(service.name, await store.get(service));
     }),
   );
@@ -99,12 +102,13 @@ async function verifyAccess(
 ): Promise<{ dangerous: AccessFinding[]; accessVerified: boolean }> {
   if (!target.verifyAccess) return { dangerous: [], accessVerified: false };
   const findings = await target.verifyAccess(
-    config.services.map((s) => ({
+    platformUsers(config).map((s) => ({
       service: s.name,
       userId: s.userId,
       keyspace: s.keyspace,
       accessString: s.accessString,
-      probes: forbiddenProbes(s),
+      // The scanner may SCAN (and nothing else): every other denied command, and any key or channel.
+      probes: isScanner(s) ? scannerForbiddenProbes(s.keyspace) : forbiddenProbes(s),
     })),
   );
   const allowed = new Set(config.services.filter((s) => s.allowDangerous).map((s) => s.name));

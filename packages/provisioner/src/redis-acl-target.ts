@@ -3,7 +3,7 @@
  * standalone server, or every master and replica of a Redis Cluster, since ACL state is per node).
  */
 import type { ActualState, ActualUser, NodeDifference, PlatformConfig } from "@cacheplane/core";
-import { SCRIPT_LIBRARY_PREFIX } from "@cacheplane/core";
+import { platformUsers, SCRIPT_LIBRARY_PREFIX } from "@cacheplane/core";
 import { AccessCanonicalizer, assertNoCredentialRules } from "./access-canonicalizer.js";
 import { type AccessCheck, type AccessFinding, AccessVerifier } from "./access-verifier.js";
 import { AclPersistence, type AclSaveMode } from "./acl-persistence.js";
@@ -161,7 +161,7 @@ export class RedisAclTarget implements ProvisioningTarget {
     const names = new Set<string>();
     for (const list of lists)
       for (const name of list.keys()) if (!name.startsWith(PROBE_USER_PREFIX)) names.add(name);
-    const declared = new Map(config.services.map((s) => [s.userId, s.accessString]));
+    const declared = new Map(platformUsers(config).map((s) => [s.userId, s.accessString]));
     // Each node's own spelling of the declared rules (the first node's is what plans compare with).
     const wanted = await Promise.all(
       this.nodes.map(async (node) => {

@@ -162,7 +162,9 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
   const tokenNames = Object.keys(tokens).sort();
   if (tokenNames.length > 0) {
     ctx.out("");
-    ctx.out("Gateway tokens (readWrite, readOnly; for `cacheplane gateway` clients):");
+    ctx.out(
+      "Gateway tokens (readWrite, readOnly, and namespaced: namespacedReadWrite, namespacedReadOnly; for `cacheplane gateway` clients):",
+    );
     const width = Math.max(...tokenNames.map((n) => n.length));
     for (const name of tokenNames) ctx.out(`  ${name.padEnd(width)}  ${tokens[name]}`);
   }

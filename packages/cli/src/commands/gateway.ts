@@ -55,7 +55,9 @@ export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Prom
     });
     ctx.out(`Gateway (Upstash REST) on ${server.url}   console: ${server.url}/console`);
     for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
-      ctx.out(`  ${service}  tokens in ${file} (readWrite, readOnly)`);
+      ctx.out(
+        `  ${service}  tokens in ${file} (readWrite, readOnly, namespacedReadWrite, namespacedReadOnly)`,
+      );
     }
     ctx.out(GATEWAY_READY_LINE);
     const reason = await stop.promise;

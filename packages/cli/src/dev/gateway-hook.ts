@@ -72,7 +72,9 @@ export async function startGatewayIfAvailable(context: DevGatewayContext): Promi
   const instructions: string[] = [];
   const first = Object.keys(server.tokenFiles).sort()[0];
   for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
-    instructions.push(`${service} tokens  ${show(file)}  (readWrite, readOnly)`);
+    instructions.push(
+      `${service} tokens  ${show(file)}  (readWrite, readOnly; namespacedReadWrite, namespacedReadOnly: keys without the keyspace prefix)`,
+    );
   }
   const example = curlExample(context.config, server.url, server.tokenFiles);
   if (example !== undefined) instructions.push(`try  ${example}`);

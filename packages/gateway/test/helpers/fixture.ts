@@ -44,6 +44,8 @@ export interface Fixture {
 
 export interface FixtureOptions {
   services?: ServiceInput[];
+  /** Provision the platform's scanner identity (namespaced tokens' KEYS/SCAN/DBSIZE/FLUSHDB). */
+  scanner?: boolean;
   redis?: StartRedisOptions;
   gateway?: Partial<Omit<GatewayServerOptions, "config" | "secretsDir">>;
 }
@@ -82,6 +84,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
   const config = parseConfig({
     stage: "test",
     region: "local",
+    ...(options.scanner ? { scanner: true } : {}),
     services: options.services ?? DEFAULT_SERVICES,
   });
   const secrets = await provisionServices(redis, config, secretsDir);
@@ -122,7 +125,12 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     },
     secretStrings() {
       return [
-        ...Object.values(tokens).flatMap((t) => [t.readWrite, t.readOnly]),
+        ...Object.values(tokens).flatMap((t) => [
+          t.readWrite,
+          t.readOnly,
+          t.namespacedReadWrite,
+          t.namespacedReadOnly,
+        ]),
         ...Object.values(secrets).map((s) => s.password),
         redis.admin.password,
       ];

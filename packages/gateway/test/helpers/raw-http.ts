@@ -1,5 +1,5 @@
 // Raw HTTP/1.1 exchanges over a TCP socket, to compare what two servers put on the wire byte for
-// byte (only the Date header is masked). Each request is sent with `Connection: close` and read to
+// byte (only the Date and upstash-sync-token headers are masked). Each request is sent with `Connection: close` and read to
 // the end; Server-Sent Events are read up to their first event, then the socket is closed.
 import { connect } from "node:net";
 import type { Redis } from "ioredis";
@@ -49,7 +49,9 @@ export function rawExchange(port: number, request: RawRequest, timeoutMs = 5000)
       resolve(
         Buffer.concat(chunks)
           .toString("latin1")
-          .replace(/\r\nDate: [^\r]*/i, "\r\nDate: <masked>"),
+          .replace(/\r\nDate: [^\r]*/i, "\r\nDate: <masked>")
+          // The read-your-writes token grows with every answer (sync-token.ts).
+          .replace(/\r\nupstash-sync-token: \d+/i, "\r\nupstash-sync-token: <masked>"),
       );
     };
     const timer = setTimeout(() => {
