@@ -16,8 +16,10 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 
 /** A Lambda handler the package ships. */
@@ -123,4 +125,41 @@ export function handlerFunction(
       forceDockerBundling: false,
     },
   });
+}
+
+/** How long the package's Lambda functions keep their log events. */
+export const HANDLER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+
+/**
+ * One of the package's functions with its own managed log group (retention above, removed with the
+ * stack): ARM64, Node.js 24, 256 MB.
+ */
+export function packagedFunction(
+  scope: Construct,
+  handler: PackagedHandler,
+  props: { timeout: Duration; description: string },
+): { function: lambda.Function; logGroup: logs.LogGroup } {
+  const logGroup = new logs.LogGroup(scope, "Logs", {
+    retention: HANDLER_LOG_RETENTION,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const fn = handlerFunction(scope, "Function", handler, {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    timeout: props.timeout,
+    logGroup,
+    description: props.description,
+  });
+  return { function: fn, logGroup };
+}
+
+/** The construct `id` at the root of `scope`'s stack, created by `create` on first use. */
+export function stackSingleton<T extends Construct>(
+  scope: Construct,
+  id: string,
+  create: (stack: Stack, id: string) => T,
+): T {
+  const stack = Stack.of(scope);
+  return (stack.node.tryFindChild(id) as T | undefined) ?? create(stack, id);
 }

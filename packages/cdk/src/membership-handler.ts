@@ -4,13 +4,18 @@
  * synth time when running from source (see `handler-bundle.ts`; no Docker either way). Each membership
  * grants it exactly the ElastiCache (and, when it owns the user, Secrets Manager) permissions it needs.
  */
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
-import * as lambda from "aws-cdk-lib/aws-lambda";
-import * as logs from "aws-cdk-lib/aws-logs";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { handlerFunction, MEMBERSHIP_HANDLER } from "./handler-bundle.js";
+import {
+  HANDLER_LOG_RETENTION,
+  MEMBERSHIP_HANDLER,
+  packagedFunction,
+  stackSingleton,
+} from "./handler-bundle.js";
 
 export { findLockFile, MEMBERSHIP_HANDLER_ENTRY } from "./handler-bundle.js";
 
@@ -24,7 +29,7 @@ export const MEMBERSHIP_HANDLER_TIMEOUT = Duration.minutes(15);
  */
 export const MEMBERSHIP_SERVICE_TIMEOUT = Duration.minutes(20);
 /** Days the handler's log events are kept. */
-export const MEMBERSHIP_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+export const MEMBERSHIP_LOG_RETENTION = HANDLER_LOG_RETENTION;
 
 /** What one membership needs the handler to be allowed to do. */
 export interface MembershipGrant {
@@ -46,11 +51,7 @@ export interface MembershipGrant {
 export class MembershipHandler extends Construct {
   /** The handler of `scope`'s stack, created on first use. */
   static of(scope: Construct): MembershipHandler {
-    const stack = Stack.of(scope);
-    return (
-      (stack.node.tryFindChild(HANDLER_ID) as MembershipHandler | undefined) ??
-      new MembershipHandler(stack, HANDLER_ID)
-    );
+    return stackSingleton(scope, HANDLER_ID, (stack, id) => new MembershipHandler(stack, id));
   }
 
   /** The Lambda function (a `NodejsFunction` when bundled at synth time from source). */
@@ -60,18 +61,10 @@ export class MembershipHandler extends Construct {
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, "Logs", {
-      retention: MEMBERSHIP_LOG_RETENTION,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.function = handlerFunction(this, "Function", MEMBERSHIP_HANDLER, {
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
+    ({ function: this.function, logGroup: this.logGroup } = packagedFunction(this, MEMBERSHIP_HANDLER, {
       timeout: MEMBERSHIP_HANDLER_TIMEOUT,
-      logGroup: this.logGroup,
       description: "Cacheplane: adds service users to the shared cache's user group (custom resource)",
-    });
+    }));
   }
 
   /** Allows the handler to manage one membership (and its user, when it owns it). */

@@ -1,18 +1,18 @@
 /**
  * The Lambda function that rotates service passwords in Secrets Manager (one per stack, shared by the
  * stack's `ServiceCacheAccess({ rotation })`). Its code is the bundle of `handler/rotation-index.ts`:
- * prebuilt in the installed package, or bundled at synth time from source (see `handler-bundle.ts`). It runs Cacheplane's two-password rotation: the user accepts the new and the previous
- * password, so running clients are never cut off (they re-read the secret on WRONGPASS).
+ * prebuilt in the installed package, or bundled at synth time from source (see `handler-bundle.ts`).
+ * It runs Cacheplane's two-password rotation: the user accepts the new and the previous password, so
+ * running clients are never cut off (they re-read the secret on WRONGPASS).
  */
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import * as logs from "aws-cdk-lib/aws-logs";
+import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { handlerFunction, ROTATION_HANDLER } from "./handler-bundle.js";
-import { MEMBERSHIP_LOG_RETENTION } from "./membership-handler.js";
+import { packagedFunction, ROTATION_HANDLER, stackSingleton } from "./handler-bundle.js";
 
 const HANDLER_ID = "CacheplaneRotationHandler";
 
@@ -23,11 +23,7 @@ export const ROTATION_HANDLER_ENTRY = ROTATION_HANDLER.entry;
 export class RotationHandler extends Construct {
   /** The handler of `scope`'s stack, created on first use. */
   static of(scope: Construct): RotationHandler {
-    const stack = Stack.of(scope);
-    return (
-      (stack.node.tryFindChild(HANDLER_ID) as RotationHandler | undefined) ??
-      new RotationHandler(stack, HANDLER_ID)
-    );
+    return stackSingleton(scope, HANDLER_ID, (stack, id) => new RotationHandler(stack, id));
   }
 
   /** The Lambda function (a `NodejsFunction` when bundled at synth time from source). */
@@ -37,18 +33,10 @@ export class RotationHandler extends Construct {
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, "Logs", {
-      retention: MEMBERSHIP_LOG_RETENTION,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.function = handlerFunction(this, "Function", ROTATION_HANDLER, {
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
+    ({ function: this.function, logGroup: this.logGroup } = packagedFunction(this, ROTATION_HANDLER, {
       timeout: Duration.minutes(5),
-      logGroup: this.logGroup,
       description: "Cacheplane: rotates service passwords (two valid passwords during a rotation)",
-    });
+    }));
     this.invokePermission = new lambda.CfnPermission(this, "SecretsManagerInvoke", {
       action: "lambda:InvokeFunction",
       functionName: this.function.functionArn,
