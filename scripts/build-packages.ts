@@ -8,12 +8,14 @@
  *    modules), `dist-cjs/package.json` marks the folder CommonJS, and the `.d.ts` files are copied next
  *    to it so TypeScript reads them as CommonJS declarations.
  * 3. The prebuilt Lambda bundle of the cdk package's custom-resource handler.
+ * 4. Third-party browser files the gateway's operator page loads (uPlot), copied from their npm
+ *    package into `packages/gateway/operator/vendor/`, so they ship in the gateway's tarball.
  *
  * Every build starts clean, so a file deleted from `src/` never ships from an old `dist/`. Development
  * does not need any of this: the repository runs from source (`@cacheplane/source` condition).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +26,7 @@ import {
   PREBUILT_HANDLER_FILE,
   prebuiltHandlerDir,
 } from "../packages/cdk/src/handler-bundle.js";
+import { VENDOR_FILES } from "../packages/gateway/src/operator-view/assets.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const require = createRequire(import.meta.url);
@@ -138,6 +141,14 @@ async function buildHandlerBundle(entry: string, dir: string): Promise<void> {
   });
 }
 
+/** The operator page's third-party files, from their npm packages into the gateway's `operator/vendor/`. */
+function copyOperatorVendorFiles(): void {
+  const dir = join(root, "packages/gateway/operator/vendor");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const file of VENDOR_FILES) copyFileSync(require.resolve(file.from), join(dir, file.name));
+}
+
 export async function buildPackages(): Promise<void> {
   const packages = publicPackages();
   checkReferences(packages);
@@ -157,6 +168,7 @@ export async function buildPackages(): Promise<void> {
   if (tsc.status !== 0) fail("tsc -b tsconfig.build.json failed (errors above)");
   for (const pkg of packages) if (offersRequire(pkg.exports)) await buildCommonJs(pkg);
   await buildHandlerBundles();
+  copyOperatorVendorFiles();
   console.log(`build: ${packages.map((pkg) => pkg.name).join(", ")}`);
 }
 

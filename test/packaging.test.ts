@@ -3,7 +3,7 @@
  * installs the tarballs into a fresh project outside the repository with `npm install` (dependencies
  * from the registry, no workspace links) and uses them there as users do: plain `node` (ES modules and
  * `require`), `tsc` against the installed types, the `cacheplane` binary with a `cacheplane.config.ts`
- * against a real redis-server, the gateway's console, an esbuild Lambda bundle of
+ * against a real redis-server, the gateway's console and operator view, an esbuild Lambda bundle of
  * examples/lambda-handlers invoked against that server, and a CDK synth that needs the prebuilt
  * custom-resource handler. Each step is a subtest named after what it checks; after a failed step the
  * later ones are skipped, so the first failure is the one reported.
@@ -229,6 +229,7 @@ const SHIPPED = [
   /^src\//,
   /^bin\//,
   /^console\//,
+  /^operator\//,
   /^schema\.graphql$/,
 ];
 const NEVER_SHIPPED =
@@ -295,6 +296,15 @@ test("packages work when installed from their tarballs into a fresh project", {
       ].map((path) => path.replace(/^\.\//, ""));
       const missing = pointedAt.filter((path) => !files.has(path));
       assert.deepEqual(missing, [], `${pkg.name}: package.json points at files the tarball lacks`);
+      if (pkg.name === "@cacheplane/gateway") {
+        // The operator page's chart library ships in the tarball (copied from uplot by the build).
+        for (const file of [
+          "operator/vendor/uPlot.iife.min.js",
+          "operator/vendor/uPlot.min.css",
+          "operator/vendor/uPlot.LICENSE",
+        ])
+          assert.ok(files.has(file), `@cacheplane/gateway: the tarball lacks ${file}`);
+      }
       for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies })) {
         assert.ok(
           !dep.startsWith("@cacheplane/") || packages.some((p) => p.name === dep),
@@ -405,11 +415,19 @@ test("packages work when installed from their tarballs into a fresh project", {
     },
   );
 
-  await step("gateway: serves its console and runs commands (ES module and CommonJS builds)", async () => {
-    copyFileSync(join(fixtures, "gateway-check.mjs"), join(project, "gateway-check.mjs"));
-    const result = await mustRun(process.execPath, ["gateway-check.mjs"], { cwd: project });
-    assert.match(result.stdout, /gateway ok/);
-  });
+  await step(
+    "gateway: serves its console and operator view (charts included), runs commands (ESM and CommonJS)",
+    async () => {
+      copyFileSync(join(fixtures, "gateway-check.mjs"), join(project, "gateway-check.mjs"));
+      // uPlot is no runtime dependency: what the operator page loads comes from the gateway's tarball.
+      assert.ok(!existsSync(join(project, "node_modules/uplot")), "uplot was installed");
+      const result = await mustRun(process.execPath, ["gateway-check.mjs"], {
+        cwd: project,
+        env: userEnv({ OPERATOR_TARGET: redis!.url }),
+      });
+      assert.match(result.stdout, /gateway ok/);
+    },
+  );
 
   await step(
     "esbuild: Lambda bundle of examples/lambda-handlers from the installed packages runs",

@@ -4,6 +4,7 @@
 import { CachePlatform, ServiceCacheAccess } from "@cacheplane/cdk";
 import { runCli } from "@cacheplane/cli";
 import { type CacheService, createCache } from "@cacheplane/client";
+import { type RedisUnavailableError, redisOptionsFromSecret } from "@cacheplane/client/connection";
 import { defineConfig, type PlatformConfig, parseConfig } from "@cacheplane/core";
 import { parseSecretPayload, type SecretPayload } from "@cacheplane/core/secret";
 import { startGatewayServer } from "@cacheplane/gateway";
@@ -22,12 +23,19 @@ const config: PlatformConfig = parseConfig(
 defineConfig({ stage: "dev", region: "local", services: [{ name: "orders", access: "everything" }] });
 
 const payload: SecretPayload = parseSecretPayload("{}");
+const offlineQueue: boolean | undefined = redisOptionsFromSecret(payload).enableOfflineQueue;
+const reason: RedisUnavailableError["reason"] = "down";
+// @ts-expect-error the reasons are "down", "failed" and "timeout"
+const wrongReason: RedisUnavailableError["reason"] = "gone";
 const exitCode: Promise<number> = runCli(["--help"]);
 
 export const used = [
   value,
   config,
   payload,
+  offlineQueue,
+  reason,
+  wrongReason,
   exitCode,
   startGatewayServer,
   applyPlatform,

@@ -6,6 +6,7 @@ const { createCache } = require("@cacheplane/client");
 const checks = [
   ["@cacheplane/core", "parseConfig"],
   ["@cacheplane/core/secret", "parseSecretPayload"],
+  ["@cacheplane/client/connection", "RedisConnection"],
   ["@cacheplane/provisioner", "applyPlatform"],
   ["@cacheplane/provisioner/aws", "ElastiCacheTarget"],
   ["@cacheplane/gateway", "startGatewayServer"],

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import * as cdk from "@cacheplane/cdk";
 import * as cli from "@cacheplane/cli";
 import { createCache } from "@cacheplane/client";
+import * as connection from "@cacheplane/client/connection";
 import * as core from "@cacheplane/core";
 import * as secret from "@cacheplane/core/secret";
 import * as gateway from "@cacheplane/gateway";
@@ -16,6 +17,7 @@ assert.equal(await cache.get("greeting"), "hello");
 await cache.close();
 for (const [name, mod, key] of [
   ["@cacheplane/core", core, "parseConfig"],
+  ["@cacheplane/client/connection", connection, "RedisConnection"],
   ["@cacheplane/core/secret", secret, "parseSecretPayload"],
   ["@cacheplane/provisioner", provisioner, "applyPlatform"],
   ["@cacheplane/provisioner/aws", aws, "ElastiCacheTarget"],

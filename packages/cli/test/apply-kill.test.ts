@@ -103,9 +103,25 @@ async function assertTokensComplete(secrets: string, context: string): Promise<v
       );
     }
   }
-  assert.equal(records.length, SERVICES.length * 4, `${context}: registry holds exactly the current tokens`);
+  // ... and the gateway's admin token (operator view): its file and exactly its hash.
+  const { admin } = JSON.parse(await readFile(join(secrets, ".gateway-admin-token.json"), "utf8")) as {
+    admin: string;
+  };
+  const adminRecords = records.filter((r) => r.kind === "admin");
+  assert.deepEqual(
+    adminRecords.map((r) => r.hash),
+    [hashToken(admin)],
+    `${context}: the registry holds exactly the current admin token`,
+  );
+  assert.equal(
+    records.length,
+    SERVICES.length * 4 + 1,
+    `${context}: registry holds exactly the current tokens`,
+  );
   const leftovers = (await readdir(secrets)).filter(
-    (name) => /(\.lock|\.break|\.tmp)$/.test(name) && !name.startsWith("."),
+    (name) =>
+      /(\.lock|\.break|\.tmp)$/.test(name) &&
+      (!name.startsWith(".") || name.startsWith(".gateway-admin-token")),
   );
   assert.deepEqual(leftovers, [], `${context}: lock or temp files left behind`);
 }
@@ -132,7 +148,9 @@ test("apply SIGKILLed at every step of issuing gateway tokens: gateway and the n
   const steps = (await readFile(log, "utf8")).trimEnd().split("\n");
   const tokenSteps = steps
     .map((line) => line.split(" "))
-    .filter(([, , ...paths]) => paths.some((p) => /gateway-tokens\.json|\.token\.json/.test(p)))
+    .filter(([, , ...paths]) =>
+      paths.some((p) => /gateway-tokens\.json|\.token\.json|\.gateway-admin-token\.json/.test(p)),
+    )
     .map(([n, call, ...paths]) => ({
       n: Number(n),
       what: `${call} ${paths.map((p) => p.slice(secrets.length + 1)).join(" ")}`,

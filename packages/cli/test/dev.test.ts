@@ -118,6 +118,25 @@ test("dev end-to-end: the real binary starts redis-server, prints working redis-
   const consolePage = await fetch(`${gateway}/console`);
   assert.equal(consolePage.status, 200);
   assert.match(await consolePage.text(), /<html/i);
+  // The operator view, sampled with the dev admin: the printed line names the token file only.
+  const adminTokenFile = join(state, "secrets", ".gateway-admin-token.json");
+  const operatorLine = /^ {2}operator view {2}(\S+) {2}\(paste the "admin" token of (.+)\)$/m.exec(stdout);
+  assert.equal(operatorLine?.[1], `${gateway}/operator/`, stdout);
+  assert.equal(resolve(repoRoot, operatorLine?.[2] ?? ""), adminTokenFile);
+  const { admin: adminToken } = JSON.parse(await readFile(adminTokenFile, "utf8")) as { admin: string };
+  assert.ok(!stdout.includes(adminToken) && !stderr.includes(adminToken), "admin token printed");
+  type OperatorView = { services: { name: string; keys: number | null }[] };
+  let view: OperatorView | undefined;
+  for (let i = 0; i < 200; i++) {
+    const answer: Response = await fetch(`${gateway}/operator/api/state`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    assert.equal(answer.status, 200);
+    view = (await answer.json()) as OperatorView;
+    if (view?.services.find((s) => s.name === "orders-api")?.keys === 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(view?.services.find((s) => s.name === "orders-api")?.keys, 2, JSON.stringify(view));
 
   child.kill("SIGINT");
   const how = await exited;

@@ -68,7 +68,10 @@ test("apply --prune revokes the retired service's tokens with its user; a runnin
   assert.ok(!existsSync(join(secrets, "catalog.json")), "secret removed");
   assert.ok(!existsSync(join(secrets, "catalog.token.json")), "token file removed");
   const records = await readTokenRegistry(join(secrets, "gateway-tokens.json"));
-  assert.deepEqual([...new Set(records.map((r) => r.service))].sort(), ["orders-api", "sessions"]);
+  const services = records.filter((r) => r.kind !== "admin").map((r) => r.service);
+  assert.deepEqual([...new Set(services)].sort(), ["orders-api", "sessions"]);
+  // The gateway's admin token (operator view) belongs to no service: pruning keeps it.
+  assert.equal(records.filter((r) => r.kind === "admin").length, 1);
 
   // The running gateway refuses the revoked token (401: the token, not Redis, is what is refused) ...
   const refused = await get("catalog:x", catalog.readOnly);

@@ -18,7 +18,7 @@ import type { SecretPayload } from "@cacheplane/core/secret";
 import type { ClusterOptions, RedisOptions } from "ioredis";
 import { CacheService, type CacheServiceOptions } from "./cache-service.js";
 import { CacheConfigError } from "./errors.js";
-import { type IamAuthOptions, IamAuthTokenProvider } from "./iam-auth.js";
+import { type IamAuthOptions, IamAuthTokenProvider, iamAuthFromEnv } from "./iam-auth.js";
 import type { IamReauthOptions } from "./iam-reauth.js";
 import { acquireSharedRedisConnection, releaseRedisConnection } from "./redis-connection.js";
 import { SecretSource, type SecretSourceSpec } from "./secret-source.js";
@@ -26,6 +26,8 @@ import type { CacheStore } from "./stores/cache-store.js";
 import { DynamoDbStore } from "./stores/dynamodb-store.js";
 import { MemoryStore } from "./stores/memory-store.js";
 import { RedisStore } from "./stores/redis-store.js";
+
+export { iamAuthFromEnv } from "./iam-auth.js";
 
 export type StorageType = "redis" | "dynamodb" | "memory";
 
@@ -115,47 +117,6 @@ function secretSpec(
   const inline = nonEmpty(env.REDIS_SECRET);
   if (inline) return { kind: "inline", value: inline, label: "REDIS_SECRET" };
   return undefined;
-}
-
-/**
- * The IAM token provider the environment asks for (`REDIS_AUTH_MODE=iam`, or `auth: "iam"` in the
- * secret), built from `REDIS_IAM_*`; undefined for password auth.
- * @throws CacheConfigError when IAM auth is asked for without a cache name.
- */
-export function iamAuthFromEnv(
-  env: Record<string, string | undefined>,
-  payload: SecretPayload,
-): IamAuthTokenProvider | undefined {
-  const mode = nonEmpty(env.REDIS_AUTH_MODE)?.trim().toLowerCase();
-  if (mode !== undefined && mode !== "iam" && mode !== "password") {
-    throw new CacheConfigError(`REDIS_AUTH_MODE must be iam or password (got "${env.REDIS_AUTH_MODE}")`, [
-      "REDIS_AUTH_MODE",
-    ]);
-  }
-  if (mode === "password" || (mode === undefined && payload.auth !== "iam")) return undefined;
-  const cacheName = nonEmpty(env.REDIS_IAM_CACHE_NAME);
-  if (!cacheName) {
-    throw new CacheConfigError(
-      "IAM auth needs the cache name: set REDIS_IAM_CACHE_NAME to the ElastiCache serverless cache name " +
-        "(ServiceCacheAccess sets it) or pass the `iamAuth` option",
-      ["REDIS_IAM_CACHE_NAME"],
-    );
-  }
-  return new IamAuthTokenProvider({
-    cacheName,
-    userId: nonEmpty(env.REDIS_IAM_USER_ID) ?? payload.username,
-    serverless: nonEmpty(env.REDIS_IAM_SERVERLESS)?.trim().toLowerCase() !== "false",
-    ...(nonEmpty(env.AWS_REGION) ? { region: env.AWS_REGION } : {}),
-    ...(env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? {
-          credentials: {
-            accessKeyId: env.AWS_ACCESS_KEY_ID,
-            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-          },
-        }
-      : {}),
-  });
 }
 
 function parseMaxTtl(value: string | undefined): number | undefined {

@@ -6,6 +6,7 @@
  * again (AUTH with a fresh token; see `iam-reauth.ts`). The provider caches the token and builds a
  * new one before it expires.
  */
+import type { SecretPayload } from "@cacheplane/core/secret";
 import { CacheConfigError } from "./errors.js";
 
 export interface AwsCredentials {
@@ -146,4 +147,49 @@ function rfc3986(text: string): string {
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   );
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/**
+ * The IAM token provider the environment asks for (`REDIS_AUTH_MODE=iam`, or `auth: "iam"` in the
+ * secret), built from `REDIS_IAM_*`; undefined for password auth.
+ * @throws CacheConfigError when IAM auth is asked for without a cache name.
+ */
+export function iamAuthFromEnv(
+  env: Record<string, string | undefined>,
+  payload: SecretPayload,
+): IamAuthTokenProvider | undefined {
+  const mode = nonEmpty(env.REDIS_AUTH_MODE)?.trim().toLowerCase();
+  if (mode !== undefined && mode !== "iam" && mode !== "password") {
+    throw new CacheConfigError(`REDIS_AUTH_MODE must be iam or password (got "${env.REDIS_AUTH_MODE}")`, [
+      "REDIS_AUTH_MODE",
+    ]);
+  }
+  if (mode === "password" || (mode === undefined && payload.auth !== "iam")) return undefined;
+  const cacheName = nonEmpty(env.REDIS_IAM_CACHE_NAME);
+  if (!cacheName) {
+    throw new CacheConfigError(
+      "IAM auth needs the cache name: set REDIS_IAM_CACHE_NAME to the ElastiCache serverless cache name " +
+        "(ServiceCacheAccess sets it) or pass the `iamAuth` option",
+      ["REDIS_IAM_CACHE_NAME"],
+    );
+  }
+  return new IamAuthTokenProvider({
+    cacheName,
+    userId: nonEmpty(env.REDIS_IAM_USER_ID) ?? payload.username,
+    serverless: nonEmpty(env.REDIS_IAM_SERVERLESS)?.trim().toLowerCase() !== "false",
+    ...(nonEmpty(env.AWS_REGION) ? { region: env.AWS_REGION } : {}),
+    ...(env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {}),
+  });
 }

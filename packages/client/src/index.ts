@@ -22,6 +22,7 @@ export {
   type SerializerOptions,
   taggedJsonCodec,
 } from "./codec.js";
+export { RedisUnavailableError, type UnavailableReason } from "./connection-state.js";
 export { type CreateCacheOptions, createCache, iamAuthFromEnv, type StorageType } from "./create-cache.js";
 export { type EmfMetrics, type EmfMetricsOptions, emfMetrics } from "./emf-metrics.js";
 export {
@@ -68,6 +69,7 @@ export {
   type RedisClient,
   RedisConnection,
   type RedisConnectionOptions,
+  type SecretProvider,
 } from "./redis-connection.js";
 export { clearSecretCache, SecretSource, type SecretSourceSpec } from "./secret-source.js";
 export type { BreakerStateName, CacheStats, LatencySummary } from "./stats.js";

@@ -1,22 +1,50 @@
 /**
- * One lazily opened ioredis connection (standalone or cluster) built from a secret, reused across
- * warm invocations through a module-level registry keyed by the secret's identity. No unbounded
- * offline queue: commands fail fast while the connection is down, and callers wait at most
- * `connectTimeoutMs` on one shared "ready" promise while it (re)connects. On an authentication
- * failure the secret is read again and, when its password changed, the connection is rebuilt.
+ * A Redis connection built from a secret: the one implementation used by the client (`createCache`),
+ * the gateway (one per service) and `cacheplane doctor` (docs/decisions/0016).
+ *
+ * - Lazy: the secret is read and the connection opened on first use; ioredis options come from
+ *   `connection-options.ts` (TLS with the caller's CA, standalone or cluster, deadlines, no offline
+ *   queue).
+ * - Fails fast: while the connection is known to be down, callers are refused at once
+ *   (`connection-state.ts`); otherwise they wait at most their timeout on one shared "ready" promise.
+ * - Rotation: on an authentication failure the secret is read again (`source.get({ forceRefresh:
+ *   true })`) and, when the credentials or the endpoint changed, the connection is rebuilt.
+ * - ElastiCache IAM auth: the password is a fresh token (`iam-auth.ts`); tokens are renewed before
+ *   they expire (reconnects always use a valid one) and open connections authenticate again before
+ *   ElastiCache's 12-hour limit (`iam-reauth.ts`).
+ * - A module-level registry shares one connection per secret across warm Lambda invocations.
  */
 import type { ConnectionOptions } from "node:tls";
 import type { SecretPayload } from "@cacheplane/core/secret";
-import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
+import type { ClusterOptions, Redis, RedisOptions } from "ioredis";
+import { describeConnectionError } from "./connection-errors.js";
+import {
+  type ConnectionSettings,
+  createRedisClient,
+  isCluster,
+  type RedisClient,
+  setCredentials,
+} from "./connection-options.js";
+import { trackAvailability, waitReady } from "./connection-state.js";
 import { CacheConfigError, CacheConnectionError } from "./errors.js";
 import type { IamAuthTokenProvider } from "./iam-auth.js";
 import { type AuthenticatableConnection, IamReauthenticator, type IamReauthOptions } from "./iam-reauth.js";
-import type { SecretSource } from "./secret-source.js";
+import type { GetSecretOptions } from "./secret-source.js";
 
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from "./connection-options.js";
+export { waitReady } from "./connection-state.js";
+
+/**
+ * Where the connection's secret comes from. {@link SecretSource} is one (Secrets Manager, a file,
+ * inline JSON); the gateway passes the payload it loaded and a re-read of its file.
+ */
+export interface SecretProvider {
+  /** The payload; with `forceRefresh`, read again (after an authentication failure). */
+  get(options?: GetSecretOptions): Promise<SecretPayload>;
+}
 
 export interface RedisConnectionOptions {
-  source: SecretSource;
+  source: SecretProvider;
   /** Cluster mode; default: the secret's `cluster` field. Needed for ElastiCache Serverless. */
   cluster?: boolean;
   /** Extra TLS options (e.g. `ca`) used when the secret has TLS on. */
@@ -27,6 +55,8 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** Reconnection attempts a command survives before it fails. Default 1. */
   maxRetriesPerRequest?: number;
+  /** Longest wait between two reconnection attempts. Default 500 ms. */
+  maxReconnectDelayMs?: number;
   /** ElastiCache IAM auth: the password is a fresh token, the username the IAM user id. */
   iamAuth?: IamAuthTokenProvider;
   /**
@@ -36,7 +66,7 @@ export interface RedisConnectionOptions {
   iamAuthFor?: (payload: SecretPayload) => IamAuthTokenProvider | undefined;
   /** Token refresh and re-authentication before ElastiCache's 12-hour limit. @default 11 h, checked every 60 s */
   iamReauth?: IamReauthOptions;
-  /** Extra ioredis options (applied last; offline queue stays off in standalone mode). */
+  /** Extra ioredis options (applied last; the offline queue stays off). */
   redisOptions?: Partial<RedisOptions>;
   /** Extra ioredis Cluster options. */
   clusterOptions?: Partial<ClusterOptions>;
@@ -46,90 +76,92 @@ interface Built {
   payload: SecretPayload;
   client: RedisClient;
   subscribers: Set<RedisClient>;
+  /** The user and password every connection of this build sends (IAM: the latest token). */
+  username: string;
+  password: string;
   reauth?: IamReauthenticator;
 }
 
 type ErrorListener = (err: Error) => void;
 
-const readyWaits = new WeakMap<RedisClient, Promise<void>>();
-
-/**
- * Longest wait between two reconnection attempts. A refused connect is cheap, and the breaker's
- * recovery (circuit-breaker.ts) waits for the reconnect: Redis back => calls back within about this.
- */
-const RECONNECT_MAX_DELAY_MS = 500;
-
-function isCluster(client: RedisClient): client is Cluster {
-  return (client as Cluster).isCluster === true;
-}
-
-/**
- * Resolves when the client is ready; connects a lazy/ended client. Rejects after `timeoutMs`, or
- * at once when the connection attempt fails (refused, TLS, auth): a down server costs callers one
- * failed attempt, not the whole timeout. A healthy reconnect (no error) is simply waited for.
- */
-export function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return Promise.resolve();
-  const existing = readyWaits.get(client);
-  if (existing) return existing;
-  const wait = new Promise<void>((resolve, reject) => {
-    const finish = (err?: Error) => {
-      clearTimeout(timer);
-      client.off("ready", onReady);
-      client.off("end", onEnd);
-      client.off("error", onError);
-      readyWaits.delete(client);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onReady = () => finish();
-    const onEnd = () => finish(new CacheConnectionError("Redis connection ended", { operation: "connect" }));
-    const onError = (err: Error) =>
-      finish(
-        new CacheConnectionError(`Redis connection failed: ${err.message}`, {
-          operation: "connect",
-          cause: err,
-        }),
-      );
-    const timer = setTimeout(
-      () =>
-        finish(
-          new CacheConnectionError(`Redis not ready within ${timeoutMs} ms (status ${client.status})`, {
-            operation: "connect",
-          }),
-        ),
-      timeoutMs,
-    );
-    client.on("ready", onReady);
-    client.on("end", onEnd);
-    client.on("error", onError);
-    // "wait": lazy and never connected; "end": closed. Other states reconnect on their own.
-    if (client.status === "wait" || client.status === "end") {
-      client.connect().catch(() => undefined);
-    }
-  });
-  readyWaits.set(client, wait);
-  return wait;
-}
-
+/** True when Redis rejected the credentials (re-read the secret). */
 export function isAuthError(err: unknown): boolean {
   return err instanceof Error && /^(WRONGPASS|NOAUTH)\b/.test(err.message);
 }
 
-function setPassword(client: RedisClient, username: string, password: string): void {
-  if (isCluster(client)) {
-    const redisOptions = client.options.redisOptions ?? {};
-    redisOptions.username = username;
-    redisOptions.password = password;
-    client.options.redisOptions = redisOptions;
-    for (const node of client.nodes("all")) {
-      node.options.username = username;
-      node.options.password = password;
-    }
-  } else {
-    client.options.username = username;
-    client.options.password = password;
+/**
+ * After a reconnect ioredis subscribes again to the connection's channels and drops the promises of
+ * those calls. When that fails (the reconnect's AUTH was refused after a password rotation: NOAUTH),
+ * the rejection would be unhandled and end the process. Every subscribe-family call on `client` gets
+ * a handler here; callers that await a call still see its rejection, and ioredis subscribes again
+ * after its next reconnect (with the new credentials).
+ */
+function handleResubscribeFailures(client: RedisClient): void {
+  const target = client as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ["subscribe", "psubscribe", "ssubscribe"]) {
+    const original = target[name];
+    if (typeof original !== "function") continue;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      const result = original.apply(this, args);
+      if (result instanceof Promise) result.catch(() => undefined);
+      return result;
+    };
   }
+}
+
+const SUBSCRIBE_COMMANDS = [
+  ["subscribe", "unsubscribe"],
+  ["psubscribe", "punsubscribe"],
+  ["ssubscribe", "sunsubscribe"],
+] as const;
+
+/**
+ * A duplicate of `client` for SUBSCRIBE whose subscriptions survive every reconnect. ioredis
+ * subscribes again after a reconnect, but forgets the channels when that fails once (the reconnect's
+ * AUTH was refused after a password rotation, before the new password was read). This duplicate
+ * remembers what its owner subscribed to and subscribes again after each reconnect until it works.
+ */
+function subscriberOf(client: Redis): Redis {
+  const duplicate = client.duplicate({ autoResubscribe: false });
+  const target = duplicate as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const wanted = new Map<string, Map<string, string | Buffer>>();
+  const originals = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  for (const [subscribe, unsubscribe] of SUBSCRIBE_COMMANDS) {
+    const channels = new Map<string, string | Buffer>();
+    wanted.set(subscribe, channels);
+    const names = (args: unknown[]) =>
+      args.flat().filter((a): a is string | Buffer => typeof a === "string" || Buffer.isBuffer(a));
+    const keyOf = (name: string | Buffer) => (typeof name === "string" ? name : name.toString("latin1"));
+    const originalSubscribe = target[subscribe]!;
+    const originalUnsubscribe = target[unsubscribe]!;
+    originals.set(subscribe, originalSubscribe);
+    target[subscribe] = function (this: unknown, ...args: unknown[]) {
+      for (const name of names(args)) channels.set(keyOf(name), name);
+      return originalSubscribe.apply(this, args);
+    };
+    target[unsubscribe] = function (this: unknown, ...args: unknown[]) {
+      const given = names(args);
+      if (given.length === 0) channels.clear();
+      for (const name of given) channels.delete(keyOf(name));
+      return originalUnsubscribe.apply(this, args);
+    };
+  }
+  duplicate.on("ready", () => {
+    for (const [subscribe, channels] of wanted) {
+      if (channels.size === 0) continue;
+      // Queued behind the reconnect's AUTH; when that fails, the next reconnect tries again.
+      originals
+        .get(subscribe)!
+        .apply(duplicate, [...channels.values()])
+        .catch(() => undefined);
+    }
+  });
+  return duplicate;
+}
+
+/** True when `a` and `b` reach the same server the same way (a subscriber can keep its connection). */
+function sameEndpoint(a: SecretPayload, b: SecretPayload): boolean {
+  return a.host === b.host && a.port === b.port && a.tls === b.tls && a.cluster === b.cluster;
 }
 
 export class RedisConnection {
@@ -171,12 +203,19 @@ export class RedisConnection {
   /** The client when it is connected and ready now (the hot path: no awaits), else undefined. */
   readyClient(): RedisClient | undefined {
     const client = this.current?.client;
-    return client?.status === "ready" ? client : undefined;
+    return client?.status === "ready" && !this.closed ? client : undefined;
+  }
+
+  /** The command client as built so far (connected or not), without waiting; undefined before the first build. */
+  currentClient(): RedisClient | undefined {
+    return this.closed ? undefined : this.current?.client;
   }
 
   /**
    * A ready client (connects on first use, waits at most `connectTimeoutMs`). `onClient` sees the
-   * client before the wait (the store watches its reconnects).
+   * client before the wait.
+   * @throws RedisUnavailableError while Redis is known to be down, when the connection attempt fails
+   *   or after the timeout; CacheConfigError / SecretLoadError when the secret is unusable
    */
   async acquire(onClient?: (client: RedisClient) => void): Promise<RedisClient> {
     const built = await this.build();
@@ -185,15 +224,30 @@ export class RedisConnection {
     return built.client;
   }
 
-  /** A new, ready, dedicated connection for SUBSCRIBE (its owner disconnects it; closed with the connection). */
-  async subscriber(): Promise<RedisClient> {
+  /** Like {@link acquire}, waiting at most `timeoutMs` (a request's remaining budget). */
+  async ready(timeoutMs: number): Promise<RedisClient> {
     const built = await this.build();
-    const duplicate = built.client.duplicate();
-    this.attachErrorHandler(duplicate);
+    await waitReady(built.client, timeoutMs);
+    return built.client;
+  }
+
+  /**
+   * A new, ready, dedicated connection for SUBSCRIBE, waiting at most `timeoutMs` (default
+   * `connectTimeoutMs`). Its owner disconnects it; it is closed with the connection. After a password
+   * rotation it reconnects with the new credentials; when the secret moves to another endpoint it is
+   * disconnected (its `end` event tells the owner).
+   */
+  async subscriber(timeoutMs = this.connectTimeoutMs): Promise<RedisClient> {
+    const built = await this.build();
+    const duplicate = isCluster(built.client) ? built.client.duplicate() : subscriberOf(built.client);
+    setCredentials(duplicate, built.username, built.password);
+    handleResubscribeFailures(duplicate);
+    this.attachErrorHandler(duplicate, built.payload);
+    trackAvailability(duplicate);
     built.subscribers.add(duplicate);
     duplicate.once("end", () => built.subscribers.delete(duplicate));
     try {
-      await waitReady(duplicate, this.connectTimeoutMs);
+      await waitReady(duplicate, timeoutMs);
     } catch (err) {
       duplicate.disconnect();
       throw err;
@@ -207,8 +261,8 @@ export class RedisConnection {
   }
 
   /**
-   * Reads the secret again (bypassing the max age) and rebuilds the client when the credentials
-   * changed. Concurrent calls share one refresh.
+   * Reads the secret again (bypassing the max age) and rebuilds the client when the credentials or
+   * the endpoint changed. Concurrent calls share one refresh.
    */
   refreshCredentials(): Promise<void> {
     if (!this.refreshing) {
@@ -222,14 +276,36 @@ export class RedisConnection {
           this.emitError(err instanceof Error ? err : new Error(String(err)));
           return;
         }
-        if (fresh.password === previous.payload.password && fresh.username === previous.payload.username)
+        const old = previous.payload;
+        if (fresh.password === old.password && fresh.username === old.username && sameEndpoint(fresh, old))
           return;
         if (this.current !== previous || this.closed) return;
-        const next = await this.create(fresh);
+        let next: Built;
+        try {
+          next = await this.create(fresh);
+        } catch (err) {
+          this.emitError(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        if (this.current !== previous || this.closed) {
+          next.reauth?.stop();
+          next.client.disconnect();
+          return;
+        }
         this.current = next;
         this.built = Promise.resolve(next);
         previous.reauth?.stop();
         previous.client.disconnect();
+        // Subscribers keep their subscriptions: same server, new credentials for their reconnects.
+        for (const subscriber of previous.subscribers) {
+          if (sameEndpoint(fresh, old)) {
+            setCredentials(subscriber, next.username, next.password);
+            next.subscribers.add(subscriber);
+            subscriber.once("end", () => next.subscribers.delete(subscriber));
+          } else {
+            subscriber.disconnect();
+          }
+        }
       })().finally(() => {
         this.refreshing = undefined;
       });
@@ -243,6 +319,11 @@ export class RedisConnection {
       this.built = (async () => {
         const payload = await this.options.source.get();
         const built = await this.create(payload);
+        if (this.closed) {
+          built.reauth?.stop();
+          built.client.disconnect();
+          throw new CacheConnectionError("Redis connection is closed");
+        }
         this.current = built;
         return built;
       })();
@@ -264,9 +345,17 @@ export class RedisConnection {
     }
   }
 
-  private attachErrorHandler(client: RedisClient): void {
+  /**
+   * Connection-level errors reach `onError` listeners described (`Redis at host:port: write
+   * ECONNRESET (... it may want TLS ...)`), the ioredis error as the cause.
+   */
+  private attachErrorHandler(client: RedisClient, payload: SecretPayload): void {
     const handler = (err: Error) => {
-      this.emitError(err);
+      const described = new CacheConnectionError(
+        `Redis at ${payload.host}:${payload.port}: ${describeConnectionError(err, { tls: payload.tls })}`,
+        { operation: "connect", cause: err },
+      );
+      this.emitError(described);
       if (isAuthError(err)) void this.refreshCredentials();
     };
     client.on("error", handler);
@@ -274,7 +363,6 @@ export class RedisConnection {
   }
 
   private async create(payload: SecretPayload): Promise<Built> {
-    const { Cluster: ClusterClass, Redis: RedisClass } = await import("ioredis");
     const o = this.options;
     const iam = o.iamAuth ?? o.iamAuthFor?.(payload);
     if (!iam && payload.auth === "iam") {
@@ -286,85 +374,58 @@ export class RedisConnection {
     }
     const username = iam ? iam.userId : payload.username;
     const password = iam ? await iam.getToken() : payload.password;
-    const refreshIamToken = (client: () => RedisClient | undefined) => {
+    // Filled in below; the reconnect hook only runs once the client exists.
+    let built: Built | undefined;
+    /** Every connection of the build sends `token` from its next (re)connection on. */
+    const useToken = (token: string) => {
+      if (!built) return;
+      built.password = token;
+      setCredentials(built.client, username, token);
+      for (const subscriber of built.subscribers) setCredentials(subscriber, username, token);
+    };
+    const beforeReconnect = () => {
       if (!iam) return;
       const token = iam.peek();
-      const target = client();
-      if (token && target) setPassword(target, username, token);
+      if (token) useToken(token);
       if (iam.needsRefresh()) {
-        iam.getToken().then(
-          (fresh) => {
-            const c = client();
-            if (c) setPassword(c, username, fresh);
-          },
-          (err: unknown) => this.emitError(err instanceof Error ? err : new Error(String(err))),
-        );
+        iam
+          .getToken()
+          .then(useToken, (err: unknown) =>
+            this.emitError(err instanceof Error ? err : new Error(String(err))),
+          );
       }
     };
-    let client: RedisClient | undefined;
-    const common: RedisOptions = {
-      username,
-      password,
-      tls: payload.tls ? { ...o.tls } : undefined,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      maxRetriesPerRequest: o.maxRetriesPerRequest ?? 1,
-      commandTimeout: o.commandTimeoutMs ?? 1000,
-      connectTimeout: this.connectTimeoutMs,
-      disableClientInfo: true,
-      keepAlive: 30_000,
-      noDelay: true,
+    const settings: ConnectionSettings = {
+      credentials: { username, password },
+      beforeReconnect,
+      ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
+      ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.commandTimeoutMs !== undefined ? { commandTimeoutMs: o.commandTimeoutMs } : {}),
+      connectTimeoutMs: this.connectTimeoutMs,
+      ...(o.maxRetriesPerRequest !== undefined ? { maxRetriesPerRequest: o.maxRetriesPerRequest } : {}),
+      ...(o.maxReconnectDelayMs !== undefined ? { maxReconnectDelayMs: o.maxReconnectDelayMs } : {}),
+      ...(o.redisOptions ? { redisOptions: o.redisOptions } : {}),
+      ...(o.clusterOptions ? { clusterOptions: o.clusterOptions } : {}),
     };
-    const cluster = o.cluster ?? payload.cluster ?? false;
-    if (cluster) {
-      const { retryStrategy: _r, enableOfflineQueue: _q, ...nodeOptions } = { ...common, ...o.redisOptions };
-      client = new ClusterClass([{ host: payload.host, port: payload.port }], {
-        // ElastiCache (serverless and TLS clusters): connect to the announced names as they are.
-        dnsLookup: (address, callback) => callback(null, address),
-        redisOptions: nodeOptions,
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        enableReadyCheck: true,
-        slotsRefreshTimeout: Math.max(1000, this.connectTimeoutMs),
-        slotsRefreshInterval: 60_000,
-        maxRedirections: 8,
-        retryDelayOnFailover: 100,
-        retryDelayOnClusterDown: 100,
-        retryDelayOnTryAgain: 100,
-        clusterRetryStrategy: (times: number) => {
-          refreshIamToken(() => client);
-          return Math.min(100 * times, RECONNECT_MAX_DELAY_MS);
-        },
-        ...o.clusterOptions,
-      });
-    } else {
-      client = new RedisClass({
-        host: payload.host,
-        port: payload.port,
-        ...common,
-        retryStrategy: (times: number) => {
-          refreshIamToken(() => client);
-          return Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_MAX_DELAY_MS);
-        },
-        ...o.redisOptions,
-        enableOfflineQueue: false,
-      });
-    }
-    this.attachErrorHandler(client);
-    const built: Built = { payload, client, subscribers: new Set() };
+    const client = await createRedisClient(payload, settings);
+    this.attachErrorHandler(client, payload);
+    built = { payload, client, subscribers: new Set(), username, password };
     if (iam) {
-      const target = client;
-      built.reauth = new IamReauthenticator(
+      const target = built;
+      target.reauth = new IamReauthenticator(
         iam,
-        () => (isCluster(target) ? target.nodes("all") : [target]) as unknown as AuthenticatableConnection[],
-        (token) => setPassword(target, username, token),
+        () =>
+          (isCluster(target.client)
+            ? target.client.nodes("all")
+            : [target.client]) as unknown as AuthenticatableConnection[],
+        useToken,
         (err) => this.emitError(err),
         o.iamReauth,
       );
       // A standalone client has one connection: once it is ready again it authenticated just now. (A
       // cluster's nodes reconnect one by one, so there every open connection is re-authenticated.)
-      if (!isCluster(target)) target.on("ready", () => built.reauth?.markAuthenticated());
-      built.reauth.start();
+      if (!isCluster(client)) client.on("ready", () => target.reauth?.markAuthenticated());
+      target.reauth.start();
     }
     return built;
   }
@@ -397,9 +458,14 @@ async function quit(client: RedisClient): Promise<void> {
   client.disconnect();
 }
 
+/** A connection the registry can share: its source has a stable identity. */
+export interface SharedRedisConnectionOptions extends RedisConnectionOptions {
+  source: SecretProvider & { readonly id: string };
+}
+
 const registry = new Map<string, RedisConnection>();
 
-function registryKey(options: RedisConnectionOptions): string {
+function registryKey(options: SharedRedisConnectionOptions): string {
   return JSON.stringify([
     options.source.id,
     options.cluster ?? null,
@@ -415,7 +481,7 @@ function registryKey(options: RedisConnectionOptions): string {
  * The module-wide connection for these options: a second `createCache()` with the same secret in a
  * warm Lambda reuses the open connection. Release with {@link releaseRedisConnection}.
  */
-export function acquireSharedRedisConnection(options: RedisConnectionOptions): RedisConnection {
+export function acquireSharedRedisConnection(options: SharedRedisConnectionOptions): RedisConnection {
   const key = registryKey(options);
   let connection = registry.get(key);
   if (!connection) {

@@ -3,6 +3,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import type { RedisOptions } from "ioredis";
 import type { CorsOptions } from "./cors.js";
+import type { OperatorOptions } from "./operator-view/view.js";
 import type { GatewayService } from "./services.js";
 import type { TokenSource } from "./token-verifier.js";
 
@@ -19,8 +20,8 @@ export interface GatewayLimits {
 /** One line of the gateway's log. Never holds tokens, passwords, keys or values. */
 export interface GatewayLogEntry {
   level: "info" | "warn" | "error";
-  /** `request` for each answered request, `redis` for connection events. */
-  event: "request" | "redis";
+  /** `request` for each answered request, `redis` for connection events, `operator` for the operator view's sampling. */
+  event: "request" | "redis" | "operator";
   /** Route type: `command`, `pipeline`, `multi-exec`, `path-command`, `subscribe`, `console`, ... */
   route?: string;
   method?: string;
@@ -62,6 +63,11 @@ export interface GatewayOptions {
   cors?: CorsOptions;
   /** Serve the browser console at `/console/`. @default true */
   console?: boolean;
+  /**
+   * Serve the operator view at `/operator/` (admin token only), sampled in the background with an
+   * admin or observer connection to Redis. @default off
+   */
+  operator?: OperatorOptions;
   /** Path prefix the gateway is mounted under, e.g. `/redis`. @default "" */
   basePath?: string;
   /** Interval of SSE keep-alive comments on `/subscribe` streams. @default 15000 */

@@ -35,6 +35,7 @@ import {
   prepareTransaction,
   runNamespaced,
 } from "./namespaced-execution.js";
+import { OperatorView } from "./operator-view/view.js";
 import { Redactor } from "./redaction.js";
 import { type CommandOutcome, ServiceConnection } from "./redis-connection.js";
 import { toGatewayError } from "./redis-errors.js";
@@ -221,6 +222,26 @@ export function createGateway(options: GatewayOptions): Gateway {
       // A failing logger must not fail requests.
     }
   };
+
+  // The operator view (`/operator/`, admin token only) and the traffic counters it shows.
+  const operator = options.operator
+    ? new OperatorView(
+        options.services,
+        options.tokens,
+        options.operator,
+        async (token) => (await verifier.verify(token)) !== undefined,
+        (error) => log({ level: "warn", event: "operator", message: error.message }),
+        options.now,
+      )
+    : undefined;
+  const traffic = operator?.traffic;
+  for (const url of options.operator?.admin.urls ?? []) {
+    try {
+      redactor.add(decodeURIComponent(new URL(url).password));
+    } catch {
+      // not a URL: the sampler reports it (without repeating it)
+    }
+  }
 
   for (const service of options.services) {
     if (states.has(service.name)) throw new Error(`Service "${service.name}" is listed twice`);
@@ -517,6 +538,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       );
       if (denied) throw denied;
       const reply = await connection.call(scripts.adapt(args), deadline).catch(state.callFailed);
+      traffic?.reply(state.service.name, info.commands[0]!, reply);
       if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
       return jsonResponse(200, resultJson(reply, encoding), head);
     }
@@ -543,6 +565,11 @@ export function createGateway(options: GatewayOptions): Gateway {
           deadline,
         ),
       );
+      if (traffic) {
+        outcomes.forEach((o, i) => {
+          if ("reply" in o) traffic.reply(state.service.name, info.commands![i]!, o.reply);
+        });
+      }
       return jsonResponse(200, `[${outcomes.map((o) => outcomeJson(o, encoding)).join(",")}]`, head);
     }
 
@@ -554,13 +581,18 @@ export function createGateway(options: GatewayOptions): Gateway {
       const parts = verdicts.map((verdict, i) => {
         if (verdict) return resp2Error(verdict.message);
         const outcome = outcomes[next++]!;
-        return "error" in outcome
-          ? resp2Error(outcome.error.message)
-          : resp2Reply(outcome.reply, commands[i]!);
+        if ("error" in outcome) return resp2Error(outcome.error.message);
+        traffic?.reply(state.service.name, info.commands![i]!, outcome.reply);
+        return resp2Reply(outcome.reply, commands[i]!);
       });
       return respResponse(200, Buffer.concat(parts), head);
     }
-    const items = verdicts.map((verdict) => outcomeJson(verdict ?? outcomes[next++]!, encoding));
+    const items = verdicts.map((verdict, i) => {
+      if (verdict) return outcomeJson(verdict, encoding);
+      const outcome = outcomes[next++]!;
+      if (traffic && "reply" in outcome) traffic.reply(state.service.name, info.commands![i]!, outcome.reply);
+      return outcomeJson(outcome, encoding);
+    });
     return jsonResponse(200, `[${items.join(",")}]`, head);
   }
 
@@ -599,6 +631,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       return consoleResponse(route.file, pathname, method === "HEAD").catch(() =>
         jsonResponse(404, errorJson("ERR the console files are not part of this deployment")),
       );
+    }
+    if (route.type === "operator") {
+      if (!operator) {
+        return jsonResponse(
+          404,
+          errorJson("ERR not found; the operator view is off (start the gateway with an admin connection)"),
+        );
+      }
+      return operator.respond(request, method, route.file, pathname);
     }
     // No await when the registry needs no re-read: the common case costs one hash and a map lookup.
     if (verifier.isCurrent()) {
@@ -648,6 +689,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (sync !== null) response.headers[SYNC_TOKEN_HEADER] = syncTokens.next(sync);
     applyCors(response.headers, options.cors, request.header("origin"));
     const status = response.status;
+    if (traffic !== undefined && info.service !== undefined) traffic.request(info.service, status);
     const level = status >= 500 && status !== 503 ? "error" : status >= 500 ? "warn" : "info";
     // The default logger keeps errors only: no entry to build for the others.
     if (logger === defaultLogger && level !== "error") return response;
@@ -681,6 +723,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       await Promise.allSettled([
         ...[...states.values()].map((s) => s.connection.close()),
         ...(scannerConnection ? [scannerConnection.close()] : []),
+        ...(operator ? [operator.close()] : []),
       ]);
     },
   };

@@ -1,3 +1,4 @@
+export { adminTokenPath, checkAdminToken, ensureAdminToken } from "./admin-token.js";
 export {
   type AppSyncCommandResult,
   type AppSyncGatewayArguments,
@@ -20,6 +21,8 @@ export {
   startGatewayServer,
   toNodeListener,
 } from "./node-server.js";
+export type { OperatorAdmin } from "./operator-view/sampler.js";
+export type { OperatorOptions } from "./operator-view/view.js";
 export {
   currentProcessRecord,
   type ProcessRecord,
@@ -35,8 +38,9 @@ export {
   loadScannerIdentity,
   type RedisTarget,
 } from "./services.js";
-export type { TokenIdentity, TokenSource } from "./token-verifier.js";
+export type { AdminIdentity, TokenIdentity, TokenSource } from "./token-verifier.js";
 export {
+  ADMIN_TOKEN_FILE,
   checkServiceTokens,
   ensureServiceTokens,
   hashToken,

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { PlatformConfig, PlatformConfigInput } from "@cacheplane/core";
+import { adminTokenPath, ensureAdminToken } from "./admin-token.js";
 import { tooLarge } from "./errors.js";
 import { bufferedBody, createGateway, type Gateway, gatewayHandler } from "./gateway.js";
 import { DEFAULT_MAX_BODY_BYTES, type GatewayOptions } from "./gateway-options.js";
@@ -395,7 +396,10 @@ export interface GatewayServerOptions extends Omit<GatewayOptions, "services" | 
   target?: RedisTarget;
   /** Serve only these services. @default every enabled service with a secret */
   only?: readonly string[];
-  /** Issue tokens for services that have none yet (`<service>.token.json`). @default true */
+  /**
+   * Issue tokens for services that have none yet (`<service>.token.json`), and the admin token
+   * (`.gateway-admin-token.json`) when the operator view is on. @default true
+   */
   issueTokens?: boolean;
   /** How often the token registry is checked for changes, ms. @default 1000 */
   tokenRefreshIntervalMs?: number;
@@ -409,6 +413,8 @@ export interface GatewayServer {
   url: string;
   /** Service name -> path of its `<service>.token.json`. */
   tokenFiles: Record<string, string>;
+  /** Path of the admin token file when the operator view is on (`<url>/operator/`). */
+  adminTokenFile?: string;
   gateway: Gateway;
   server: Server;
   /** Stops listening, ends open streams and closes the Redis connections. */
@@ -449,6 +455,10 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     if (issueTokens) await ensureServiceTokens(secretsDir, service.name);
     tokenFiles[service.name] = serviceTokenPath(secretsDir, service.name);
   }
+  let adminTokenFile: string | undefined;
+  if (gatewayOptions.operator) {
+    adminTokenFile = issueTokens ? await ensureAdminToken(secretsDir) : adminTokenPath(secretsDir);
+  }
   const gateway = createGateway({
     ...gatewayOptions,
     ...(scanner ? { scanner } : {}),
@@ -484,6 +494,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   return {
     url: `http://${shownHost}:${address.port}`,
     tokenFiles,
+    ...(adminTokenFile !== undefined ? { adminTokenFile } : {}),
     gateway,
     server,
     close() {

@@ -1,16 +1,25 @@
 /**
- * The gateway's Redis connections: one ioredis client per service user (built from the service's
- * secret payload), plus a dedicated one for SUBSCRIBE when needed. Commands fail fast while Redis is
- * unreachable (no offline queue, nothing re-sent after a reconnect), every call has a deadline, and
- * the client reconnects in the background so the gateway recovers on its own.
- *
- * Note: `@cacheplane/client` has its own connection-from-secret code; this module only needs a small
- * part of it (ioredis options from a SecretPayload) and can be replaced by it once it is exported.
+ * The gateway's use of Redis: one connection per service user, built from the service's secret payload
+ * by the shared implementation in `@cacheplane/client/connection` (TLS, cluster, IAM tokens, deadlines,
+ * no offline queue, fail-fast while Redis is known to be down, secret re-read after an authentication
+ * failure), plus a dedicated connection for SUBSCRIBE when needed. What is the gateway's own: replies
+ * as raw bytes and exact integers, per-request deadlines that answer 503, the command table, pipelines,
+ * transactions and the cross-slot check.
  */
 import type { ConnectionOptions } from "node:tls";
-import { keySlot } from "@cacheplane/client";
+import {
+  iamAuthFromEnv,
+  isCluster,
+  keySlot,
+  type RedisClient,
+  RedisConnection,
+  RedisUnavailableError,
+  withDeadline as raceDeadline,
+  type SecretProvider,
+  waitReady as waitClientReady,
+} from "@cacheplane/client/connection";
 import type { SecretPayload } from "@cacheplane/core/secret";
-import { Cluster, type ClusterOptions, Command, Redis, type RedisOptions } from "ioredis";
+import { Command, type RedisOptions } from "ioredis";
 import type { CommandArg } from "./command-policy.js";
 import { CommandTable } from "./command-table.js";
 import { GatewayError, unavailable } from "./errors.js";
@@ -18,8 +27,7 @@ import { isAuthFailure, isReplyError } from "./redis-errors.js";
 import type { RedisReply } from "./reply-encoding.js";
 import type { GatewayService } from "./services.js";
 
-/** A standalone or cluster client. */
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from "@cacheplane/client/connection";
 
 /** How the gateway connects. */
 export interface RedisConnectionSettings {
@@ -34,143 +42,80 @@ export interface RedisConnectionSettings {
 /** Outcome of one command of a pipeline or transaction. */
 export type CommandOutcome = { reply: RedisReply } | { error: Error };
 
+/** The gateway's defaults, which `redisOptions` may change: nothing is re-sent after a reconnect. */
+const GATEWAY_REDIS_DEFAULTS: Partial<RedisOptions> = { autoResendUnfulfilledCommands: false };
 /**
- * ioredis options for connecting as the service user of `secret`: its username/password, TLS when
- * the secret says so, no ready check (service users have no INFO), no offline queue, integer replies
- * as exact strings, bounded reconnect backoff.
+ * Not overridable: service users have no INFO (no ready check); replies must keep exact integers;
+ * keys are never prefixed; and ioredis's auto-pipelining does not support the Buffer-reply calls the
+ * gateway makes. (The shared implementation keeps the offline queue off.)
  */
-export function redisOptionsFromSecret(
-  secret: SecretPayload,
-  settings: RedisConnectionSettings,
-): RedisOptions {
-  return {
-    host: secret.host,
-    port: secret.port,
-    username: secret.username,
-    password: secret.password,
-    ...(secret.tls ? { tls: { servername: secret.host, ...settings.tls } } : {}),
-    lazyConnect: true,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: settings.timeoutMs,
-    connectTimeout: settings.timeoutMs,
-    disableClientInfo: true,
-    keepAlive: 30_000,
-    noDelay: true,
-    retryStrategy: (times: number) => Math.min(100 * times, 1000),
-    ...settings.redisOptions,
-    // Not overridable: service users have no INFO (no ready check); the offline queue would hide
-    // outages; replies must keep exact integers; keys are never prefixed; and ioredis's
-    // auto-pipelining does not support the Buffer-reply calls the gateway makes.
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    stringNumbers: true,
-    keyPrefix: "",
-    enableAutoPipelining: false,
-  };
-}
+const GATEWAY_REDIS_FIXED: Partial<RedisOptions> = {
+  enableReadyCheck: false,
+  stringNumbers: true,
+  keyPrefix: "",
+  enableAutoPipelining: false,
+};
+/** The gateway reconnects at least once a second (the `Retry-After: 1` of its 503s relies on it). */
+const GATEWAY_MAX_RECONNECT_DELAY_MS = 1000;
 
-/** A client for `secret` (a Cluster client when `secret.cluster`). Not connected yet. */
-export function createRedisClient(secret: SecretPayload, settings: RedisConnectionSettings): RedisClient {
-  const options = redisOptionsFromSecret(secret, settings);
-  if (!secret.cluster) return new Redis(options);
-  const { host: _h, port: _p, retryStrategy: _r, enableOfflineQueue: _q, ...nodeOptions } = options;
-  const clusterOptions: ClusterOptions = {
-    redisOptions: nodeOptions,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    enableReadyCheck: true,
-    // ElastiCache (serverless and TLS clusters): connect to the announced names as they are.
-    dnsLookup: (address, callback) => callback(null, address),
-    slotsRefreshTimeout: settings.timeoutMs,
-    clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
-  };
-  return new Cluster([{ host: secret.host, port: secret.port }], clusterOptions);
-}
-
-function isCluster(client: RedisClient): client is Cluster {
-  return (client as Cluster).isCluster === true;
-}
-
-const readyWaits = new WeakMap<RedisClient, Promise<void>>();
-/**
- * What is known about a client's connection: `up` (was ready), `lost` (it closed after being ready: the
- * first reconnect attempt is under way, give it its chance) or `down` (a connection attempt failed).
- */
-const availability = new WeakMap<RedisClient, "up" | "lost" | "down">();
-
-/**
- * Tracks whether `client` is known to be down: from the first failed connection attempt (the initial
- * one, or the first reconnect after a lost connection) until it is `ready` again. A connection that
- * just closed (an idle timeout on the server, a failover) is not down yet: requests wait for the
- * immediate reconnect, and get their 503 as soon as that attempt fails. Requests meanwhile get a 503
- * at once instead of waiting for a connection that the background reconnects will bring back.
- */
-export function trackAvailability(client: RedisClient): void {
-  client.on("close", () => availability.set(client, availability.get(client) === "up" ? "lost" : "down"));
-  client.on("ready", () => availability.set(client, "up"));
-}
-
-/** True while `client` is known to be down (see {@link trackAvailability}). */
-export function isKnownDown(client: RedisClient): boolean {
-  return availability.get(client) === "down" && client.status !== "ready";
-}
-
-/**
- * One shared "ready" promise per client while it connects (no listener per waiting request). It
- * rejects when the connection attempt under way fails (`close` before `ready`), so waiting requests
- * get their 503 as soon as Redis is known to be unreachable.
- */
-function readyPromise(client: RedisClient): Promise<void> {
-  let wait = readyWaits.get(client);
-  if (!wait) {
-    wait = new Promise<void>((resolve, reject) => {
-      const onReady = () => {
-        client.off("close", onClose);
-        resolve();
-      };
-      const onClose = () => {
-        client.off("ready", onReady);
-        reject(unavailable("not connected (reconnecting in the background)"));
-      };
-      client.once("ready", onReady);
-      client.once("close", onClose);
-    }).finally(() => readyWaits.delete(client));
-    wait.catch(() => undefined);
-    readyWaits.set(client, wait);
-  }
-  if (client.status === "wait" || client.status === "end") client.connect().catch(() => undefined);
-  return wait;
-}
-
-/**
- * Resolves once `client` is ready (connecting it if needed). Rejects with a 503 GatewayError at once
- * while the client is known to be down, as soon as a connection attempt fails, or after `timeoutMs`
- * (a server that accepts the connection but does not answer).
- */
-export function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return Promise.resolve();
-  if (isKnownDown(client)) {
-    return Promise.reject(unavailable("not connected (reconnecting in the background)"));
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(unavailable(`not connected within ${timeoutMs} ms`)),
-      Math.max(0, timeoutMs),
-    );
-  });
-  return Promise.race([readyPromise(client), expired]).finally(() => clearTimeout(timer));
-}
-
-/** Rejects with a 503 when `promise` has not settled `ms` from now. */
+/** Rejects with a 503 when `promise` has not settled `ms` from now (`timeoutMs` is named in the message). */
 export function withDeadline<T>(promise: Promise<T>, ms: number, timeoutMs: number): Promise<T> {
-  promise.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(`no answer within ${timeoutMs} ms`)), Math.max(0, ms));
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+  return raceDeadline(promise, ms, () => unavailable(`no answer within ${timeoutMs} ms`));
+}
+
+/**
+ * The IAM token provider for a secret that says `auth: "iam"` (ElastiCache): the service's own user,
+ * the cache named by `REDIS_IAM_CACHE_NAME`, AWS credentials from the environment. Password secrets
+ * get none, whatever the environment says (one gateway serves many services).
+ */
+function iamAuthForService(payload: SecretPayload) {
+  if (payload.auth !== "iam") return undefined;
+  const env = process.env;
+  return iamAuthFromEnv(
+    {
+      REDIS_AUTH_MODE: "iam",
+      REDIS_IAM_CACHE_NAME: env.REDIS_IAM_CACHE_NAME,
+      REDIS_IAM_SERVERLESS: env.REDIS_IAM_SERVERLESS,
+      AWS_REGION: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    },
+    payload,
+  );
+}
+
+/**
+ * The service's secret: the payload it was loaded with, and after an authentication failure a re-read
+ * (`reloadSecret`), at most once per {@link SECRET_RELOAD_INTERVAL_MS}.
+ */
+function serviceSecret(service: GatewayService): SecretProvider {
+  let secret = service.secret;
+  let lastReload = Number.NEGATIVE_INFINITY;
+  return {
+    async get(options) {
+      const reload = service.reloadSecret;
+      if (options?.forceRefresh && reload && Date.now() - lastReload >= SECRET_RELOAD_INTERVAL_MS) {
+        lastReload = Date.now();
+        secret = await reload();
+      }
+      return secret;
+    },
+  };
+}
+
+/** The 503 for a connection that is not usable within the request's budget. */
+function notConnected(error: unknown, budgetMs: number): unknown {
+  if (!(error instanceof RedisUnavailableError)) return error;
+  return error.reason === "timeout"
+    ? unavailable(`not connected within ${Math.max(0, Math.round(budgetMs))} ms`)
+    : unavailable("not connected (reconnecting in the background)");
+}
+
+/** Resolves once `client` (a service connection or one cluster node) is ready; a 503 otherwise. */
+export async function waitReady(client: RedisClient, budgetMs: number): Promise<void> {
+  try {
+    await waitClientReady(client, budgetMs);
+  } catch (error) {
+    throw notConnected(error, budgetMs);
+  }
 }
 
 /**
@@ -224,16 +169,15 @@ const DEADLINE_SLACK_MS = 10;
 
 /** The Redis connections of one service, opened lazily. */
 export class ServiceConnection {
-  private secret: SecretPayload;
-  private commands: RedisClient | undefined;
+  private readonly redis: RedisConnection;
   private subscriber: RedisClient | undefined;
-  private table: Promise<CommandTable> | undefined;
-  /** The table `table` resolved to (for the current client), for synchronous use. */
-  private loadedTable: CommandTable | undefined;
+  private subscriberOpening: Promise<RedisClient> | undefined;
+  /** The command table of each client (a rebuilt client, e.g. after a rotation, reads it again). */
+  private readonly tables = new WeakMap<RedisClient, Promise<CommandTable>>();
+  /** The tables that resolved, for synchronous use. */
+  private readonly loadedTables = new WeakMap<RedisClient, CommandTable>();
   /** ioredis's `commandTimeout` of the command client (ms), when it has one. */
   private readonly commandTimeout: number | undefined;
-  private lastReload = Number.NEGATIVE_INFINITY;
-  private reloading: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -241,16 +185,26 @@ export class ServiceConnection {
     private readonly settings: RedisConnectionSettings,
     private readonly onConnectionError: (error: Error) => void = () => undefined,
   ) {
-    this.secret = service.secret;
-    const { commandTimeout } = redisOptionsFromSecret(service.secret, settings);
+    const redisOptions = { ...GATEWAY_REDIS_DEFAULTS, ...settings.redisOptions, ...GATEWAY_REDIS_FIXED };
+    this.redis = new RedisConnection({
+      source: serviceSecret(service),
+      commandTimeoutMs: settings.timeoutMs,
+      connectTimeoutMs: settings.timeoutMs,
+      maxRetriesPerRequest: 0,
+      maxReconnectDelayMs: GATEWAY_MAX_RECONNECT_DELAY_MS,
+      ...(settings.tls ? { tls: settings.tls } : {}),
+      iamAuthFor: iamAuthForService,
+      redisOptions,
+    });
+    this.redis.onError(this.onConnectionError);
+    const commandTimeout = redisOptions.commandTimeout ?? settings.timeoutMs;
     this.commandTimeout =
       typeof commandTimeout === "number" && commandTimeout > 0 ? commandTimeout : undefined;
   }
 
   /** The command client when it is connected and ready (no waiting needed), else undefined. */
   private readyClient(): RedisClient | undefined {
-    const client = this.commands;
-    return client !== undefined && client.status === "ready" && !this.closed ? client : undefined;
+    return this.closed ? undefined : this.redis.readyClient();
   }
 
   /**
@@ -258,34 +212,29 @@ export class ServiceConnection {
    * otherwise undefined (then use {@link commandTable}).
    */
   readyTable(): CommandTable | undefined {
-    return this.readyClient() !== undefined ? this.loadedTable : undefined;
-  }
-
-  private build(): RedisClient {
-    const client = createRedisClient(this.secret, this.settings);
-    const onError = (error: Error) => {
-      this.onConnectionError(error);
-      if (isAuthFailure(error)) void this.reloadSecret();
-    };
-    client.on("error", onError);
-    if (isCluster(client)) client.on("node error", onError);
-    trackAvailability(client);
-    return client;
+    const client = this.readyClient();
+    return client !== undefined ? this.loadedTables.get(client) : undefined;
   }
 
   /** The ready command client; waits at most until `deadline` (epoch ms). */
   async client(deadline: number): Promise<RedisClient> {
     if (this.closed) throw unavailable("gateway is closing");
-    this.commands ??= this.build();
-    const client = this.commands;
-    await waitReady(client, deadline - Date.now());
-    return client;
+    const budget = deadline - Date.now();
+    try {
+      return await this.redis.ready(budget);
+    } catch (error) {
+      // Not a connection problem but a setup one (an unreadable secret, IAM auth without a cache
+      // name): the log says what to fix, the client gets a 503.
+      if (!(error instanceof RedisUnavailableError) && error instanceof Error) this.onConnectionError(error);
+      throw notConnected(error, budget);
+    }
   }
 
   /** The command table of this connection: read once from `COMMAND`, else the static fallback. */
   async commandTable(deadline: number): Promise<CommandTable> {
     const client = await this.client(deadline);
-    if (!this.table) {
+    let table = this.tables.get(client);
+    if (!table) {
       const loading = withDeadline(
         client.call("COMMAND"),
         deadline - Date.now(),
@@ -295,19 +244,20 @@ export class ServiceConnection {
         (error: unknown) => {
           // Only a refusal by Redis means "no COMMAND here"; otherwise try again next time.
           if (isReplyError(error)) return CommandTable.fallback();
-          if (this.table === loading) this.table = undefined;
+          if (this.tables.get(client) === loading) this.tables.delete(client);
           throw error;
         },
       );
-      this.table = loading;
+      table = loading;
+      this.tables.set(client, loading);
       loading.then(
-        (table) => {
-          if (this.table === loading) this.loadedTable = table;
+        (loaded) => {
+          if (this.tables.get(client) === loading) this.loadedTables.set(client, loaded);
         },
         () => undefined,
       );
     }
-    return this.table;
+    return table;
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -319,7 +269,7 @@ export class ServiceConnection {
 
   /** To call with every error of {@link call}: re-reads the secret when Redis rejected it. */
   noteFailure(error: unknown): void {
-    if (isAuthFailure(error)) void this.reloadSecret();
+    this.redis.noteCommandError(error);
   }
 
   /**
@@ -379,7 +329,12 @@ export class ServiceConnection {
     const outcomes = await withDeadline(this.track(pending), deadline - Date.now(), this.settings.timeoutMs);
     const broken = outcomes.find((o) => "error" in o && !isReplyError(o.error));
     if (broken && "error" in broken) throw broken.error; // connection trouble: the whole request is 503
-    for (const o of outcomes) if ("error" in o && isAuthFailure(o.error)) throw o.error;
+    for (const o of outcomes) {
+      if ("error" in o && isAuthFailure(o.error)) {
+        this.noteFailure(o.error);
+        throw o.error;
+      }
+    }
     return outcomes;
   }
 
@@ -408,69 +363,42 @@ export class ServiceConnection {
     return settle(results);
   }
 
-  /** The dedicated SUBSCRIBE connection of this service (created on first use), ready. */
+  /**
+   * The dedicated SUBSCRIBE connection of this service (opened on first use, again after it ended),
+   * ready. Fails fast like the command connection.
+   */
   async subscriberClient(deadline: number): Promise<RedisClient> {
     if (this.closed) throw unavailable("gateway is closing");
-    if (!this.subscriber) {
-      this.subscriber = this.build();
-      this.subscriber.setMaxListeners(0);
-    }
-    const client = this.subscriber;
-    await waitReady(client, deadline - Date.now());
-    return client;
-  }
-
-  /** Reads the secret again (after an authentication failure) and reconnects when it changed. */
-  reloadSecret(): Promise<void> {
-    const reload = this.service.reloadSecret;
-    if (!reload || this.closed) return Promise.resolve();
-    if (this.reloading) return this.reloading;
-    if (Date.now() - this.lastReload < SECRET_RELOAD_INTERVAL_MS) return Promise.resolve();
-    this.lastReload = Date.now();
-    this.reloading = (async () => {
-      try {
-        const fresh = await reload();
-        const old = this.secret;
-        const same =
-          fresh.password === old.password &&
-          fresh.username === old.username &&
-          fresh.host === old.host &&
-          fresh.port === old.port &&
-          fresh.tls === old.tls;
-        if (same || this.closed) return;
-        this.secret = fresh;
-        const previous = [this.commands, this.subscriber];
-        this.commands = undefined;
-        this.subscriber = undefined;
-        this.table = undefined;
-        this.loadedTable = undefined;
-        for (const client of previous) client?.disconnect();
-      } catch (error) {
-        this.onConnectionError(error instanceof Error ? error : new Error(String(error)));
-      } finally {
-        this.reloading = undefined;
+    const budget = deadline - Date.now();
+    const existing = this.subscriber;
+    try {
+      if (existing !== undefined && existing.status !== "end") {
+        await waitReady(existing, budget);
+        return existing;
       }
-    })();
-    return this.reloading;
+      if (!this.subscriberOpening) {
+        const opening = this.redis.subscriber(budget).then((client) => {
+          client.setMaxListeners(0);
+          if (this.closed) client.disconnect();
+          else this.subscriber = client;
+          return client;
+        });
+        this.subscriberOpening = opening;
+        const settled = () => {
+          if (this.subscriberOpening === opening) this.subscriberOpening = undefined;
+        };
+        opening.then(settled, settled);
+      }
+      return await this.subscriberOpening;
+    } catch (error) {
+      throw notConnected(error, budget);
+    }
   }
 
   /** Closes both connections. */
   async close(): Promise<void> {
     this.closed = true;
-    const clients = [this.commands, this.subscriber].filter((c): c is RedisClient => c !== undefined);
-    this.commands = undefined;
     this.subscriber = undefined;
-    this.loadedTable = undefined;
-    await Promise.allSettled(
-      clients.map(async (client) => {
-        if (client.status === "ready") {
-          await Promise.race([
-            client.quit(),
-            new Promise((resolve) => setTimeout(resolve, 500).unref()),
-          ]).catch(() => undefined);
-        }
-        client.disconnect();
-      }),
-    );
+    await this.redis.close();
   }
 }

@@ -14,6 +14,7 @@ export type Route =
   | { type: "multi-exec" }
   | { type: "subscribe"; kind: "channel" | "pattern"; names: string[] }
   | { type: "console"; file: string }
+  | { type: "operator"; file: string }
   | { type: "path-command"; segments: string[] };
 
 /** Query parameters the gateway consumes itself (never passed on as arguments). */
@@ -26,6 +27,9 @@ export function routeOf(pathname: string): Route {
   if (pathname === "/multi-exec") return { type: "multi-exec" };
   if (pathname === "/console" || pathname.startsWith("/console/")) {
     return { type: "console", file: pathname.slice("/console".length).replace(/^\//, "") };
+  }
+  if (pathname === "/operator" || pathname.startsWith("/operator/")) {
+    return { type: "operator", file: pathname.slice("/operator".length).replace(/^\//, "") };
   }
   const segments = pathname.slice(1).split("/");
   const head = segments[0];

@@ -32,13 +32,31 @@ export interface TokenIdentity {
   namespaced?: boolean;
 }
 
-interface Entry {
-  service: string;
-  kind: TokenKind;
+/** Who a valid admin token belongs to: the operator (it opens the operator view, nothing else). */
+export interface AdminIdentity {
+  admin: true;
+}
+
+interface Entry<I> {
   hash: Buffer;
   expiresAtMs: number;
   /** What `check` answers for this entry (one frozen object, shared by all requests). */
-  identity: Readonly<TokenIdentity>;
+  identity: I;
+}
+
+/** The identity of a service token's record; admin records are no service's (undefined). */
+function serviceIdentity(record: TokenRecord): Readonly<TokenIdentity> | undefined {
+  if (record.kind === "admin") return undefined;
+  return Object.freeze(
+    record.namespaced
+      ? { service: record.service, kind: record.kind, namespaced: true }
+      : { service: record.service, kind: record.kind },
+  );
+}
+
+/** The identity of the admin token's record; service records are not admin tokens (undefined). */
+function adminIdentity(record: TokenRecord): Readonly<AdminIdentity> | undefined {
+  return record.kind === "admin" ? Object.freeze({ admin: true as const }) : undefined;
 }
 
 /** Longest token accepted for hashing; longer ones are rejected without work. */
@@ -59,34 +77,50 @@ const sha256Base64: (token: string) => string = oneShot
   ? (token) => oneShot("sha256", token, "base64")
   : (token) => crypto.createHash("sha256").update(token, "utf8").digest("base64");
 
-function toEntries(records: readonly TokenRecord[]): Entry[] {
-  return records.map((r) => ({
-    service: r.service,
-    kind: r.kind,
-    hash: Buffer.from(r.hash, "hex"),
-    expiresAtMs: r.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.expiresAt),
-    identity: Object.freeze(
-      r.namespaced
-        ? { service: r.service, kind: r.kind, namespaced: true }
-        : { service: r.service, kind: r.kind },
-    ),
-  }));
+function toEntries<I>(
+  records: readonly TokenRecord[],
+  identify: (record: TokenRecord) => I | undefined,
+): Entry<I>[] {
+  return records.flatMap((r) => {
+    const identity = identify(r);
+    if (identity === undefined) return [];
+    return [
+      {
+        hash: Buffer.from(r.hash, "hex"),
+        expiresAtMs: r.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(r.expiresAt),
+        identity,
+      },
+    ];
+  });
 }
 
-/** Verifies tokens against a {@link TokenSource}. */
-export class TokenVerifier {
-  private entries: Entry[] = [];
+/**
+ * Verifies tokens against a {@link TokenSource}. `new TokenVerifier(source)` accepts service tokens
+ * only (the admin token's record is not a service's: it never opens the data plane);
+ * {@link TokenVerifier.forAdmin} accepts the admin token only.
+ */
+export class TokenVerifier<I extends object = Readonly<TokenIdentity>> {
+  /** A verifier of the admin token (operator view) over the same registry. */
+  static forAdmin(source: TokenSource, now: () => number = Date.now): TokenVerifier<Readonly<AdminIdentity>> {
+    return new TokenVerifier(source, now, adminIdentity);
+  }
+
+  private entries: Entry<I>[] = [];
   private fileStamp = "";
   private lastCheck = Number.NEGATIVE_INFINITY;
   private loading: Promise<void> | undefined;
   /** base64 SHA-256 of a token that matched -> its entry, until `until` (ms, `now` clock). */
-  private readonly matches = new Map<string, { entry: Entry; until: number }>();
+  private readonly matches = new Map<string, { entry: Entry<I>; until: number }>();
+
+  private readonly identify: (record: TokenRecord) => I | undefined;
 
   constructor(
     private readonly source: TokenSource,
     private readonly now: () => number = Date.now,
+    identify?: (record: TokenRecord) => I | undefined,
   ) {
-    if ("records" in source) this.entries = toEntries(source.records);
+    this.identify = identify ?? (serviceIdentity as unknown as (record: TokenRecord) => I | undefined);
+    if ("records" in source) this.entries = toEntries(source.records, this.identify);
   }
 
   /** True when {@link check} may answer now: no re-read of the registry is due or under way. */
@@ -114,7 +148,8 @@ export class TokenVerifier {
           if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
         }
         if (stamp === this.fileStamp) return;
-        this.entries = stamp === "missing" ? [] : toEntries(await readTokenRegistry(source.registryFile));
+        this.entries =
+          stamp === "missing" ? [] : toEntries(await readTokenRegistry(source.registryFile), this.identify);
         this.matches.clear();
         this.fileStamp = stamp;
       } finally {
@@ -125,7 +160,7 @@ export class TokenVerifier {
   }
 
   /** The identity of `token`, or `undefined` when it is missing, unknown or expired. */
-  async verify(token: string | undefined): Promise<Readonly<TokenIdentity> | undefined> {
+  async verify(token: string | undefined): Promise<I | undefined> {
     try {
       await this.refresh();
     } catch {
@@ -138,12 +173,12 @@ export class TokenVerifier {
    * {@link verify} against the registry as last read, without re-reading it: use it when
    * {@link isCurrent} says no re-read is due.
    */
-  check(token: string | undefined): Readonly<TokenIdentity> | undefined {
+  check(token: string | undefined): I | undefined {
     if (token === undefined || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return undefined;
     const key = sha256Base64(token);
     const now = this.now();
     const remembered = this.matches.get(key);
-    let match: Entry | undefined;
+    let match: Entry<I> | undefined;
     if (remembered !== undefined && remembered.until > now) {
       match = remembered.entry;
     } else {

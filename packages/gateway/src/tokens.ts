@@ -45,10 +45,17 @@ function newTokens(): ServiceTokens {
   };
 }
 
+/**
+ * The registry's `service` of the gateway's admin token (operator view, `admin-token.ts`). Not a
+ * possible service name (services cannot contain parentheses), and never a service's identity.
+ */
+export const ADMIN_TOKEN_SERVICE = "(admin)";
+
 /** One registry entry: the hash of a token, never the token. */
 export interface TokenRecord {
   service: string;
-  kind: TokenKind;
+  /** A service token's kind, or `admin` for the gateway's admin token (operator view only). */
+  kind: TokenKind | "admin";
   /** A namespaced token (virtual database); absent for plain tokens. */
   namespaced?: true;
   /** SHA-256 of the token (UTF-8), lowercase hex. */
@@ -90,8 +97,14 @@ const TOKEN_FILE_SUFFIX = ".token.json";
 
 /** The files written under the registry's lock (for the lock's cleanup of temp files left by a crash). */
 function writtenUnderLock(name: string): boolean {
-  return name === REGISTRY_FILE || name.endsWith(TOKEN_FILE_SUFFIX);
+  return name === REGISTRY_FILE || name.endsWith(TOKEN_FILE_SUFFIX) || name === ADMIN_TOKEN_FILE;
 }
+
+/**
+ * `<secretsDir>/.gateway-admin-token.json`: the admin token (`{"admin": "..."}`, 0600). Hidden and
+ * without the `.token.json` suffix: it can be neither a service's secret nor its token file.
+ */
+export const ADMIN_TOKEN_FILE = ".gateway-admin-token.json";
 
 /** A fresh random token: 32 bytes from `crypto.randomBytes`, base64url. */
 export function generateToken(): string {
@@ -104,7 +117,12 @@ export function hashToken(token: string): string {
 }
 
 function checkServiceName(service: string): void {
-  if (service.length === 0 || /[/\\\0]/.test(service) || service.startsWith(".")) {
+  if (
+    service.length === 0 ||
+    /[/\\\0]/.test(service) ||
+    service.startsWith(".") ||
+    service === ADMIN_TOKEN_SERVICE
+  ) {
     throw new Error(
       `Invalid service name ${JSON.stringify(service)} for a token file: no slashes, no leading dot`,
     );
@@ -127,7 +145,9 @@ function isRecord(value: unknown): value is TokenRecord {
   const r = value as Record<string, unknown>;
   return (
     typeof r.service === "string" &&
-    (r.kind === "read-write" || r.kind === "read-only") &&
+    (r.kind === "read-write" ||
+      r.kind === "read-only" ||
+      (r.kind === "admin" && r.service === ADMIN_TOKEN_SERVICE)) &&
     typeof r.hash === "string" &&
     /^[0-9a-f]{64}$/.test(r.hash) &&
     typeof r.createdAt === "string" &&
@@ -212,7 +232,8 @@ async function readServiceTokenFile(
   return { tokens: tokens as unknown as ServiceTokens, complete: hasNamespaced };
 }
 
-const LOCK_OPTIONS = { leftovers: writtenUnderLock };
+/** Lock options of every write under the registry's lock (also `admin-token.ts`). */
+export const LOCK_OPTIONS = { leftovers: writtenUnderLock };
 
 function serializeTokens(tokens: ServiceTokens): string {
   const ordered = Object.fromEntries(TOKEN_SLOTS.map((slot) => [slot.field, tokens[slot.field]]));
@@ -220,7 +241,7 @@ function serializeTokens(tokens: ServiceTokens): string {
 }
 
 /** The registry key of a token's kind and mode. */
-function slotKey(kind: TokenKind, namespaced: boolean | undefined): string {
+function slotKey(kind: TokenKind | "admin", namespaced: boolean | undefined): string {
   return namespaced ? `${kind}+namespaced` : kind;
 }
 
@@ -235,12 +256,14 @@ function recordOf(
   return record;
 }
 
-function serializeRegistry(records: TokenRecord[]): string {
+/** The registry document's text. */
+export function serializeRegistry(records: TokenRecord[]): string {
   const doc: TokenRegistryDocument = { version: 1, tokens: records };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-function isExpired(record: TokenRecord, now: Date): boolean {
+/** True when a rotated-out record's grace period is over. */
+export function isExpired(record: TokenRecord, now: Date): boolean {
   return record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now.getTime();
 }
 
@@ -261,7 +284,7 @@ function reconcile(
   const next: TokenRecord[] = [];
   for (const record of records) {
     if (isExpired(record, now)) continue;
-    if (record.service === service) {
+    if (record.service === service && record.kind !== "admin") {
       const isCurrent = wanted.get(slotKey(record.kind, record.namespaced)) === record.hash;
       if (!isCurrent && record.expiresAt === undefined) continue; // superseded by the token file
       if (isCurrent && record.expiresAt !== undefined) {
@@ -383,7 +406,8 @@ async function tokenFileServices(secretsDir: string): Promise<string[]> {
  */
 export async function retiredTokenServices(secretsDir: string, keep: Iterable<string>): Promise<string[]> {
   const kept = new Set(keep);
-  const records = await readTokenRegistry(tokenRegistryPath(secretsDir));
+  // The admin token belongs to no service: it is never retired with one.
+  const records = (await readTokenRegistry(tokenRegistryPath(secretsDir))).filter((r) => r.kind !== "admin");
   const names = new Set([...records.map((r) => r.service), ...(await tokenFileServices(secretsDir))]);
   return [...names].filter((name) => !kept.has(name)).sort();
 }
@@ -406,7 +430,7 @@ export async function pruneServiceTokens(secretsDir: string, keep: Iterable<stri
       if (retired.length === 0) return [];
       const gone = new Set(retired);
       const records = await readTokenRegistry(registryPath);
-      const next = records.filter((r) => !gone.has(r.service));
+      const next = records.filter((r) => r.kind === "admin" || !gone.has(r.service));
       if (next.length !== records.length) await writeFileAtomic(registryPath, serializeRegistry(next));
       for (const service of retired) {
         // A name that cannot be a token file (e.g. from a hand-edited registry) has no file to delete.
@@ -420,7 +444,7 @@ export async function pruneServiceTokens(secretsDir: string, keep: Iterable<stri
 }
 
 /** Throws naming `dir` unless this process can create files in it (or in the nearest existing parent). */
-async function checkWritableDir(dir: string): Promise<void> {
+export async function checkWritableDir(dir: string): Promise<void> {
   let current = dir;
   for (;;) {
     try {

@@ -125,13 +125,16 @@ describe("fail fast while Redis is down", () => {
 
 describe("what counts as down", () => {
   test("a connection the server closed (idle timeout, CLIENT KILL) is given its reconnect; a failed attempt is down", async (t) => {
-    const { createRedisClient, isKnownDown, trackAvailability, waitReady } = await import(
-      "../src/redis-connection.js"
+    // The shared implementation the gateway, the client and doctor connect through.
+    const { createRedisClient, isKnownDown, RedisUnavailableError, waitReady } = await import(
+      "@cacheplane/client/connection"
     );
-    const client = createRedisClient(fx.secrets.a!, { timeoutMs: HOUR_MS });
+    const client = await createRedisClient(fx.secrets.a!, {
+      connectTimeoutMs: HOUR_MS,
+      commandTimeoutMs: HOUR_MS,
+    });
     t.after(() => client.disconnect());
     client.on("error", () => undefined);
-    trackAvailability(client);
     await waitReady(client, HOUR_MS);
 
     // The server drops the connection: not "down", a waiting request is served after the reconnect.
@@ -149,9 +152,20 @@ describe("what counts as down", () => {
     await fx.redis.kill();
     await lost;
     assert.equal(isKnownDown(client), false, "just lost: the reconnect gets its chance");
-    await assert.rejects(waitReady(client, HOUR_MS), /ERR Redis unavailable: not connected/);
+    await assert.rejects(
+      waitReady(client, HOUR_MS),
+      (error: unknown) =>
+        error instanceof RedisUnavailableError &&
+        error.reason === "failed" &&
+        /is not connected \(reconnecting in the background\): .*ECONNREFUSED.*is the server running/.test(
+          error.message,
+        ),
+    );
     assert.equal(isKnownDown(client), true);
-    await assert.rejects(waitReady(client, HOUR_MS), /not connected/);
+    await assert.rejects(
+      waitReady(client, HOUR_MS),
+      (error: unknown) => error instanceof RedisUnavailableError && error.reason === "down",
+    );
     await fx.redis.restart();
     await until(200, fx.tokens.a!.readWrite);
   });

@@ -12,9 +12,9 @@
  * and resets the log in one MULTI/EXEC instead: exact on every version, but it empties the log for
  * other readers.
  */
-import type { PlatformConfig } from "@cacheplane/core";
 import type { AdminConnection } from "./admin-connection.js";
 import { TargetError } from "./errors.js";
+import type { UsageConfig } from "./usage.js";
 
 /** One ACL LOG entry as a node reports it. */
 export interface AclLogEntry {
@@ -118,7 +118,7 @@ export class AclLogFollower {
 
   constructor(
     private readonly nodes: readonly AdminConnection[],
-    private readonly config?: PlatformConfig,
+    private readonly config?: UsageConfig,
     state?: AuditState,
     private readonly clock: () => number = Date.now,
   ) {

@@ -55,6 +55,7 @@ export {
   NO_KEYSPACE,
   type NodeUsage,
   sampleUsage,
+  type UsageConfig,
   type UsageOptions,
   type UsageProgress,
   type UsageReport,

@@ -8,8 +8,17 @@
  * ACLs cannot bound memory, CPU or connections per tenant; this is how the platform sees who uses
  * them (docs/operations.md, "Noisy neighbours").
  */
-import type { PlatformConfig } from "@cacheplane/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ResolvedService } from "@cacheplane/core";
 import type { AdminConnection } from "./admin-connection.js";
+
+/**
+ * What usage sampling and the ACL LOG follower need of a platform config: each service's name, Redis
+ * user, keyspace and shared keyspaces (a `PlatformConfig` is one).
+ */
+export interface UsageConfig {
+  services: readonly Pick<ResolvedService, "name" | "userId" | "keyspace" | "sharedKeyspaces">[];
+}
 
 /** Options of {@link sampleUsage}. */
 export interface UsageOptions {
@@ -22,6 +31,11 @@ export interface UsageOptions {
    * says `estimated`). @default 1_000_000
    */
   maxKeysPerNode?: number;
+  /**
+   * Pause between two SCAN steps, ms: spreads a background sampler's work over time (the operator
+   * view). @default 0
+   */
+  stepPauseMs?: number;
   /** Called after every SCAN step (for a progress line). */
   onProgress?: (progress: UsageProgress) => void;
 }
@@ -166,6 +180,7 @@ async function scanNode(
     });
     scanned += keys.length;
     options.onProgress?.({ ...progress, scanned, total });
+    if (options.stepPauseMs > 0 && cursor !== "0") await sleep(options.stepPauseMs);
   } while (cursor !== "0" && scanned < options.maxKeysPerNode);
   const complete = cursor === "0";
   if (!complete && scanned > 0 && total > scanned) {
@@ -197,13 +212,14 @@ function connectionsByUser(text: string): Map<string, number> {
  */
 export async function sampleUsage(
   nodes: readonly { connection: AdminConnection; role: "master" | "replica" }[],
-  config: PlatformConfig,
+  config: UsageConfig,
   options: UsageOptions = {},
 ): Promise<UsageReport> {
   const settings = {
     scanCount: options.scanCount ?? 1000,
     memorySamples: options.memorySamples ?? 100,
     maxKeysPerNode: options.maxKeysPerNode ?? 1_000_000,
+    stepPauseMs: options.stepPauseMs ?? 0,
     onProgress: options.onProgress,
   };
   const sampledAt = new Date().toISOString();

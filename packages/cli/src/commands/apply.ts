@@ -3,7 +3,9 @@
 import { resolve } from "node:path";
 import { type PlanAction, summarizePlan } from "@cacheplane/core";
 import {
+  checkAdminToken,
   checkServiceTokens,
+  ensureAdminToken,
   ensureServiceTokens,
   pruneServiceTokens,
   serviceTokenPath,
@@ -81,6 +83,7 @@ export function progressPrinter(write: (text: string) => void): {
 export async function preflightTokens(secretsDir: string, services: readonly string[]): Promise<void> {
   try {
     await checkServiceTokens(secretsDir, services);
+    await checkAdminToken(secretsDir);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new CliError(`${message}. Nothing was changed.`);
@@ -118,6 +121,8 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
     await ensureServiceTokens(secretsDir, service.name);
     tokens[service.name] = serviceTokenPath(secretsDir, service.name);
   }
+  // The gateway's admin token (operator view only; `<secrets-dir>/.gateway-admin-token.json`).
+  const adminToken = await ensureAdminToken(secretsDir);
   // With --prune, services the config no longer declares lose their tokens with their users.
   const revokedTokens = flags.prune
     ? await pruneServiceTokens(
@@ -135,6 +140,7 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
           applied: result.applied,
           secrets: result.secrets,
           tokens,
+          adminToken,
           revokedTokens,
           dangerous: result.dangerous,
         },
@@ -168,6 +174,8 @@ export async function runApply(flags: ApplyFlags, ctx: CommandContext): Promise<
     const width = Math.max(...tokenNames.map((n) => n.length));
     for (const name of tokenNames) ctx.out(`  ${name.padEnd(width)}  ${tokens[name]}`);
   }
+  ctx.out("");
+  ctx.out(`Gateway admin token (the operator view at /operator/ only): ${adminToken}`);
   if (revokedTokens.length > 0) {
     ctx.out("");
     ctx.out(`Revoked the gateway tokens of retired services: ${revokedTokens.join(", ")}.`);

@@ -3,6 +3,7 @@
  * services of a config, on 127.0.0.1 by default, until Ctrl-C. Each service's commands run as that
  * service's own Redis user (from its secret file), so the Redis ACL is the final guard.
  */
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { startGatewayServer } from "@cacheplane/gateway";
 import type { Command } from "commander";
@@ -25,6 +26,61 @@ export interface GatewayFlags {
   port: string;
   host: string;
   service?: string[];
+  operatorTargetFile?: string;
+  operatorTlsCa?: string;
+  operatorInterval?: string;
+}
+
+/**
+ * The operator view's admin (or observer) URLs from `--operator-target-file`: one or more
+ * `redis[s]://user:password@host:port`, separated by whitespace or commas. A file, not a flag value:
+ * a URL with a password on the command line would be visible to every user of the machine (`ps`).
+ */
+async function operatorOptions(flags: GatewayFlags, ctx: CommandContext) {
+  if (flags.operatorTargetFile === undefined) {
+    if (flags.operatorTlsCa !== undefined || flags.operatorInterval !== undefined)
+      throw new UsageError("--operator-tls-ca and --operator-interval need --operator-target-file");
+    return undefined;
+  }
+  const file = resolve(ctx.io.cwd, flags.operatorTargetFile);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new UsageError(`--operator-target-file ${flags.operatorTargetFile}: cannot read ${file}`);
+  }
+  const urls = text.split(/[\s,]+/).filter((s) => s.length > 0);
+  for (const url of urls) {
+    const password = /^rediss?:\/\/[^:/@]*:([^@]*)@/.exec(url)?.[1];
+    if (password) ctx.redactor.add(decodeURIComponent(password));
+  }
+  if (urls.length === 0 || urls.some((url) => !/^rediss?:\/\/./.test(url))) {
+    throw new UsageError(
+      `--operator-target-file ${flags.operatorTargetFile} must hold redis://user:password@host:port URL(s) (rediss:// for TLS)`,
+    );
+  }
+  let ca: string | undefined;
+  if (flags.operatorTlsCa !== undefined) {
+    const caFile = resolve(ctx.io.cwd, flags.operatorTlsCa);
+    try {
+      ca = await readFile(caFile, "utf8");
+    } catch {
+      throw new UsageError(`--operator-tls-ca ${flags.operatorTlsCa}: cannot read ${caFile}`);
+    }
+  }
+  let intervalMs: number | undefined;
+  if (flags.operatorInterval !== undefined) {
+    const seconds = Number(flags.operatorInterval);
+    if (!Number.isFinite(seconds) || seconds < 1)
+      throw new UsageError(
+        `--operator-interval ${flags.operatorInterval} must be a number of seconds, at least 1`,
+      );
+    intervalMs = seconds * 1000;
+  }
+  return {
+    admin: { urls, ...(ca !== undefined ? { tls: { ca } } : {}) },
+    ...(intervalMs !== undefined ? { intervalMs } : {}),
+  };
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -43,6 +99,7 @@ export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Prom
     const password = /^rediss?:\/\/[^:/@]*:([^@]*)@/.exec(target)?.[1];
     if (password) ctx.redactor.add(decodeURIComponent(password));
   }
+  const operator = await operatorOptions(flags, ctx);
   const stop = stopRequested(ctx);
   try {
     const server = await startGatewayServer({
@@ -52,12 +109,16 @@ export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Prom
       port,
       ...(target !== undefined ? { target } : {}),
       ...(flags.service && flags.service.length > 0 ? { only: flags.service } : {}),
+      ...(operator ? { operator } : {}),
     });
     ctx.out(`Gateway (Upstash REST) on ${server.url}   console: ${server.url}/console`);
     for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
       ctx.out(
         `  ${service}  tokens in ${file} (readWrite, readOnly, namespacedReadWrite, namespacedReadOnly)`,
       );
+    }
+    if (server.adminTokenFile !== undefined) {
+      ctx.out(`Operator view: ${server.url}/operator/   admin token in ${server.adminTokenFile}`);
     }
     ctx.out(GATEWAY_READY_LINE);
     const reason = await stop.promise;
@@ -83,5 +144,11 @@ export function registerGateway(program: Command, action: ActionFactory): void {
     .option("--port <port>", "port to listen on", "8080")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--service <name>", "serve only this service (repeatable)", collect)
+    .option(
+      "--operator-target-file <file>",
+      "serve the operator view at /operator/, sampling Redis with the admin or observer URL(s) in this file",
+    )
+    .option("--operator-tls-ca <file>", "PEM CA for a rediss:// operator target")
+    .option("--operator-interval <seconds>", "seconds between two operator-view samples (default 30)")
     .action(action(runGateway));
 }

@@ -1,18 +1,24 @@
 /**
- * Starts the HTTP gateway (Upstash REST, console at /console) next to the dev platform's
- * redis-server. Tokens are issued into the secrets directory (`<service>.token.json`); the
- * instructions name the files and how to read them, never the tokens themselves.
+ * Starts the HTTP gateway (Upstash REST, console at /console, operator view at /operator) next to the
+ * dev platform's redis-server. Tokens are issued into the secrets directory (`<service>.token.json`,
+ * `.gateway-admin-token.json`); the instructions name the files and how to read them, never the
+ * tokens themselves. The operator view samples with the dev server's admin user (local only).
  */
 import { join, relative } from "node:path";
 import type { PlatformConfig, ResolvedService } from "@cacheplane/core";
 import { startGatewayServer } from "@cacheplane/gateway";
 import { fieldFromFile, shellWord } from "./shell-quote.js";
 
+/** Time between two operator-view samples under `cacheplane dev`. */
+export const DEV_OPERATOR_INTERVAL_MS = 5000;
+
 /** What the gateway needs to serve the dev platform. */
 export interface DevGatewayContext {
   config: PlatformConfig;
   /** The local server. */
   redis: { host: string; port: number };
+  /** Admin URL of the local server (`redis://admin:...@127.0.0.1:port`), for the operator view's sampling. */
+  adminUrl?: string;
   /** Service name -> secret file path. */
   secrets: Record<string, string>;
   /** The dev directory (secrets live in `<dir>/secrets`). */
@@ -66,6 +72,10 @@ export async function startGatewayIfAvailable(context: DevGatewayContext): Promi
     host: "127.0.0.1",
     port: context.port ?? 0,
     target: { host: context.redis.host, port: context.redis.port, tls: false },
+    // A small local server: sampling every 5 s keeps the view lively at no noticeable cost.
+    ...(context.adminUrl !== undefined
+      ? { operator: { admin: { urls: [context.adminUrl] }, intervalMs: DEV_OPERATOR_INTERVAL_MS } }
+      : {}),
   });
   context.log(`cacheplane dev: gateway on ${server.url}`);
   const show = (path: string) => (context.cwd ? relative(context.cwd, path) || path : path);
@@ -74,6 +84,11 @@ export async function startGatewayIfAvailable(context: DevGatewayContext): Promi
   for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
     instructions.push(
       `${service} tokens  ${show(file)}  (readWrite, readOnly; namespacedReadWrite, namespacedReadOnly: keys without the keyspace prefix)`,
+    );
+  }
+  if (server.adminTokenFile !== undefined) {
+    instructions.push(
+      `operator view  ${server.url}/operator/  (paste the "admin" token of ${show(server.adminTokenFile)})`,
     );
   }
   const example = curlExample(context.config, server.url, server.tokenFiles);

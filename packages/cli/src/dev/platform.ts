@@ -14,6 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { PlanAction, PlatformConfig, ResolvedService } from "@cacheplane/core";
 import {
+  checkAdminToken,
   checkServiceTokens,
   currentProcessRecord,
   processStartIdentity,
@@ -160,6 +161,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
         secretsDir,
         options.config.services.filter((s) => s.enabled).map((s) => s.name),
       );
+      await checkAdminToken(secretsDir);
     } catch (error) {
       throw new CliError(error instanceof Error ? error.message : String(error));
     }
@@ -232,6 +234,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       gateway = await startGatewayIfAvailable({
         config: options.config,
         redis: { host: "127.0.0.1", port: server.port },
+        adminUrl: url,
         secrets: Object.fromEntries(services.map((s) => [s.name, s.secretFile])),
         dir,
         port: options.gatewayPort ?? 0,

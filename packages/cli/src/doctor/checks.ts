@@ -1,14 +1,26 @@
 /**
- * The doctor's checks. It connects exactly as the service would (the secret's user, TLS per the secret,
- * cluster mode when the secret says so) and verifies, one check at a time, that the service can do
+ * The doctor's checks. It connects exactly as the service would, through the same connection code as
+ * the client and the gateway (`@cacheplane/client/connection`: the secret's user, TLS per the secret,
+ * cluster mode when the secret says so, IAM tokens for `auth: "iam"` secrets), and verifies, one check at a time, that the service can do
  * what it should and cannot do what it must not. Nothing it does can damage the cache: the probe key
  * lives in the service's own keyspace with a TTL, and FLUSHALL is sent with an invalid argument, so a
  * server that wrongly allows it answers a syntax error instead of flushing.
  */
 import { randomBytes } from "node:crypto";
 import type { TLSSocket } from "node:tls";
+import {
+  type ConnectionContext,
+  type ConnectionSettings,
+  connectionHint,
+  createRedisClient,
+  describeConnectionError,
+  errorMessage,
+  iamAuthFromEnv,
+  lastConnectionError,
+  type RedisClient,
+} from "@cacheplane/client/connection";
 import { parseSecretPayload, redactSecret, type SecretPayload } from "@cacheplane/core";
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { errorOf, isCommandRefusal, isNoPerm } from "./redis-replies.js";
 
 /** One line of the report. */
@@ -47,26 +59,31 @@ export interface DoctorOptions {
 /** Every check in report order, for marking the rest as skipped. */
 const LATER_CHECKS = ["tls", "auth", "ping", "keyspace", "isolation", "flushall", "keys", "scan"];
 
-function connectionOptions(secret: SecretPayload, options: DoctorOptions): RedisOptions {
+/**
+ * How the doctor connects: the shared settings with its own timeout, the CA from `--tls-ca`, and one
+ * attempt only (it reports a failure instead of reconnecting).
+ */
+function doctorSettings(options: DoctorOptions): ConnectionSettings {
   const timeout = options.timeoutMs ?? 5_000;
   return {
-    host: secret.host,
-    port: secret.port,
-    lazyConnect: true,
-    enableReadyCheck: false,
-    enableOfflineQueue: true,
+    tls: {
+      ...(options.tlsCa !== undefined ? { ca: options.tlsCa } : {}),
+      ...(options.insecure ? { rejectUnauthorized: false } : {}),
+    },
+    commandTimeoutMs: timeout,
+    connectTimeoutMs: timeout,
     maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: timeout,
-    commandTimeout: timeout,
-    ...(secret.tls
-      ? {
-          tls: {
-            ...(options.tlsCa !== undefined ? { ca: options.tlsCa } : {}),
-            ...(options.insecure ? { rejectUnauthorized: false } : {}),
-          },
-        }
-      : {}),
+    redisOptions: { retryStrategy: () => null },
+    clusterOptions: { clusterRetryStrategy: () => null, maxRedirections: 4, enableReadyCheck: false },
+  };
+}
+
+/** How the doctor's hints name the settings (`--tls-ca`, the secret's `tls` field). */
+function hintContext(secret: SecretPayload): ConnectionContext {
+  return {
+    tls: secret.tls,
+    caSetting: "--tls-ca <file>",
+    tlsSetting: "tls: true in the secret (the secret says tls: false; rediss:// in URLs)",
   };
 }
 
@@ -115,26 +132,31 @@ export async function runDoctorChecks(
     }${secret.cluster ? ", cluster" : ""}${secret.previousPassword ? ", rotation in progress" : ""}`,
   });
 
-  // 2. Transport (TLS as the secret says), unauthenticated.
-  const base = connectionOptions(secret, options);
-  const node = new Redis(base);
-  // ioredis rejects connect() with a bare "Connection is closed."; the cause (e.g. a certificate
-  // error) arrives as an "error" event first.
-  let socketError: string | undefined;
-  node.on("error", (error: Error) => {
-    socketError ??= error.message;
-  });
-  let keyClient: Redis | Cluster | undefined;
+  // 2. Transport (TLS as the secret says), unauthenticated: one node, whatever the secret's mode.
+  const settings = doctorSettings(options);
+  const context = hintContext(secret);
+  const node = (await createRedisClient(
+    { ...secret, cluster: false },
+    { ...settings, redisOptions: { ...settings.redisOptions, username: undefined, password: undefined } },
+  )) as Redis;
+  node.on("error", () => undefined);
+  let keyClient: RedisClient | undefined;
   try {
     try {
       await node.connect();
+      // One round trip: a server that wants TLS accepts the TCP connection and drops it at the first
+      // bytes. Any reply, even NOAUTH, proves the transport works.
+      await node.call("PING").catch((error: unknown) => {
+        if (!(error instanceof Error && error.name === "ReplyError")) throw error;
+      });
     } catch (error) {
-      const why = socketError ?? (error as Error).message;
-      const hint = secret.tls ? tlsHint(why) : plainHint(why);
+      // ioredis rejects connect() with a bare "Connection is closed."; the cause (e.g. a certificate
+      // error) arrived as an "error" event first.
+      const why = describeConnectionError(lastConnectionError(node) ?? error, context);
       checks.push({
         name: "tls",
         ok: false,
-        detail: `cannot connect to ${secret.host}:${secret.port} ${secret.tls ? "with TLS" : "over plain TCP"}: ${why}${hint}`,
+        detail: `cannot connect to ${secret.host}:${secret.port} ${secret.tls ? "with TLS" : "over plain TCP"}: ${why}`,
       });
       skipRest("skipped: no connection");
       return report();
@@ -165,24 +187,37 @@ export async function runDoctorChecks(
       });
     }
 
-    // 3. AUTH as the service.
-    const auth = await errorOf(node.call("AUTH", secret.username, secret.password));
+    // 3. AUTH as the service (with an IAM token for `auth: "iam"`, as the client would).
+    let credentials: { username: string; password: string; how: string };
+    try {
+      const iam = iamAuthFromEnv(process.env, secret);
+      if (iam) {
+        const token = await iam.getToken();
+        options.onSecret?.(token);
+        credentials = { username: iam.userId, password: token, how: " with an IAM token" };
+      } else {
+        credentials = { username: secret.username, password: secret.password, how: "" };
+      }
+    } catch (error) {
+      checks.push({ name: "auth", ok: false, detail: `IAM auth: ${errorMessage(error)}` });
+      skipRest("skipped: not authenticated");
+      return report();
+    }
+    const auth = await errorOf(node.call("AUTH", credentials.username, credentials.password));
     if (auth.error !== undefined) {
-      const hint =
-        !secret.tls && /closed|reset|ECONN/i.test(auth.error)
-          ? " (does the server require TLS? the secret says tls: false)"
-          : /WRONGPASS/.test(auth.error)
-            ? " (wrong password, unknown user or user disabled; was the password rotated?)"
-            : "";
       checks.push({
         name: "auth",
         ok: false,
-        detail: `AUTH as ${secret.username} refused: ${auth.error}${hint}`,
+        detail: `AUTH as ${credentials.username} refused: ${auth.error}${connectionHint(auth.error, context)}`,
       });
       skipRest("skipped: not authenticated");
       return report();
     }
-    checks.push({ name: "auth", ok: true, detail: `authenticated as ${secret.username}` });
+    checks.push({
+      name: "auth",
+      ok: true,
+      detail: `authenticated as ${credentials.username}${credentials.how}`,
+    });
 
     // 4. PING.
     const ping = await errorOf(node.call("PING"));
@@ -194,15 +229,12 @@ export async function runDoctorChecks(
 
     // 5. Keyspace: through a cluster client when the secret says cluster, so keys reach their slot.
     if (secret.cluster) {
-      const cluster = new Cluster([{ host: secret.host, port: secret.port }], {
-        lazyConnect: true,
-        enableReadyCheck: false,
-        clusterRetryStrategy: () => null,
-        maxRedirections: 4,
-        dnsLookup: (address, callback) => callback(null, address),
-        redisOptions: { ...base, username: secret.username, password: secret.password, lazyConnect: false },
-      });
+      const cluster = (await createRedisClient(secret, {
+        ...settings,
+        credentials: { username: credentials.username, password: credentials.password },
+      })) as Cluster;
       cluster.on("error", () => undefined);
+      cluster.on("node error", () => undefined);
       keyClient = cluster;
       const connected = await errorOf(cluster.connect());
       if (connected.error !== undefined) {
@@ -228,20 +260,6 @@ export async function runDoctorChecks(
     node.disconnect();
   }
   return report();
-}
-
-/** Why a plain-TCP connection failed, when it looks like a TLS-only port dropping it. */
-function plainHint(message: string): string {
-  if (/ECONNRESET|EPIPE|Connection is closed|socket hang up/i.test(message))
-    return " (the server closed the connection at once: it may want TLS; the secret says tls: false, use rediss:// / tls: true)";
-  return "";
-}
-
-function tlsHint(message: string): string {
-  if (/self[- ]signed|unable to verify|certificate/i.test(message)) return " (pass --tls-ca <file>)";
-  if (/wrong version|packet length|EPROTO|closed/i.test(message))
-    return " (does the server speak TLS? the secret says tls: true)";
-  return "";
 }
 
 /** Probe write/read/delete, isolation, and refusal of FLUSHALL and KEYS. */
