@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { formatPlan, passwordHash } from "@cacheplane/core";
 import { scriptLibrary } from "@cacheplane/core/server-scripts";
-import { type RedisServer, startRedis, stopAll } from "@cacheplane/testkit";
-import type { Redis } from "ioredis";
+import { stopAll } from "@cacheplane/testkit";
 import {
   type ApplyProgress,
   accessRuleDiff,
   applyPlatform,
   describeAccessChanges,
-  FileSecretStore,
   planAgainst,
-  RedisAclTarget,
 } from "../src/index.js";
 import {
   assertIsolated,
@@ -20,44 +17,26 @@ import {
   connectAs,
   failingOnce,
   readSecretFile,
-  tempDir,
+  standaloneProvisioning,
   testConfig,
 } from "./helpers.js";
 
 after(() => stopAll());
 
 describe("applyPlatform on a standalone ACL server", () => {
-  let server: RedisServer;
-  let admin: Redis;
-  let target: RedisAclTarget;
-  let store: FileSecretStore;
-  let cleanup: () => Promise<void>;
+  const fx = standaloneProvisioning();
   const config = testConfig([{ name: "svc-off", keyspace: "off", access: "read-only", enabled: false }]);
-
-  before(async () => {
-    server = await startRedis();
-    admin = server.client();
-    target = await RedisAclTarget.connect({ urls: [server.url] });
-    const temp = await tempDir();
-    cleanup = temp.cleanup;
-    store = new FileSecretStore(temp.dir);
-  });
-  after(async () => {
-    await target?.close();
-    await server?.stop();
-    await cleanup?.();
-  });
 
   test("first apply creates every user and writes 0600 secret files in a 0700 directory", async () => {
     const events: ApplyProgress[] = [];
-    const result = await applyPlatform(config, target, store, { onProgress: (e) => events.push(e) });
+    const result = await applyPlatform(config, fx.target, fx.store, { onProgress: (e) => events.push(e) });
     assert.deepEqual(
       result.applied.map((a) => [
         a.type,
         "userId" in a ? a.userId : a.type === "load-script-library" ? a.node : "",
       ]),
       [
-        ["load-script-library", `127.0.0.1:${server.port}`],
+        ["load-script-library", `127.0.0.1:${fx.server.port}`],
         ["create-user", "svca"],
         ["create-user", "svcb"],
         ["create-user", "svcoff"],
@@ -69,16 +48,16 @@ describe("applyPlatform on a standalone ACL server", () => {
     );
     assert.equal(result.accessVerified, true);
     assert.deepEqual(result.dangerous, []);
-    const libraries = (await admin.call("FUNCTION", "LIST", "LIBRARYNAME", "cacheplane_*")) as unknown[][];
+    const libraries = (await fx.admin.call("FUNCTION", "LIST", "LIBRARYNAME", "cacheplane_*")) as unknown[][];
     assert.deepEqual(
       libraries.map((l) => l[1]),
       [scriptLibrary().name],
       "apply loads the platform's script library",
     );
-    assert.equal(statSync(store.dir).mode & 0o777, 0o700);
+    assert.equal(statSync(fx.store.dir).mode & 0o777, 0o700);
     for (const service of config.services) {
       const path = result.secrets[service.name]!;
-      assert.equal(path, store.locate(service));
+      assert.equal(path, fx.store.locate(service));
       assert.equal(statSync(path).mode & 0o777, 0o600);
       const payload = await readSecretFile(path);
       assert.deepEqual(
@@ -91,28 +70,28 @@ describe("applyPlatform on a standalone ACL server", () => {
         },
         {
           host: "127.0.0.1",
-          port: server.port,
+          port: fx.server.port,
           username: service.userId,
           keyspace: service.keyspace,
           tls: false,
         },
       );
-      const reply = (await admin.call("ACL", "GETUSER", service.userId)) as unknown[];
+      const reply = (await fx.admin.call("ACL", "GETUSER", service.userId)) as unknown[];
       const hashes = reply[reply.indexOf("passwords") + 1] as string[];
       assert.deepEqual(hashes, [passwordHash(payload.password)]);
     }
     // The disabled service exists but cannot log in.
     const off = await readSecretFile(result.secrets["svc-off"]!);
-    assert.equal(await canAuthenticate(server.host, server.port, off.username, off.password), false);
+    assert.equal(await canAuthenticate(fx.server.host, fx.server.port, off.username, off.password), false);
     const a = await readSecretFile(result.secrets["svc-a"]!);
-    assert.equal(await canAuthenticate(server.host, server.port, a.username, a.password), true);
+    assert.equal(await canAuthenticate(fx.server.host, fx.server.port, a.username, a.password), true);
     // aclSave "auto": the server has an aclfile, so the users were saved to it.
-    assert.match(readFileSync(server.aclFile!, "utf8"), /^user svca on /m);
+    assert.match(readFileSync(fx.server.aclFile!, "utf8"), /^user svca on /m);
   });
 
   test("applying twice changes nothing: the second plan is empty", async () => {
-    assert.deepEqual((await planAgainst(config, target, store)).actions, []);
-    const again = await applyPlatform(config, target, store);
+    assert.deepEqual((await planAgainst(config, fx.target, fx.store)).actions, []);
+    const again = await applyPlatform(config, fx.target, fx.store);
     assert.deepEqual(again.applied, []);
   });
 
@@ -124,9 +103,9 @@ describe("applyPlatform on a standalone ACL server", () => {
       ["nopass", "onlyActual", "nopass"],
     ];
     for (const [edit, side, rule] of edits) {
-      await admin.call("ACL", "SETUSER", "svca", edit);
+      await fx.admin.call("ACL", "SETUSER", "svca", edit);
       try {
-        const { actions } = await planAgainst(config, target, store);
+        const { actions } = await planAgainst(config, fx.target, fx.store);
         const text = formatPlan(actions);
         assert.equal(actions.length, 1, text);
         const [action] = actions;
@@ -143,35 +122,38 @@ describe("applyPlatform on a standalone ACL server", () => {
         );
         assert.match(describeAccessChanges(actions), new RegExp(`^svca: .*${rule.replace(/[*+]/g, "\\$&")}`));
       } finally {
-        await applyPlatform(config, target, store);
+        await applyPlatform(config, fx.target, fx.store);
       }
-      assert.deepEqual((await planAgainst(config, target, store)).actions, []);
+      assert.deepEqual((await planAgainst(config, fx.target, fx.store)).actions, []);
     }
-    const a = await readSecretFile(store.locate(config.services[0]!));
-    assert.equal(await canAuthenticate(server.host, server.port, "svca", a.password), true);
-    assert.equal(await canAuthenticate(server.host, server.port, "svca", "anything-else-at-all"), false);
+    const a = await readSecretFile(fx.store.locate(config.services[0]!));
+    assert.equal(await canAuthenticate(fx.server.host, fx.server.port, "svca", a.password), true);
+    assert.equal(
+      await canAuthenticate(fx.server.host, fx.server.port, "svca", "anything-else-at-all"),
+      false,
+    );
   });
 
   test("a password added or removed by hand shows up as modify-user (passwords)", async () => {
-    await admin.call("ACL", "SETUSER", "svcb", ">hand-added-password");
-    let { actions } = await planAgainst(config, target, store);
+    await fx.admin.call("ACL", "SETUSER", "svcb", ">hand-added-password");
+    let { actions } = await planAgainst(config, fx.target, fx.store);
     assert.deepEqual(
       actions.map((a) => (a.type === "modify-user" ? [a.userId, a.changes] : a.type)),
       [["svcb", ["passwords"]]],
     );
-    await applyPlatform(config, target, store);
-    assert.equal(await canAuthenticate(server.host, server.port, "svcb", "hand-added-password"), false);
+    await applyPlatform(config, fx.target, fx.store);
+    assert.equal(await canAuthenticate(fx.server.host, fx.server.port, "svcb", "hand-added-password"), false);
 
-    await admin.call("ACL", "SETUSER", "svcb", "resetpass");
-    ({ actions } = await planAgainst(config, target, store));
+    await fx.admin.call("ACL", "SETUSER", "svcb", "resetpass");
+    ({ actions } = await planAgainst(config, fx.target, fx.store));
     assert.equal(actions.length, 1);
-    await applyPlatform(config, target, store);
-    const b = await readSecretFile(store.locate(config.services[1]!));
-    assert.equal(await canAuthenticate(server.host, server.port, "svcb", b.password), true);
+    await applyPlatform(config, fx.target, fx.store);
+    const b = await readSecretFile(fx.store.locate(config.services[1]!));
+    assert.equal(await canAuthenticate(fx.server.host, fx.server.port, "svcb", b.password), true);
   });
 
   test("isolation: a service reaches its own keyspace only", async () => {
-    const a = await readSecretFile(store.locate(config.services[0]!));
+    const a = await readSecretFile(fx.store.locate(config.services[0]!));
     const client = await connectAs(a.host, a.port, a.username, a.password);
     try {
       await assertIsolated(client, "a", "b");
@@ -186,69 +168,72 @@ describe("applyPlatform on a standalone ACL server", () => {
       { name: "svc-off", keyspace: "off", access: "read-only", enabled: false },
       { name: "svc-d", keyspace: "d", access: "read-only" },
     ]);
-    const crashing = failingOnce(target, "createUser", "svcd");
-    await assert.rejects(applyPlatform(grown, crashing, store), /simulated crash/);
+    const crashing = failingOnce(fx.target, "createUser", "svcd");
+    await assert.rejects(applyPlatform(grown, crashing, fx.store), /simulated crash/);
     assert.equal(crashing.failures, 1);
     const service = grown.services.find((s) => s.name === "svc-d")!;
-    const written = await readSecretFile(store.locate(service));
-    assert.equal(await admin.call("ACL", "GETUSER", "svcd"), null);
+    const written = await readSecretFile(fx.store.locate(service));
+    assert.equal(await fx.admin.call("ACL", "GETUSER", "svcd"), null);
 
-    const { actions } = await planAgainst(grown, target, store);
+    const { actions } = await planAgainst(grown, fx.target, fx.store);
     assert.deepEqual(
       actions.map((a) => a.type),
       ["create-user"],
     );
-    const result = await applyPlatform(grown, target, store);
+    const result = await applyPlatform(grown, fx.target, fx.store);
     assert.equal(result.applied.length, 1);
-    const after = await readSecretFile(store.locate(service));
+    const after = await readSecretFile(fx.store.locate(service));
     assert.equal(after.password, written.password, "the password written before the crash is kept");
-    assert.equal(await canAuthenticate(server.host, server.port, "svcd", after.password), true);
-    assert.deepEqual((await planAgainst(grown, target, store)).actions, []);
+    assert.equal(await canAuthenticate(fx.server.host, fx.server.port, "svcd", after.password), true);
+    assert.deepEqual((await planAgainst(grown, fx.target, fx.store)).actions, []);
   });
 
   test("prune deletes managed users the config dropped, never unmanaged ones", async () => {
-    await admin.call("ACL", "SETUSER", "legacy", "on", ">legacy-password-1234", "~legacy:*", "+get");
+    await fx.admin.call("ACL", "SETUSER", "legacy", "on", ">legacy-password-1234", "~legacy:*", "+get");
     const shrunk = testConfig(
       [{ name: "svc-off", keyspace: "off", access: "read-only", enabled: false }],
       ["svc-b"],
     );
     const svcB = config.services.find((s) => s.name === "svc-b")!;
 
-    const withoutPrune = await planAgainst(shrunk, target, store);
+    const withoutPrune = await planAgainst(shrunk, fx.target, fx.store);
     assert.deepEqual(
       withoutPrune.actions.filter((a) => a.type === "delete-user"),
       [],
     );
-    await applyPlatform(shrunk, target, store);
-    assert.notEqual(await admin.call("ACL", "GETUSER", "svcb"), null, "kept without prune");
+    await applyPlatform(shrunk, fx.target, fx.store);
+    assert.notEqual(await fx.admin.call("ACL", "GETUSER", "svcb"), null, "kept without prune");
 
-    const pruned = await planAgainst(shrunk, target, store, { prune: true });
+    const pruned = await planAgainst(shrunk, fx.target, fx.store, { prune: true });
     assert.deepEqual(
       pruned.actions.map((a) => (a.type === "delete-user" ? `delete ${a.userId}` : a.type)),
       ["delete svcb", "delete svcd"],
     );
-    await applyPlatform(shrunk, target, store, { prune: true });
-    assert.equal(await admin.call("ACL", "GETUSER", "svcb"), null);
-    assert.equal(await admin.call("ACL", "GETUSER", "svcd"), null);
-    assert.equal(await store.get(svcB), undefined, "the pruned user's secret is removed");
-    assert.notEqual(await admin.call("ACL", "GETUSER", "legacy"), null, "unmanaged user untouched");
-    assert.equal(await admin.call("ACL", "WHOAMI"), "admin");
-    assert.equal(await canAuthenticate(server.host, server.port, "legacy", "legacy-password-1234"), true);
-    assert.deepEqual(await store.listManagedUserIds(), ["svca", "svcoff"]);
-    assert.deepEqual((await planAgainst(shrunk, target, store, { prune: true })).actions, []);
+    await applyPlatform(shrunk, fx.target, fx.store, { prune: true });
+    assert.equal(await fx.admin.call("ACL", "GETUSER", "svcb"), null);
+    assert.equal(await fx.admin.call("ACL", "GETUSER", "svcd"), null);
+    assert.equal(await fx.store.get(svcB), undefined, "the pruned user's secret is removed");
+    assert.notEqual(await fx.admin.call("ACL", "GETUSER", "legacy"), null, "unmanaged user untouched");
+    assert.equal(await fx.admin.call("ACL", "WHOAMI"), "admin");
+    assert.equal(
+      await canAuthenticate(fx.server.host, fx.server.port, "legacy", "legacy-password-1234"),
+      true,
+    );
+    assert.deepEqual(await fx.store.listManagedUserIds(), ["svca", "svcoff"]);
+    assert.deepEqual((await planAgainst(shrunk, fx.target, fx.store, { prune: true })).actions, []);
   });
 
   test("a secret pointing at an old endpoint is rewritten, keeping its password", async () => {
     const service = config.services[0]!;
-    const before = await readSecretFile(store.locate(service));
-    await store.put(service, { ...before, host: "old.example.com", port: 1234 });
+    const before = await readSecretFile(fx.store.locate(service));
+    await fx.store.put(service, { ...before, host: "old.example.com", port: 1234 });
     const shrunk = testConfig(
       [{ name: "svc-off", keyspace: "off", access: "read-only", enabled: false }],
       ["svc-b"],
     );
-    const result = await applyPlatform(shrunk, target, store);
+    const result = await applyPlatform(shrunk, fx.target, fx.store);
     assert.deepEqual(result.applied, []);
-    const after = await readSecretFile(store.locate(service));
+    const after = await readSecretFile(fx.store.locate(service));
     assert.deepEqual(after, before);
   });
 });

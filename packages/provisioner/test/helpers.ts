@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import {
   type PlatformConfig,
   type PlatformConfigInput,
@@ -10,8 +11,9 @@ import {
   parseSecretPayload,
   type SecretPayload,
 } from "@cacheplane/core";
+import { type RedisServer, startRedis } from "@cacheplane/testkit";
 import { Cluster, Redis } from "ioredis";
-import type { ProvisioningTarget } from "../src/index.js";
+import { applyPlatform, FileSecretStore, type ProvisioningTarget, RedisAclTarget } from "../src/index.js";
 
 /** Two read-write services with keyspaces `a` and `b` (users `svca`, `svcb`), plus any extra services. */
 export function testConfig(extra: PlatformConfigInput["services"] = [], drop: string[] = []): PlatformConfig {
@@ -30,6 +32,40 @@ export async function tempDir(
   const base = await mkdtemp(join(tmpdir(), prefix));
   // The store creates its own directory below, so its mode can be checked.
   return { dir: join(base, "secrets"), cleanup: () => rm(base, { recursive: true, force: true }) };
+}
+
+/** What `standaloneProvisioning` sets up; its fields are set once the enclosing suite's `before` ran. */
+export interface StandaloneProvisioning {
+  server: RedisServer;
+  /** The server's admin connection. */
+  admin: Redis;
+  target: RedisAclTarget;
+  store: FileSecretStore;
+}
+
+/**
+ * Registers `before`/`after` hooks on the enclosing suite: a fresh ACL-enabled redis-server, a
+ * RedisAclTarget on it and a file secret store in a temp directory, with `apply` applied first when
+ * given. Everything is stopped and removed after the suite.
+ */
+export function standaloneProvisioning(options: { apply?: PlatformConfig } = {}): StandaloneProvisioning {
+  const fixture = {} as StandaloneProvisioning;
+  let cleanup: (() => Promise<void>) | undefined;
+  before(async () => {
+    fixture.server = await startRedis();
+    fixture.admin = fixture.server.client();
+    fixture.target = await RedisAclTarget.connect({ urls: [fixture.server.url] });
+    const temp = await tempDir();
+    cleanup = temp.cleanup;
+    fixture.store = new FileSecretStore(temp.dir);
+    if (options.apply) await applyPlatform(options.apply, fixture.target, fixture.store);
+  });
+  after(async () => {
+    await fixture.target?.close();
+    await fixture.server?.stop();
+    await cleanup?.();
+  });
+  return fixture;
 }
 
 /** Reads and validates a secret file the way a client would (REDIS_SECRET_FILE). */

@@ -17,7 +17,7 @@ import {
   RedisAclTarget,
   sampleUsage,
 } from "../src/index.js";
-import { tempDir, testConfig } from "./helpers.js";
+import { standaloneProvisioning, tempDir, testConfig } from "./helpers.js";
 
 after(() => stopAll());
 
@@ -43,46 +43,32 @@ async function libraries(admin: Redis): Promise<string[]> {
 }
 
 describe("access verification and the script library on a standalone server", () => {
-  let server: RedisServer;
-  let admin: Redis;
-  let target: RedisAclTarget;
-  let store: FileSecretStore;
-  let cleanup: () => Promise<void>;
-
-  before(async () => {
-    server = await startRedis();
-    admin = server.client();
-    target = await RedisAclTarget.connect({ urls: [server.url] });
-    const temp = await tempDir();
-    cleanup = temp.cleanup;
-    store = new FileSecretStore(temp.dir);
-  });
-  after(async () => {
-    await target?.close();
-    await server?.stop();
-    await cleanup?.();
-  });
+  const fx = standaloneProvisioning();
 
   test("a string that would allow an enumeration command is refused before anything is written", async () => {
     const config = withAccess(testConfig(), "svc-a", loosened(["-scan", "-client|tracking"]));
-    await assert.rejects(applyPlatform(config, target, store), (error: unknown) => {
+    await assert.rejects(applyPlatform(config, fx.target, fx.store), (error: unknown) => {
       assert.ok(error instanceof AccessVerificationError, String(error));
       const found = error.violations.map((v) => `${v.service} ${v.node} ${v.command}`).sort();
       assert.deepEqual(found, [
-        `svc-a 127.0.0.1:${server.port} client|tracking`,
-        `svc-a 127.0.0.1:${server.port} scan`,
+        `svc-a 127.0.0.1:${fx.server.port} client|tracking`,
+        `svc-a 127.0.0.1:${fx.server.port} scan`,
       ]);
       assert.match(error.message, /service "svc-a" \(user svca\) may run SCAN on 127\.0\.0\.1:\d+/);
       assert.match(error.message, /CLIENT TRACKING/);
-      assert.ok(!error.message.includes(server.admin.password));
+      assert.ok(!error.message.includes(fx.server.admin.password));
       return true;
     });
-    assert.equal(await admin.call("ACL", "GETUSER", "svca"), null, "no user was created");
-    assert.equal(await admin.call("ACL", "GETUSER", "svcb"), null, "nor any other");
-    assert.deepEqual(await store.listManagedUserIds(), [], "no secret was written");
-    assert.deepEqual(await libraries(admin), [], "no library was loaded");
-    await assert.rejects(planAgainst(config, target, store), AccessVerificationError, "plan refuses too");
-    const probes = ((await admin.call("ACL", "USERS")) as string[]).filter((u) =>
+    assert.equal(await fx.admin.call("ACL", "GETUSER", "svca"), null, "no user was created");
+    assert.equal(await fx.admin.call("ACL", "GETUSER", "svcb"), null, "nor any other");
+    assert.deepEqual(await fx.store.listManagedUserIds(), [], "no secret was written");
+    assert.deepEqual(await libraries(fx.admin), [], "no library was loaded");
+    await assert.rejects(
+      planAgainst(config, fx.target, fx.store),
+      AccessVerificationError,
+      "plan refuses too",
+    );
+    const probes = ((await fx.admin.call("ACL", "USERS")) as string[]).filter((u) =>
       u.startsWith("cacheplane-probe"),
     );
     assert.deepEqual(probes, [], "verification leaves no probe user behind");
@@ -91,7 +77,7 @@ describe("access verification and the script library on a standalone server", ()
   test("what the server itself lists as @admin is verified too, beyond core's deny list", async () => {
     // CLUSTER SETSLOT is in no deny list of core: only the node's own category table knows it.
     const config = withAccess(testConfig(), "svc-b", loosened([], ["+cluster|setslot", "+debug"]));
-    await assert.rejects(applyPlatform(config, target, store), (error: unknown) => {
+    await assert.rejects(applyPlatform(config, fx.target, fx.store), (error: unknown) => {
       assert.ok(error instanceof AccessVerificationError);
       const commands = error.violations.map((v) => v.command).sort();
       assert.deepEqual(commands, ["cluster|setslot", "debug"]);
@@ -104,7 +90,7 @@ describe("access verification and the script library on a standalone server", ()
     const config = testConfig([{ name: "svc-r", keyspace: "r", access: "read-only" }]);
     const ro = config.services.find((s) => s.name === "svc-r")!;
     const widened = withAccess(config, "svc-r", `${ro.accessString} +set +eval_ro`);
-    await assert.rejects(applyPlatform(widened, target, store), (error: unknown) => {
+    await assert.rejects(applyPlatform(widened, fx.target, fx.store), (error: unknown) => {
       assert.ok(error instanceof AccessVerificationError);
       assert.deepEqual(error.violations.map((v) => v.command).sort(), ["eval_ro", "set"]);
       return true;
@@ -119,16 +105,16 @@ describe("access verification and the script library on a standalone server", ()
         access: { preset: "read-only", commands: ["+@slow", "+@keyspace", "+@write", "+@connection"] },
       },
     ]);
-    const result = await applyPlatform(config, target, store);
+    const result = await applyPlatform(config, fx.target, fx.store);
     assert.deepEqual(result.dangerous, []);
-    const secret = (await store.get(config.services.find((s) => s.name === "svc-evil")!))!.payload;
-    const evil = server.client({
+    const secret = (await fx.store.get(config.services.find((s) => s.name === "svc-evil")!))!.payload;
+    const evil = fx.server.client({
       username: secret.username,
       password: secret.password,
       enableReadyCheck: false,
     });
     try {
-      await admin.set("a:secret", "alpha's value");
+      await fx.admin.set("a:secret", "alpha's value");
       for (const command of [
         ["ACL", "SETUSER", "evil2", "on", ">x", "~*", "&*", "+@all"],
         ["FLUSHALL"],
@@ -147,7 +133,7 @@ describe("access verification and the script library on a standalone server", ()
         await assert.rejects(evil.call(command[0]!, ...command.slice(1)), /NOPERM/, command.join(" "));
       }
       await assert.rejects(evil.get("a:secret"), /NOPERM/);
-      assert.equal(await admin.call("ACL", "GETUSER", "evil2"), null);
+      assert.equal(await fx.admin.call("ACL", "GETUSER", "evil2"), null);
       assert.equal(await evil.set("evil:mine", "1"), "OK", "the grants themselves work in the own keyspace");
     } finally {
       evil.disconnect();
@@ -163,52 +149,56 @@ describe("access verification and the script library on a standalone server", ()
         allowDangerous: true,
       },
     ]);
-    const planned = await planAgainst(config, target, store);
+    const planned = await planAgainst(config, fx.target, fx.store);
     assert.equal(planned.accessVerified, true);
     assert.deepEqual([...new Set(planned.dangerous.map((f) => `${f.service} ${f.command}`))].sort(), [
       "svc-ops client|list",
       "svc-ops flushall",
       "svc-ops keys",
     ]);
-    const result = await applyPlatform(config, target, store);
+    const result = await applyPlatform(config, fx.target, fx.store);
     assert.deepEqual(result.dangerous, planned.dangerous);
-    assert.notEqual(await admin.call("ACL", "GETUSER", "svcops"), null);
-    assert.deepEqual((await planAgainst(config, target, store)).actions, []);
+    assert.notEqual(await fx.admin.call("ACL", "GETUSER", "svcops"), null);
+    assert.deepEqual((await planAgainst(config, fx.target, fx.store)).actions, []);
   });
 
   test("the library is loaded once; a node that lost it gets a load action naming the node", async () => {
     const config = testConfig();
-    await applyPlatform(config, target, store);
-    assert.deepEqual(await libraries(admin), [scriptLibrary().name]);
-    assert.deepEqual((await planAgainst(config, target, store)).actions, []);
-    await admin.call("FUNCTION", "DELETE", scriptLibrary().name);
-    const { actions } = await planAgainst(config, target, store);
+    await applyPlatform(config, fx.target, fx.store);
+    assert.deepEqual(await libraries(fx.admin), [scriptLibrary().name]);
+    assert.deepEqual((await planAgainst(config, fx.target, fx.store)).actions, []);
+    await fx.admin.call("FUNCTION", "DELETE", scriptLibrary().name);
+    const { actions } = await planAgainst(config, fx.target, fx.store);
     assert.deepEqual(actions, [
-      { type: "load-script-library", node: `127.0.0.1:${server.port}`, library: scriptLibrary().name },
+      { type: "load-script-library", node: `127.0.0.1:${fx.server.port}`, library: scriptLibrary().name },
     ]);
-    await applyPlatform(config, target, store);
-    assert.deepEqual(await libraries(admin), [scriptLibrary().name]);
+    await applyPlatform(config, fx.target, fx.store);
+    assert.deepEqual(await libraries(fx.admin), [scriptLibrary().name]);
   });
 
   test("older library versions stay loaded (old clients call them) until pruned explicitly", async () => {
     const config = testConfig();
     const old = scriptLibrary().code.replaceAll(scriptLibrary().version, "0000000000");
-    await admin.call("FUNCTION", "LOAD", old);
-    await admin.call(
+    await fx.admin.call("FUNCTION", "LOAD", old);
+    await fx.admin.call(
       "FUNCTION",
       "LOAD",
       "#!lua name=mylib\nredis.register_function('mine', function() return 1 end)",
     );
-    assert.deepEqual((await planAgainst(config, target, store)).actions, [], "kept by default");
-    await applyPlatform(config, target, store);
-    assert.deepEqual(await libraries(admin), ["cacheplane_0000000000", scriptLibrary().name]);
-    const pruning = await planAgainst(config, target, store, { pruneScriptLibraries: true });
+    assert.deepEqual((await planAgainst(config, fx.target, fx.store)).actions, [], "kept by default");
+    await applyPlatform(config, fx.target, fx.store);
+    assert.deepEqual(await libraries(fx.admin), ["cacheplane_0000000000", scriptLibrary().name]);
+    const pruning = await planAgainst(config, fx.target, fx.store, { pruneScriptLibraries: true });
     assert.deepEqual(pruning.actions, [
-      { type: "delete-script-library", node: `127.0.0.1:${server.port}`, library: "cacheplane_0000000000" },
+      {
+        type: "delete-script-library",
+        node: `127.0.0.1:${fx.server.port}`,
+        library: "cacheplane_0000000000",
+      },
     ]);
-    await applyPlatform(config, target, store, { pruneScriptLibraries: true });
-    assert.deepEqual(await libraries(admin), [scriptLibrary().name]);
-    const all = (await admin.call("FUNCTION", "LIST")) as unknown[][];
+    await applyPlatform(config, fx.target, fx.store, { pruneScriptLibraries: true });
+    assert.deepEqual(await libraries(fx.admin), [scriptLibrary().name]);
+    const all = (await fx.admin.call("FUNCTION", "LIST")) as unknown[][];
     assert.ok(
       all.some((l) => l[1] === "mylib"),
       "libraries that are not Cacheplane's are never touched",

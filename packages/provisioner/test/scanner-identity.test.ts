@@ -5,7 +5,7 @@
 // never a value.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import {
   ConfigError,
   parseConfig,
@@ -14,10 +14,9 @@ import {
   scannerForbiddenProbes,
   scannerUserId,
 } from "@cacheplane/core";
-import { type RedisServer, startRedis, stopAll } from "@cacheplane/testkit";
-import type { Redis } from "ioredis";
-import { applyPlatform, FileSecretStore, planAgainst, RedisAclTarget } from "../src/index.js";
-import { connectAs, readSecretFile, tempDir } from "./helpers.js";
+import { stopAll } from "@cacheplane/testkit";
+import { applyPlatform, planAgainst } from "../src/index.js";
+import { connectAs, readSecretFile, standaloneProvisioning } from "./helpers.js";
 
 after(() => stopAll());
 
@@ -29,28 +28,10 @@ const withScanner = parseConfig({ stage: "test", region: "local", scanner: true,
 const withoutScanner = parseConfig({ stage: "test", region: "local", services });
 
 describe("the scanner identity", () => {
-  let server: RedisServer;
-  let admin: Redis;
-  let target: RedisAclTarget;
-  let store: FileSecretStore;
-  let cleanup: () => Promise<void>;
-
-  before(async () => {
-    server = await startRedis();
-    admin = server.client();
-    target = await RedisAclTarget.connect({ urls: [server.url] });
-    const temp = await tempDir();
-    cleanup = temp.cleanup;
-    store = new FileSecretStore(temp.dir);
-  });
-  after(async () => {
-    await target?.close();
-    await server?.stop();
-    await cleanup?.();
-  });
+  const fx = standaloneProvisioning();
 
   test("apply creates it with its own secret; a second plan has nothing to do", async () => {
-    const result = await applyPlatform(withScanner, target, store);
+    const result = await applyPlatform(withScanner, fx.target, fx.store);
     const created = result.applied
       .filter((a) => a.type === "create-user")
       .map((a) => ("userId" in a ? a.userId : ""));
@@ -59,16 +40,16 @@ describe("the scanner identity", () => {
     assert.ok(path.endsWith(`${SCANNER_NAME}.json`));
     const secret = await readSecretFile(path);
     assert.equal(secret.username, scannerUserId());
-    const acl = String(await admin.call("ACL", "GETUSER", scannerUserId()));
+    const acl = String(await fx.admin.call("ACL", "GETUSER", scannerUserId()));
     assert.ok(acl.length > 0);
-    assert.deepEqual((await planAgainst(withScanner, target, store)).actions, []);
+    assert.deepEqual((await planAgainst(withScanner, fx.target, fx.store)).actions, []);
   });
 
   test("it may SCAN (every tenant's names: what a leaked credential shows) and nothing else", async (t) => {
-    await admin.set("a:one", "value-of-a");
-    await admin.hset("b:two", "f", "value-of-b");
-    const secret = await readSecretFile(store.locate({ name: SCANNER_NAME } as never));
-    const scanner = await connectAs(server.host, server.port, secret.username, secret.password);
+    await fx.admin.set("a:one", "value-of-a");
+    await fx.admin.hset("b:two", "f", "value-of-b");
+    const secret = await readSecretFile(fx.store.locate({ name: SCANNER_NAME } as never));
+    const scanner = await connectAs(fx.server.host, fx.server.port, secret.username, secret.password);
     t.after(() => scanner.disconnect());
     const [, names] = (await scanner.scan("0", "COUNT", 1000)) as [string, string[]];
     assert.ok(names.includes("a:one") && names.includes("b:two"), "SCAN lists every tenant's key names");
@@ -98,7 +79,7 @@ describe("the scanner identity", () => {
       ["FLUSHALL"],
       ["MONITOR"],
     ]) {
-      const fresh = await connectAs(server.host, server.port, secret.username, secret.password);
+      const fresh = await connectAs(fx.server.host, fx.server.port, secret.username, secret.password);
       await assert.rejects(
         () => fresh.call(command[0]!, ...command.slice(1)),
         /NOPERM|no permissions/,
@@ -106,12 +87,12 @@ describe("the scanner identity", () => {
       );
       fresh.disconnect();
     }
-    assert.equal(await admin.get("a:one"), "value-of-a");
+    assert.equal(await fx.admin.get("a:one"), "value-of-a");
   });
 
   test("the server verifies its access string: a loosened one is reported before anything is written", async () => {
     const check = (accessString: string) =>
-      target.verifyAccess([
+      fx.target.verifyAccess([
         {
           service: SCANNER_NAME,
           userId: scannerUserId(),
@@ -137,16 +118,16 @@ describe("the scanner identity", () => {
   });
 
   test("dropped from the config, apply --prune deletes the user and its secret", async () => {
-    const path = store.locate({ name: SCANNER_NAME } as never);
+    const path = fx.store.locate({ name: SCANNER_NAME } as never);
     assert.ok(existsSync(path));
-    const kept = await planAgainst(withoutScanner, target, store);
+    const kept = await planAgainst(withoutScanner, fx.target, fx.store);
     assert.deepEqual(kept.actions, [], "without prune the scanner stays");
-    const pruned = await applyPlatform(withoutScanner, target, store, { prune: true });
+    const pruned = await applyPlatform(withoutScanner, fx.target, fx.store, { prune: true });
     assert.deepEqual(
       pruned.applied.map((a) => a.type),
       ["delete-user"],
     );
     assert.ok(!existsSync(path));
-    assert.ok(!((await admin.call("ACL", "USERS")) as string[]).includes(scannerUserId()));
+    assert.ok(!((await fx.admin.call("ACL", "USERS")) as string[]).includes(scannerUserId()));
   });
 });

@@ -6,14 +6,10 @@
  * it recovers by re-reading its secret on WRONGPASS.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type RedisServer, startRedis, stopAll } from "@cacheplane/testkit";
-import type { Redis } from "ioredis";
+import { stopAll } from "@cacheplane/testkit";
 import { clearSecretCache, closeAllRedisConnections, createCache } from "../../client/src/index.js";
-import { applyPlatform } from "../src/apply.js";
-import { FileSecretStore } from "../src/file-secret-store.js";
-import { RedisAclTarget } from "../src/redis-acl-target.js";
 import { decodeSecretDocument, encodeSecretDocument } from "../src/secrets-manager-document.js";
 import {
   type RotationSecrets,
@@ -22,35 +18,15 @@ import {
   runRotationStep,
   SecretRotationError,
 } from "../src/secrets-manager-rotation.js";
-import { canAuthenticate, readSecretFile, tempDir, testConfig } from "./helpers.js";
+import { canAuthenticate, readSecretFile, standaloneProvisioning, testConfig } from "./helpers.js";
 
 after(() => stopAll());
 
 describe("rotation steps on the local path (file secret store, real redis-server)", () => {
   const config = testConfig();
   const service = config.services[0]!;
-  let server: RedisServer;
-  let admin: Redis;
-  let target: RedisAclTarget;
-  let store: FileSecretStore;
-  let cleanup: () => Promise<void>;
-
-  before(async () => {
-    server = await startRedis();
-    admin = server.client();
-    target = await RedisAclTarget.connect({ urls: [server.url] });
-    const temp = await tempDir();
-    cleanup = temp.cleanup;
-    store = new FileSecretStore(temp.dir);
-    await applyPlatform(config, target, store);
-  });
-  after(async () => {
-    await closeAllRedisConnections();
-    admin.disconnect();
-    await target.close();
-    await server.stop();
-    await cleanup();
-  });
+  after(() => closeAllRedisConnections());
+  const fx = standaloneProvisioning({ apply: config });
 
   /** Secret versions whose AWSCURRENT is the service's secret file. */
   function fileVersions(): RotationSecrets & { begin(token: string): void } {
@@ -67,7 +43,7 @@ describe("rotation steps on the local path (file secret store, real redis-server
       },
       async read(_secretId, stage, versionId) {
         if (stage === "AWSPENDING") return versionId !== undefined ? pending.get(versionId) : undefined;
-        const stored = await store.get(service);
+        const stored = await fx.store.get(service);
         return stored ? encodeSecretDocument(stored.payload, {}) : undefined;
       },
       async putPending(_secretId, versionId, secretString) {
@@ -76,7 +52,7 @@ describe("rotation steps on the local path (file secret store, real redis-server
       async promote(secretId, versionId) {
         const text = pending.get(versionId);
         if (text === undefined) throw new Error(`no pending version ${versionId}`);
-        await store.put(service, decodeSecretDocument(text, secretId).payload);
+        await fx.store.put(service, decodeSecretDocument(text, secretId).payload);
         pending.delete(versionId);
         currentId = versionId;
       },
@@ -84,9 +60,9 @@ describe("rotation steps on the local path (file secret store, real redis-server
   }
 
   const users: RotationUsers = {
-    setPasswords: (userId, passwords) => target.modifyUser(userId, { passwords }),
+    setPasswords: (userId, passwords) => fx.target.modifyUser(userId, { passwords }),
     async test(userId, payload) {
-      if (!(await canAuthenticate(server.host, server.port, userId, payload.password))) {
+      if (!(await canAuthenticate(fx.server.host, fx.server.port, userId, payload.password))) {
         throw new SecretRotationError(`the new password of ${userId} is refused by the server`);
       }
     },
@@ -98,15 +74,15 @@ describe("rotation steps on the local path (file secret store, real redis-server
       secrets.begin(token);
       for (const Step of ["createSecret", "setSecret", "testSecret", "finishSecret"] as const) {
         await runRotationStep(
-          { Step, SecretId: store.locate(service), ClientRequestToken: token },
+          { Step, SecretId: fx.store.locate(service), ClientRequestToken: token },
           { secrets, users },
         );
       }
     };
-    const original = await readSecretFile(store.locate(service));
+    const original = await readSecretFile(fx.store.locate(service));
     clearSecretCache();
     const cache = createCache({
-      secretFile: store.locate(service),
+      secretFile: fx.store.locate(service),
       secretMinRefreshIntervalMs: 0,
       commandTimeoutMs: 10_000,
       connectTimeoutMs: 10_000,
@@ -117,28 +93,31 @@ describe("rotation steps on the local path (file secret store, real redis-server
       await cache.set("k", "before");
 
       await rotate("r1");
-      const first = await readSecretFile(store.locate(service));
+      const first = await readSecretFile(fx.store.locate(service));
       assert.notEqual(first.password, original.password);
       assert.equal(first.previousPassword, original.password);
       assert.ok(
-        await canAuthenticate(server.host, server.port, service.userId, original.password),
+        await canAuthenticate(fx.server.host, fx.server.port, service.userId, original.password),
         "old still valid",
       );
-      assert.ok(await canAuthenticate(server.host, server.port, service.userId, first.password), "new valid");
+      assert.ok(
+        await canAuthenticate(fx.server.host, fx.server.port, service.userId, first.password),
+        "new valid",
+      );
       assert.equal(await cache.get("k"), "before", "the running client was not cut off");
 
       await rotate("r2");
-      const second = await readSecretFile(store.locate(service));
+      const second = await readSecretFile(fx.store.locate(service));
       assert.equal(second.previousPassword, first.password);
       assert.equal(
-        await canAuthenticate(server.host, server.port, service.userId, original.password),
+        await canAuthenticate(fx.server.host, fx.server.port, service.userId, original.password),
         false,
         "the oldest password is gone after the next rotation",
       );
 
       // The client still holds the original password: drop its connection; the reconnect is refused
       // (WRONGPASS), the client re-reads the secret file and carries on with the current password.
-      await admin.call("CLIENT", "KILL", "USER", rotationUserId(original));
+      await fx.admin.call("CLIENT", "KILL", "USER", rotationUserId(original));
       let value: unknown;
       for (let i = 0; i < 200 && value !== "before"; i++) {
         value = await cache.get("k");

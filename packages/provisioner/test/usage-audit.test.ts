@@ -2,21 +2,18 @@
 // never KEYS), and the ACL LOG exported incrementally so that no denial is lost when the log wraps.
 // Real redis-server processes.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type RedisServer, startRedis, stopAll } from "@cacheplane/testkit";
+import { after, describe, test } from "node:test";
+import { stopAll } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import {
   AclLogFollower,
-  applyPlatform,
-  FileSecretStore,
   NO_KEYSPACE,
   parseAclLog,
-  RedisAclTarget,
   sampleUsage,
   setAclLogMaxLen,
   type UsageProgress,
 } from "../src/index.js";
-import { connectAs, readSecretFile, tempDir, testConfig } from "./helpers.js";
+import { connectAs, readSecretFile, standaloneProvisioning, testConfig } from "./helpers.js";
 
 after(() => stopAll());
 
@@ -26,42 +23,26 @@ const config = testConfig([
 ]);
 
 describe("usage and audit on a standalone server", () => {
-  let server: RedisServer;
-  let admin: Redis;
-  let target: RedisAclTarget;
-  let store: FileSecretStore;
-  let cleanup: () => Promise<void>;
   const tenants: Redis[] = [];
+  after(() => {
+    for (const t of tenants) t.disconnect();
+  });
+  const fx = standaloneProvisioning({ apply: config });
 
   const as = async (service: string): Promise<Redis> => {
-    const secret = await readSecretFile(store.locate(config.services.find((s) => s.name === service)!));
+    const secret = await readSecretFile(fx.store.locate(config.services.find((s) => s.name === service)!));
     const client = await connectAs(secret.host, secret.port, secret.username, secret.password);
     tenants.push(client);
     return client;
   };
   const commandCalls = async (command: string) =>
     Number(
-      new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(String(await admin.info("commandstats")))?.[1] ?? 0,
+      new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(String(await fx.admin.info("commandstats")))?.[1] ??
+        0,
     );
 
-  before(async () => {
-    server = await startRedis();
-    admin = server.client();
-    target = await RedisAclTarget.connect({ urls: [server.url] });
-    const temp = await tempDir();
-    cleanup = temp.cleanup;
-    store = new FileSecretStore(temp.dir);
-    await applyPlatform(config, target, store);
-  });
-  after(async () => {
-    for (const t of tenants) t.disconnect();
-    await target?.close();
-    await server?.stop();
-    await cleanup?.();
-  });
-
   test("counts keys, TTL-less keys, memory and connections per keyspace and user", async () => {
-    const pipeline = admin.pipeline();
+    const pipeline = fx.admin.pipeline();
     for (let i = 0; i < 50; i++) pipeline.set(`a:k${i}`, "x", "EX", 600);
     for (let i = 0; i < 10; i++) pipeline.set(`a:forever${i}`, "x");
     for (let i = 0; i < 30; i++) pipeline.set(`b:big${i}`, "y".repeat(4000));
@@ -74,7 +55,7 @@ describe("usage and audit on a standalone server", () => {
     await as("svc-b");
     const keysBefore = await commandCalls("keys");
     const progress: UsageProgress[] = [];
-    const report = await sampleUsage(target.adminNodes, config, {
+    const report = await sampleUsage(fx.target.adminNodes, config, {
       scanCount: 7,
       memorySamples: 5,
       onProgress: (p) => progress.push(p),
@@ -112,7 +93,7 @@ describe("usage and audit on a standalone server", () => {
   });
 
   test("a scan cut short extrapolates from DBSIZE and says so", async () => {
-    const report = await sampleUsage(target.adminNodes, config, { scanCount: 10, maxKeysPerNode: 20 });
+    const report = await sampleUsage(fx.target.adminNodes, config, { scanCount: 10, maxKeysPerNode: 20 });
     assert.ok(report.keyspaces.every((k) => k.estimated));
     const total = report.keyspaces.reduce((n, k) => n + k.keys, 0);
     assert.ok(Math.abs(total - 100) <= report.keyspaces.length, `extrapolated ${total} of 100`);
@@ -120,9 +101,9 @@ describe("usage and audit on a standalone server", () => {
   });
 
   test("audit reports each denial once, by service, and follows growth of a group", async () => {
-    await admin.call("ACL", "LOG", "RESET");
+    await fx.admin.call("ACL", "LOG", "RESET");
     const follower = new AclLogFollower(
-      target.adminNodes.map((n) => n.connection),
+      fx.target.adminNodes.map((n) => n.connection),
       config,
     );
     const a = await as("svc-a");
@@ -143,7 +124,7 @@ describe("usage and audit on a standalone server", () => {
     );
     // A later run (e.g. cron) continues from the saved state without repeating anything.
     const next = new AclLogFollower(
-      target.adminNodes.map((n) => n.connection),
+      fx.target.adminNodes.map((n) => n.connection),
       config,
       follower.snapshot(),
     );
@@ -151,10 +132,10 @@ describe("usage and audit on a standalone server", () => {
   });
 
   test("polling keeps every denial although the log wraps; a missed wrap is reported", async () => {
-    const nodes = target.adminNodes.map((n) => n.connection);
+    const nodes = fx.target.adminNodes.map((n) => n.connection);
     await setAclLogMaxLen(nodes, 4);
     try {
-      await admin.call("ACL", "LOG", "RESET");
+      await fx.admin.call("ACL", "LOG", "RESET");
       const follower = new AclLogFollower(nodes, config);
       const b = await as("svc-b");
       const seen: string[] = [];
@@ -169,7 +150,7 @@ describe("usage and audit on a standalone server", () => {
       // Ten denials between two polls with room for four: the follower says entries may be lost.
       for (let i = 0; i < 10; i++) await assert.rejects(b.get(`a:flood-${i}`), /NOPERM/);
       const flooded = await follower.poll();
-      assert.deepEqual(flooded.possiblyLost, [`127.0.0.1:${server.port}`]);
+      assert.deepEqual(flooded.possiblyLost, [`127.0.0.1:${fx.server.port}`]);
       assert.equal(flooded.events.length, 4, "what the log still held is reported");
     } finally {
       await setAclLogMaxLen(nodes, 128);
@@ -177,8 +158,8 @@ describe("usage and audit on a standalone server", () => {
   });
 
   test("drain reads and resets each log atomically: exact counts on any version", async () => {
-    const nodes = target.adminNodes.map((n) => n.connection);
-    await admin.call("ACL", "LOG", "RESET");
+    const nodes = fx.target.adminNodes.map((n) => n.connection);
+    await fx.admin.call("ACL", "LOG", "RESET");
     const follower = new AclLogFollower(nodes, config);
     const c = await as("svc-c");
     for (let i = 0; i < 2; i++) await assert.rejects(c.set("c:x", "1"), /NOPERM/);
@@ -187,7 +168,7 @@ describe("usage and audit on a standalone server", () => {
       poll.events.map((e) => [e.service, e.reason, e.object, e.count]),
       [["svc-c", "command", "set", 2]],
     );
-    assert.deepEqual(await admin.call("ACL", "LOG"), [], "the log was reset");
+    assert.deepEqual(await fx.admin.call("ACL", "LOG"), [], "the log was reset");
     await assert.rejects(c.set("c:x", "1"), /NOPERM/);
     assert.deepEqual(
       (await follower.poll({ drain: true })).events.map((e) => e.count),
