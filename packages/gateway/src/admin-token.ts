@@ -9,10 +9,10 @@
  * It is no service's token: the data plane (`new TokenVerifier(...)`) never accepts it, so it cannot
  * run a single Redis command; service tokens are never accepted by the operator view.
  */
-import { chmod, readFile } from "node:fs/promises";
+import { chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { withFileLock } from "./file-lock.js";
-import { writeFileAtomic } from "./file-utils.js";
+import { readJsonFileIfPresent, writeFileAtomic } from "./file-utils.js";
 import {
   ADMIN_TOKEN_FILE,
   ADMIN_TOKEN_SERVICE,
@@ -34,19 +34,12 @@ export function adminTokenPath(secretsDir: string): string {
 }
 
 async function readAdminTokenFile(path: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`Admin token file ${path} is not valid JSON; delete it to issue a new admin token`);
-  }
+  const parsed = await readJsonFileIfPresent(
+    path,
+    "Admin token file",
+    "delete it to issue a new admin token",
+  );
+  if (parsed === undefined) return undefined;
   const token = (parsed as { admin?: unknown } | null)?.admin;
   if (typeof token !== "string" || token.length < 32) {
     throw new Error(

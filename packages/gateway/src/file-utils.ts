@@ -1,6 +1,6 @@
-/** Small file-system helpers: atomic writes with a mode (the lock file is in `file-lock.ts`). */
+/** Small file-system helpers: atomic writes with a mode, JSON files that may be absent (the lock file is in `file-lock.ts`). */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
@@ -16,5 +16,24 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o600):
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
+  }
+}
+
+/**
+ * The parsed JSON of the file at `path`, or undefined when there is none.
+ * @throws Error naming the file and `remedy` when it is not valid JSON.
+ */
+export async function readJsonFileIfPresent(path: string, what: string, remedy: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what} ${path} is not valid JSON; ${remedy}`);
   }
 }

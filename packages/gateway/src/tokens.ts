@@ -13,7 +13,7 @@ import { constants } from "node:fs";
 import { access, chmod, readdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { withFileLock } from "./file-lock.js";
-import { writeFileAtomic } from "./file-utils.js";
+import { readJsonFileIfPresent, writeFileAtomic } from "./file-utils.js";
 
 /** What a token may do: everything the service's Redis user may, or read commands only. */
 export type TokenKind = "read-write" | "read-only";
@@ -196,19 +196,8 @@ export async function readTokenRegistry(path: string): Promise<TokenRecord[]> {
 async function readServiceTokenFile(
   path: string,
 ): Promise<{ tokens: ServiceTokens; complete: boolean } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`Token file ${path} is not valid JSON; delete it to issue new tokens`);
-  }
+  const parsed = await readJsonFileIfPresent(path, "Token file", "delete it to issue new tokens");
+  if (parsed === undefined) return undefined;
   const p = parsed as Partial<Record<string, unknown>> | null;
   const fresh = newTokens();
   const hasNamespaced = p?.namespacedReadWrite !== undefined || p?.namespacedReadOnly !== undefined;

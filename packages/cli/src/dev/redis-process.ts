@@ -61,8 +61,11 @@ function fileSize(file: string): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** True when the server on `port` answers AUTH + PING as the admin and is process `pid`. */
-async function answers(port: number, admin: AdminCredentials, pid: number): Promise<boolean> {
+/** `process_id` and `config_file` of the server on `port`, asked as the dev admin; undefined if it does not answer. */
+export async function serverIdentity(
+  port: number,
+  admin: AdminCredentials,
+): Promise<{ pid: number; configFile: string } | undefined> {
   const client = new Redis({
     host: "127.0.0.1",
     port,
@@ -78,14 +81,20 @@ async function answers(port: number, admin: AdminCredentials, pid: number): Prom
   client.on("error", () => undefined);
   try {
     await client.connect();
-    if ((await client.ping()) !== "PONG") return false;
     const info = await client.info("server");
-    return new RegExp(`^process_id:${pid}\\s*$`, "m").test(info);
+    const pid = Number(/^process_id:(\d+)\s*$/m.exec(info)?.[1]);
+    const configFile = /^config_file:(.*?)\s*$/m.exec(info)?.[1] ?? "";
+    return Number.isInteger(pid) ? { pid, configFile } : undefined;
   } catch {
-    return false;
+    return undefined;
   } finally {
     client.disconnect();
   }
+}
+
+/** True when the server on `port` answers as the admin and is process `pid`. */
+async function answers(port: number, admin: AdminCredentials, pid: number): Promise<boolean> {
+  return (await serverIdentity(port, admin))?.pid === pid;
 }
 
 /**

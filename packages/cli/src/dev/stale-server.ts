@@ -7,9 +7,9 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { processStartIdentity, processState } from "@cacheplane/gateway";
-import { Redis } from "ioredis";
 import { CliError } from "../errors.js";
 import { type AdminCredentials, DEV_FILES, type DevState, isRunningRedisServer } from "./dev-state.js";
+import { serverIdentity } from "./redis-process.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -42,37 +42,6 @@ function ownerState(state: DevState, pid: number): "running" | "gone" | "unknown
   const parent = parentPid(pid);
   if (parent === undefined) return "unknown";
   return parent !== 1 && isCacheplaneProcess(parent) ? "running" : "gone";
-}
-
-/** `process_id` and `config_file` of the server on `port`, asked as the dev admin; undefined if it does not answer. */
-async function serverIdentity(
-  port: number,
-  admin: AdminCredentials,
-): Promise<{ pid: number; configFile: string } | undefined> {
-  const client = new Redis({
-    host: "127.0.0.1",
-    port,
-    username: admin.username,
-    password: admin.password,
-    lazyConnect: true,
-    enableReadyCheck: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 1_000,
-    commandTimeout: 1_000,
-  });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    const info = await client.info("server");
-    const pid = Number(/^process_id:(\d+)\s*$/m.exec(info)?.[1]);
-    const configFile = /^config_file:(.*?)\s*$/m.exec(info)?.[1] ?? "";
-    return Number.isInteger(pid) ? { pid, configFile } : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    client.disconnect();
-  }
 }
 
 /**
