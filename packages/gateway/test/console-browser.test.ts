@@ -2,35 +2,12 @@
 // history with arrow keys, errors in red, MULTI/EXEC through /multi-exec, token kept in
 // sessionStorage only. Saves test-artifacts/console.png.
 import assert from "node:assert/strict";
-import { accessSync, constants } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { delimiter, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stopAll } from "@cacheplane/testkit";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { CHROMIUM_INSTALL_HINT, findChromium } from "./helpers/chromium.js";
 import { type Fixture, startFixture } from "./helpers/fixture.js";
-
-const INSTALL_HINT =
-  "Chromium not found: set CHROMIUM_BIN or install it (Debian/Ubuntu: sudo apt-get install -y chromium)";
-
-/** CHROMIUM_BIN, else `chromium` / `chromium-browser` on PATH. */
-function findChromium(): string | undefined {
-  const candidates = process.env.CHROMIUM_BIN
-    ? [process.env.CHROMIUM_BIN]
-    : (process.env.PATH ?? "")
-        .split(delimiter)
-        .filter((d) => d.length > 0)
-        .flatMap((d) => [join(d, "chromium"), join(d, "chromium-browser")]);
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
 
 const executablePath = findChromium();
 const ARTIFACT = new URL("../test-artifacts/console.png", import.meta.url);
@@ -99,8 +76,8 @@ const texts = (lines: { text: string }[]) => lines.map((l) => l.text);
 describe("console in headless Chromium", () => {
   test("behaves like redis-cli", async (t) => {
     if (!executablePath) {
-      if (process.env.CI) assert.fail(INSTALL_HINT);
-      t.skip(INSTALL_HINT);
+      if (process.env.CI) assert.fail(CHROMIUM_INSTALL_HINT);
+      t.skip(CHROMIUM_INSTALL_HINT);
       return;
     }
     assert.ok(fx);
@@ -179,8 +156,8 @@ describe("console in headless Chromium", () => {
 
   test("a namespaced token: names without the keyspace, and the page says so", async (t) => {
     if (!executablePath) {
-      if (process.env.CI) assert.fail(INSTALL_HINT);
-      t.skip(INSTALL_HINT);
+      if (process.env.CI) assert.fail(CHROMIUM_INSTALL_HINT);
+      t.skip(CHROMIUM_INSTALL_HINT);
       return;
     }
     assert.ok(fx);

@@ -3,36 +3,13 @@
 // open with the admin token, the right services and numbers after traffic, and charts that draw.
 // Saves test-artifacts/operator.png (look at it: it is what an operator sees).
 import assert from "node:assert/strict";
-import { accessSync, constants } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { delimiter, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stopAll } from "@cacheplane/testkit";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { CHROMIUM_INSTALL_HINT, findChromium } from "./helpers/chromium.js";
 import { type Fixture, post, startFixture } from "./helpers/fixture.js";
 import { type OperatorGateway, startOperatorGateway } from "./helpers/operator.js";
-
-const INSTALL_HINT =
-  "Chromium not found: set CHROMIUM_BIN or install it (Debian/Ubuntu: sudo apt-get install -y chromium)";
-
-/** CHROMIUM_BIN, else `chromium` / `chromium-browser` on PATH. */
-function findChromium(): string | undefined {
-  const candidates = process.env.CHROMIUM_BIN
-    ? [process.env.CHROMIUM_BIN]
-    : (process.env.PATH ?? "")
-        .split(delimiter)
-        .filter((d) => d.length > 0)
-        .flatMap((d) => [join(d, "chromium"), join(d, "chromium-browser")]);
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
 
 const executablePath = findChromium();
 const ARTIFACT = new URL("../test-artifacts/operator.png", import.meta.url);
@@ -103,8 +80,8 @@ function drawnPixels(): Promise<number[]> {
 describe("operator page in headless Chromium", () => {
   test("refuses without the admin token, then shows services, numbers and charts", async (t) => {
     if (!executablePath) {
-      if (process.env.CI) assert.fail(INSTALL_HINT);
-      t.skip(INSTALL_HINT);
+      if (process.env.CI) assert.fail(CHROMIUM_INSTALL_HINT);
+      t.skip(CHROMIUM_INSTALL_HINT);
       return;
     }
     assert.ok(fx && op);
