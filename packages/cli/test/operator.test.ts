@@ -5,27 +5,11 @@ import assert from "node:assert/strict";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { OBSERVER_RULES as OBSERVER } from "@cacheplane/gateway";
 import { getFreePort, randomPassword, startRedis, stopAll } from "@cacheplane/testkit";
 import { cli, SAMPLE_CONFIG, tempDir, writeConfig } from "./helpers.js";
 
 after(() => stopAll());
-
-const OBSERVER = [
-  "%R~*",
-  "resetchannels",
-  "-@all",
-  "+ping",
-  "+info",
-  "+dbsize",
-  "+scan",
-  "+pttl",
-  "+memory|usage",
-  "+client|list",
-  "+client|setname",
-  "+acl|log",
-  "+cluster|info",
-  "+cluster|nodes",
-];
 
 test("apply issues the admin token; gateway --operator-target-file serves the operator view", async (t) => {
   const server = await startRedis({ acl: true });

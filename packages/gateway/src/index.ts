@@ -21,7 +21,7 @@ export {
   startGatewayServer,
   toNodeListener,
 } from "./node-server.js";
-export type { OperatorAdmin } from "./operator-view/sampler.js";
+export { OBSERVER_RULES, type OperatorAdmin } from "./operator-view/sampler.js";
 export type { OperatorOptions } from "./operator-view/view.js";
 export {
   currentProcessRecord,

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { stopAll } from "@cacheplane/testkit";
 import { Redis } from "ioredis";
 import { adminTokenPath, ensureAdminToken } from "../src/admin-token.js";
+import { OBSERVER_RULES } from "../src/operator-view/sampler.js";
 import { OperatorSeries } from "../src/operator-view/series.js";
 import { TokenVerifier } from "../src/token-verifier.js";
 import {
@@ -286,7 +287,6 @@ describe("what the operator view shows", () => {
     try {
       const users = (await admin.call("ACL", "USERS")) as string[];
       if (!users.includes(op.observer.username)) {
-        const { OBSERVER_RULES } = await import("./helpers/operator.js");
         await admin.call(
           "ACL",
           "SETUSER",
@@ -351,4 +351,17 @@ describe("the history is bounded", () => {
       await small.close();
     }
   });
+});
+
+test("docs/operations.md creates the observer with exactly OBSERVER_RULES", async () => {
+  const doc = await readFile(new URL("../../../docs/operations.md", import.meta.url), "utf8");
+  const command =
+    /redis-cli ACL SETUSER cacheplane-observer reset on '>OBSERVER_PASSWORD' ([^`]*?)\n```/s.exec(doc);
+  assert.ok(command, "the observer's ACL SETUSER line is in docs/operations.md");
+  const rules = command[1]!
+    .replace(/\\\n/g, " ")
+    .split(/\s+/)
+    .filter((r) => r.length > 0)
+    .map((r) => r.replace(/^'|'$/g, "").replace(/\\\|/g, "|"));
+  assert.deepEqual(rules, [...OBSERVER_RULES]);
 });

@@ -18,6 +18,27 @@ import type {
 import type { OperatorSeries, ServicePoint } from "./series.js";
 import type { ServiceTraffic, TrafficCounts } from "./traffic.js";
 
+/**
+ * The ACL rules (after `reset on >password`) of an observer user that is enough for sampling: metadata
+ * of every key, no value, no write, no configuration (docs/operations.md, "The operator view").
+ */
+export const OBSERVER_RULES: readonly string[] = [
+  "%R~*",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+info",
+  "+dbsize",
+  "+scan",
+  "+pttl",
+  "+memory|usage",
+  "+client|list",
+  "+client|setname",
+  "+acl|log",
+  "+cluster|info",
+  "+cluster|nodes",
+];
+
 /** How the operator view reaches Redis for sampling. */
 export interface OperatorAdmin {
   /**

@@ -4,26 +4,9 @@ import { readFile } from "node:fs/promises";
 import { randomPassword } from "@cacheplane/testkit";
 import type { GatewayLogEntry } from "../../src/gateway-options.js";
 import { type GatewayServer, startGatewayServer } from "../../src/node-server.js";
+import { OBSERVER_RULES } from "../../src/operator-view/sampler.js";
 import type { OperatorOptions } from "../../src/operator-view/view.js";
 import type { Fixture } from "./fixture.js";
-
-/** The observer rules of docs/operations.md ("The operator view"), after `reset on >password`. */
-export const OBSERVER_RULES = [
-  "%R~*",
-  "resetchannels",
-  "-@all",
-  "+ping",
-  "+info",
-  "+dbsize",
-  "+scan",
-  "+pttl",
-  "+memory|usage",
-  "+client|list",
-  "+client|setname",
-  "+acl|log",
-  "+cluster|info",
-  "+cluster|nodes",
-];
 
 export interface OperatorGateway {
   server: GatewayServer;
