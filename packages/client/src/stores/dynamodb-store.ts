@@ -105,6 +105,19 @@ export class DynamoDbStore implements CacheStore {
     return { expiresAtMs: at, expiresAt: Math.ceil(at / 1000) };
   }
 
+  /** Sends a conditional write: true when it applied, false when its condition did not hold. */
+  private async sendConditional(
+    send: (client: DynamoDBDocumentClient) => Promise<unknown>,
+  ): Promise<boolean> {
+    try {
+      await send(await this.client());
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw err;
+    }
+  }
+
   private async getItem(key: string, projection?: string[]): Promise<Item | undefined> {
     const { GetCommand } = await lib();
     const out = await (await this.client()).send(
@@ -249,8 +262,8 @@ export class DynamoDbStore implements CacheStore {
     const { UpdateCommand } = await lib();
     const now = this.now();
     const at = now + ttlMs;
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: this.k(key) },
@@ -259,12 +272,8 @@ export class DynamoDbStore implements CacheStore {
             "attribute_exists(pk) AND (attribute_not_exists(expiresAtMs) OR expiresAtMs > :now)",
           ExpressionAttributeValues: { ":ms": at, ":s": Math.ceil(at / 1000), ":now": now },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async getTtl(key: string): Promise<number | undefined> {
@@ -277,26 +286,22 @@ export class DynamoDbStore implements CacheStore {
   async setIfAbsent(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     const { PutCommand } = await lib();
     const now = this.now();
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { [PK]: this.k(key), [VALUE]: toAttribute(value), ...this.expiry(ttlMs) },
           ConditionExpression: "attribute_not_exists(pk) OR expiresAtMs <= :now",
           ExpressionAttributeValues: { ":now": now },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async compareAndDelete(key: string, expected: Buffer): Promise<boolean> {
     const { DeleteCommand } = await lib();
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { [PK]: this.k(key) },
@@ -304,20 +309,16 @@ export class DynamoDbStore implements CacheStore {
           ExpressionAttributeNames: { "#v": VALUE },
           ExpressionAttributeValues: { ":expected": toAttribute(expected), ":now": this.now() },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async compareAndExpire(key: string, expected: Buffer, ttlMs: number): Promise<boolean> {
     const { UpdateCommand } = await lib();
     const now = this.now();
     const at = now + ttlMs;
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: this.k(key) },
@@ -331,18 +332,14 @@ export class DynamoDbStore implements CacheStore {
             ":now": now,
           },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async compareAndSet(key: string, expected: Buffer, value: Buffer, ttlMs: number): Promise<boolean> {
     const { PutCommand } = await lib();
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { [PK]: this.k(key), [VALUE]: toAttribute(value), ...this.expiry(ttlMs) },
@@ -350,12 +347,8 @@ export class DynamoDbStore implements CacheStore {
           ExpressionAttributeNames: { "#v": VALUE },
           ExpressionAttributeValues: { ":expected": toAttribute(expected), ":now": this.now() },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async acquireLock(name: string, token: Buffer, ttlMs: number): Promise<number | undefined> {
@@ -393,8 +386,8 @@ export class DynamoDbStore implements CacheStore {
 
   async releaseLock(name: string, token: Buffer): Promise<boolean> {
     const { UpdateCommand } = await lib();
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: this.k(name) },
@@ -402,19 +395,15 @@ export class DynamoDbStore implements CacheStore {
           ConditionExpression: "lockToken = :t AND lockUntilMs > :now",
           ExpressionAttributeValues: { ":t": toAttribute(token), ":now": this.now() },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async renewLock(name: string, token: Buffer, ttlMs: number): Promise<boolean> {
     const { UpdateCommand } = await lib();
     const now = this.now();
-    try {
-      await (await this.client()).send(
+    return this.sendConditional((client) =>
+      client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: this.k(name) },
@@ -422,12 +411,8 @@ export class DynamoDbStore implements CacheStore {
           ConditionExpression: "lockToken = :t AND lockUntilMs > :now",
           ExpressionAttributeValues: { ":t": toAttribute(token), ":now": now, ":until": now + ttlMs },
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 
   async ping(): Promise<void> {
