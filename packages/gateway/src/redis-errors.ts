@@ -4,22 +4,19 @@
  * (timeouts, closed or unready connections, a cluster that is down, rejected service credentials)
  * is 503.
  */
+import { isAuthError } from "@cacheplane/client/connection";
 import { GatewayError, unavailable } from "./errors.js";
 
 /** Error replies that mean "Redis cannot serve now", not "your command is wrong". */
 const UNAVAILABLE_REPLIES = /^(CLUSTERDOWN|LOADING|BUSY|MASTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
-/** Error replies that mean the gateway's own credentials for the service were rejected. */
-const AUTH_REPLIES = /^(WRONGPASS|NOAUTH)\b/;
 
 /** True for an error reply sent by Redis (as opposed to a connection or client error). */
 export function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === "ReplyError";
 }
 
-/** True when Redis rejected the service's credentials (re-read the secret). */
-export function isAuthFailure(error: unknown): boolean {
-  return error instanceof Error && AUTH_REPLIES.test(error.message);
-}
+/** True when Redis rejected the service's credentials (re-read the secret): the client's own test. */
+export { isAuthError as isAuthFailure } from "@cacheplane/client/connection";
 
 /** The message of an error reply as the client should see it (ioredis adds nothing to it). */
 export function replyErrorMessage(error: Error): string {
@@ -34,7 +31,7 @@ export function toGatewayError(error: unknown, timeoutMs: number): GatewayError 
   if (error instanceof GatewayError) return error;
   if (isReplyError(error)) {
     const message = replyErrorMessage(error);
-    if (isAuthFailure(error)) return unavailable("Redis rejected the service's credentials");
+    if (isAuthError(error)) return unavailable("Redis rejected the service's credentials");
     if (UNAVAILABLE_REPLIES.test(message)) return unavailable(message.split(/\s+/)[0] ?? "busy");
     if (/^NOPERM\b/.test(message)) return new GatewayError(403, message);
     if (/^EXECABORT\b/.test(message)) return execAbortError(error);
