@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { stopAll } from "@cacheplane/testkit";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { CHROMIUM_INSTALL_HINT, findChromium } from "./helpers/chromium.js";
+import type { Browser, Page } from "playwright-core";
+import { CHROMIUM_INSTALL_HINT, findChromium, launchChromium } from "./helpers/chromium.js";
 import { type Fixture, startFixture } from "./helpers/fixture.js";
 
 const executablePath = findChromium();
@@ -25,17 +25,7 @@ before(async () => {
     ],
   });
   await fx.direct("b").set("b:secret", "not yours");
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium(executablePath);
   page = await browser.newPage({ viewport: { width: 980, height: 760 } });
 });
 after(async () => {

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { stopAll } from "@cacheplane/testkit";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { CHROMIUM_INSTALL_HINT, findChromium } from "./helpers/chromium.js";
+import type { Browser, Page } from "playwright-core";
+import { CHROMIUM_INSTALL_HINT, findChromium, launchChromium } from "./helpers/chromium.js";
 import { type Fixture, post, startFixture } from "./helpers/fixture.js";
 import { type OperatorGateway, startOperatorGateway } from "./helpers/operator.js";
 
@@ -30,17 +30,7 @@ before(async () => {
     ],
   });
   op = await startOperatorGateway(fx, { intervalMs: 1000 });
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium(executablePath);
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 });
 after(async () => {

@@ -1,6 +1,7 @@
 // Where the browser tests find Chromium (playwright-core drives the system's Chromium; it downloads none).
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
 
 /** The skip reason of a browser test when no Chromium is found. */
 export const CHROMIUM_INSTALL_HINT =
@@ -23,4 +24,19 @@ export function findChromium(): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Headless Chromium at `executablePath` with the flags a test machine needs (no sandbox, no GPU, no background traffic). */
+export async function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
 }
