@@ -58,6 +58,10 @@ export function registerDoctor(program: Command, action: ActionFactory): void {
     .description("connect as a service from its secret and check auth, keyspace and refusals")
     .option("--secret <file>", "the service's secret file (default: $REDIS_SECRET_FILE)")
     .option("--secret-json <json>", "the secret as inline JSON (or set $REDIS_SECRET)")
+    .option(
+      "--secret-arn <arn>",
+      "the secret in Secrets Manager (or set $REDIS_SECRET_ARN); needs AWS credentials",
+    )
     .option("--tls-ca <file>", "PEM file of the CA that signed the server certificate")
     .option("--insecure", "TLS without verifying the server certificate", false)
     .option("--json", "print the report as a JSON object on stdout", false)
