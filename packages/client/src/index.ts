@@ -59,6 +59,22 @@ export type {
   RateLimitResult,
 } from "./patterns/rate-limiter.js";
 export {
+  createRateLimits,
+  type HeaderSetter,
+  type Identifiers,
+  type LambdaHttpResult,
+  type LimitSpec,
+  type LimitState,
+  type RateLimitHeaders,
+  type RateLimits,
+  type RateLimitsCallOptions,
+  type RateLimitsOptions,
+  type RateLimitsResult,
+  rateLimitHeaders,
+  setRateLimitHeaders,
+  withRateLimitHeaders,
+} from "./patterns/rate-limits/index.js";
+export {
   type Session,
   SessionConflictError,
   type SessionStore,
