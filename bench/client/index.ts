@@ -26,6 +26,7 @@ import {
   createCache,
   type RedisStore,
 } from "@cacheplane/client";
+import { createRateLimits } from "@cacheplane/client/rate-limits";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import { startCluster, startRedis } from "@cacheplane/testkit";
 import { Cluster, Redis } from "ioredis";
@@ -283,7 +284,7 @@ export async function rateLimiterRows(cache: CacheService, secret: SecretPayload
 }
 
 /**
- * Two limits at once (issue 12, item 4): `cache.rateLimits` with a 1 s and a 1 day window (one
+ * Two limits at once (issue 12, item 4): `createRateLimits` with a 1 s and a 1 day window (one
  * FCALL checking both counters of the identifier) against what a rate-limiter-flexible user writes
  * for the same policy, two `RateLimiterRedis` (1 s and 86,400 s) consumed one after the other.
  * The limits are high enough that every call is admitted on both sides (the path that counts), as
@@ -303,7 +304,7 @@ async function twoLimitRow(cache: CacheService, raw: RawClient, secret: SecretPa
     duration: 86_400,
     keyPrefix: `${secret.keyspace}:rlflx2d`,
   });
-  const limits = cache.rateLimits({
+  const limits = createRateLimits(cache, {
     name: "bench2",
     limits: [
       { name: "perSec", limit: points, window: 1 },

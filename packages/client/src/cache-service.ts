@@ -36,8 +36,6 @@ import { PendingInvalidations } from "./outage.js";
 import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
 import { createPubSub, type PubSub } from "./patterns/pubsub.js";
 import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./patterns/rate-limiter.js";
-import { createRateLimits } from "./patterns/rate-limits/rate-limits.js";
-import type { RateLimits, RateLimitsOptions } from "./patterns/rate-limits/types.js";
 import { createSessionStore, type SessionStore, type SessionsOptions } from "./patterns/sessions.js";
 import { type CacheStats, Counters, LatencyWindow } from "./stats.js";
 import type { CacheStore, StoreEntry } from "./stores/cache-store.js";
@@ -1392,11 +1390,6 @@ export class CacheService {
   /** A rate limiter in this keyspace (atomic server scripts on Redis, in-process on memory). */
   rateLimiter(options: RateLimiterOptions): RateLimiter {
     return createRateLimiter(this, options);
-  }
-
-  /** Several limits checked at once (e.g. 10/s and 1,000/day per user and per IP): see `@cacheplane/client/rate-limits`. */
-  rateLimits(options: RateLimitsOptions): RateLimits {
-    return createRateLimits(this, options);
   }
 
   /** Sessions with conflict-checked updates, revocation and an optional source-of-truth loader. */

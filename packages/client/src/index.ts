@@ -58,21 +58,18 @@ export type {
   RateLimiterOptions,
   RateLimitResult,
 } from "./patterns/rate-limiter.js";
-export {
-  createRateLimits,
-  type HeaderSetter,
-  type Identifiers,
-  type LambdaHttpResult,
-  type LimitSpec,
-  type LimitState,
-  type RateLimitHeaders,
-  type RateLimits,
-  type RateLimitsCallOptions,
-  type RateLimitsOptions,
-  type RateLimitsResult,
-  rateLimitHeaders,
-  setRateLimitHeaders,
-  withRateLimitHeaders,
+// Types only: the code is in the `@cacheplane/client/rate-limits` subpath, outside the main bundle.
+export type {
+  HeaderSetter,
+  Identifiers,
+  LambdaHttpResult,
+  LimitSpec,
+  LimitState,
+  RateLimitHeaders,
+  RateLimits,
+  RateLimitsCallOptions,
+  RateLimitsOptions,
+  RateLimitsResult,
 } from "./patterns/rate-limits/index.js";
 export {
   type Session,

@@ -6,7 +6,7 @@
 import { compareAndDeleteScript, compareAndExpireScript, compareAndSetScript } from "./compare.js";
 import { buildScriptLibrary, type ScriptLibrary, type ServerScript } from "./define.js";
 import { lockAcquireScript } from "./lock.js";
-import { MAX_LIMITS_PER_CALL, multiLimitRefundScript, multiLimitScript } from "./multi-limit.js";
+import { MAX_LIMITS_PER_CALL, multiLimitScript } from "./multi-limit.js";
 import {
   fixedWindowScript,
   slidingWindowCounterScript,
@@ -22,7 +22,6 @@ export {
   fixedWindowScript,
   lockAcquireScript,
   MAX_LIMITS_PER_CALL,
-  multiLimitRefundScript,
   multiLimitScript,
   slidingWindowCounterScript,
   slidingWindowScript,
@@ -40,7 +39,6 @@ export const SERVER_SCRIPTS: readonly ServerScript[] = Object.freeze([
   compareAndSetScript,
   lockAcquireScript,
   multiLimitScript,
-  multiLimitRefundScript,
 ]);
 
 let library: ScriptLibrary | undefined;

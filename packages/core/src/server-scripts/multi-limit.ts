@@ -19,84 +19,32 @@ export const MAX_LIMITS_PER_CALL = 16;
  * including this request when allowed, without it when rejected, and the ms until its window ends.
  * Steady state per key and allowed request: INCRBY + PTTL (+ PEXPIRE when a window starts);
  * rejected requests are undone (DECRBY, or DEL of a counter this request created).
+ *
+ * A negative cost is a refund of `-cost` points: every existing counter is lowered, never below
+ * zero (its expiry stays; a counter whose window has ended is left alone); the reply is
+ * `{1, count1, 0, count2, 0, ...}`. Refunds are this function rather than a second one because
+ * every script's text is in the client's bundle (the library version hashes it), which is also
+ * why the text is terse.
  */
 export const multiLimitScript = defineServerScript(
   "multiLimit",
-  `local n = #KEYS
-if n < 1 or n > ${MAX_LIMITS_PER_CALL} or #ARGV ~= 1 + 2 * n then
-  return redis.error_reply('ERR cacheplane: multiLimit takes 1 to ${MAX_LIMITS_PER_CALL} keys, a cost, and a limit and a window per key')
-end
-local cost = tonumber(ARGV[1])
-if cost == nil or cost < 1 or cost > 2^40 or cost % 1 ~= 0 then
-  return redis.error_reply('ERR cacheplane: multiLimit cost must be a positive integer')
-end
-for i = 1, n do
-  local limit = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
-  if limit == nil or limit < 1 or limit > 2^50 or window == nil or window < 1 or window > 2^40 or window % 1 ~= 0 then
-    return redis.error_reply('ERR cacheplane: multiLimit limits and windows must be positive integers')
-  end
-end
-local out = {1}
-local denied = false
-for i = 1, n do
-  local window = tonumber(ARGV[2 * i + 1])
-  local current = redis.call('INCRBY', KEYS[i], cost)
-  local ttl = window
-  if current == cost then
-    redis.call('PEXPIRE', KEYS[i], window)
-  else
-    ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then
-      redis.call('PEXPIRE', KEYS[i], window)
-      ttl = window
-    end
-  end
-  if current > tonumber(ARGV[2 * i]) then denied = true end
-  out[2 * i] = current
-  out[2 * i + 1] = ttl
-end
-if denied then
-  out[1] = 0
-  for i = 1, n do
-    local current = out[2 * i]
-    if current == cost then
-      redis.call('DEL', KEYS[i])
-      out[2 * i + 1] = tonumber(ARGV[2 * i + 1])
-    else
-      redis.call('DECRBY', KEYS[i], cost)
-    end
-    out[2 * i] = current - cost
-  end
-end
-return out`,
-);
-
-/**
- * KEYS: counters of `multiLimitScript`. ARGV[1] points to give back. Lowers every existing counter
- * by the points, never below zero (its expiry stays); a counter that does not exist (its window has
- * ended) is left alone. Returns the count of each key afterwards.
- */
-export const multiLimitRefundScript = defineServerScript(
-  "multiLimitRefund",
-  `local n = #KEYS
-if n < 1 or n > ${MAX_LIMITS_PER_CALL} or #ARGV ~= 1 then
-  return redis.error_reply('ERR cacheplane: multiLimitRefund takes 1 to ${MAX_LIMITS_PER_CALL} keys and the points')
-end
-local points = tonumber(ARGV[1])
-if points == nil or points < 1 or points > 2^40 or points % 1 ~= 0 then
-  return redis.error_reply('ERR cacheplane: multiLimitRefund points must be a positive integer')
-end
-local out = {}
-for i = 1, n do
-  local current = tonumber(redis.call('GET', KEYS[i]))
-  if current == nil then
-    out[i] = 0
-  else
-    local back = math.min(current, points)
-    if back > 0 then current = redis.call('DECRBY', KEYS[i], back) end
-    out[i] = current
-  end
-end
-return out`,
+  `local n,c=#KEYS,tonumber(ARGV[1])
+local b=n>${MAX_LIMITS_PER_CALL} or #ARGV~=1+2*n or c==nil or c>2^40 or c<-2^40 or c%1~=0
+for i=1,n do local l,w=tonumber(ARGV[2*i]),tonumber(ARGV[2*i+1])
+if b or l==nil or l<1 or l>2^50 or w==nil or w<1 or w>2^40 or w%1~=0 then return redis.error_reply('ERR cacheplane: multiLimit arguments') end end
+local o={1}
+for i=1,n do local k,w=KEYS[i],tonumber(ARGV[2*i+1])
+if c<0 then
+local v=tonumber(redis.call('GET',k)) or 0
+if v>0 then v=redis.call('DECRBY',k,math.min(v,-c)) end
+o[2*i]=v o[2*i+1]=0
+else
+local v=redis.call('INCRBY',k,c) local t=w
+if v==c then redis.call('PEXPIRE',k,w) else t=redis.call('PTTL',k) if t<0 then redis.call('PEXPIRE',k,w) t=w end end
+if v>tonumber(ARGV[2*i]) then o[1]=0 end
+o[2*i]=v o[2*i+1]=t end end
+if o[1]==0 then for i=1,n do local k=KEYS[i]
+if o[2*i]==c then redis.call('DEL',k) else redis.call('DECRBY',k,c) end
+o[2*i]=o[2*i]-c end end
+return o`,
 );

@@ -1,6 +1,6 @@
 /**
  * The multi-limit check in process, for the memory store (and a memory fallback): the same fixed
- * windows and the same answers as `multiLimitScript` / `multiLimitRefundScript`, atomic because it
+ * windows and the same answers as `multiLimitScript` (and its refunds, a negative cost), atomic because it
  * runs synchronously. At most 10,000 counters per store are kept (the oldest are dropped first).
  */
 import type { MemoryStore } from "../../stores/memory-store.js";
@@ -80,7 +80,7 @@ export function memoryMultiLimit(
   return out;
 }
 
-/** Counts after giving `points` back, never below zero, as `multiLimitRefundScript` answers. */
+/** Counts after giving `points` back, never below zero, as `multiLimitScript` refunds them. */
 export function memoryMultiLimitRefund(
   store: MemoryStore,
   keys: readonly string[],

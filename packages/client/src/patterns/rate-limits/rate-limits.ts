@@ -8,13 +8,9 @@
  * - on standalone Redis and the memory store: checked in that same single atomic call;
  * - on a cluster (their slots differ, one call cannot touch them): checked by one call per slot, in
  *   parallel; when any rejects, the calls that counted the request are undone by a refund of the
- *   same cost. See docs/decisions/0020 for the exact guarantee.
+ *   same cost (the same function with a negative cost). See docs/decisions/0020 for the exact guarantee.
  */
-import {
-  MAX_LIMITS_PER_CALL,
-  multiLimitRefundScript,
-  multiLimitScript,
-} from "@cacheplane/core/server-scripts";
+import { MAX_LIMITS_PER_CALL, multiLimitScript } from "@cacheplane/core/server-scripts";
 import type { CacheService } from "../../cache-service.js";
 import { CacheConfigError } from "../../errors.js";
 import { multiLimitKey } from "../../internal-keys.js";
@@ -258,16 +254,18 @@ export function createRateLimits(service: CacheService, input: RateLimitsOptions
     return Promise.reject(new Error(`rate limiting is not supported on ${store.kind}`));
   };
 
-  const refundGroup = (store: CacheStore, group: Group, points: number): Promise<number[]> => {
+  /** Counts of the group's counters after giving `points` back (`multiLimit` with a negative cost). */
+  const refundGroup = async (store: CacheStore, group: Group, points: number): Promise<number[]> => {
     if (store instanceof RedisStore) {
+      const args: string[] = [String(-points)];
+      // The function checks a limit and a window per key; a refund uses neither.
+      for (const i of group.indexes) args.push("1", limits[i]?.windowArg as string);
       const [first, ...rest] = group.keys;
-      return store.runScript(multiLimitRefundScript, first as string, [String(points)], rest) as Promise<
-        number[]
-      >;
+      const raw = (await store.runScript(multiLimitScript, first as string, args, rest)) as number[];
+      return group.keys.map((_, j) => Number(raw[1 + 2 * j]));
     }
-    if (store instanceof MemoryStore)
-      return Promise.resolve(memoryMultiLimitRefund(store, group.keys, points, now()));
-    return Promise.reject(new Error(`rate limiting is not supported on ${store.kind}`));
+    if (store instanceof MemoryStore) return memoryMultiLimitRefund(store, group.keys, points, now());
+    throw new Error(`rate limiting is not supported on ${store.kind}`);
   };
 
   /** `fn` for every group (in parallel). */

@@ -1,4 +1,4 @@
-/** Options and results of multi-limit checks (`cache.rateLimits`). */
+/** Options and results of multi-limit checks (`createRateLimits`). */
 
 /** One limit: at most `limit` units per fixed window of `window` seconds, per identifier of `by`. */
 export interface LimitSpec {
