@@ -181,20 +181,6 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Whether this store talks to a Redis Cluster: `undefined` until a client was ready once (a
-   * caller that must not guess treats the keys as if they were on different nodes).
-   */
-  clusterMode(): boolean | undefined {
-    if (this.clusterKnown === undefined) {
-      const client = this.client ?? this.connection?.readyClient();
-      if (client !== undefined) this.clusterKnown = isCluster(client);
-    }
-    return this.clusterKnown;
-  }
-
-  private clusterKnown: boolean | undefined;
-
-  /**
    * In cluster mode: the master node (`host:port`) serving the key's slot, as the cluster client
    * currently knows it (MOVED and failovers update it). `""` on standalone Redis.
    */

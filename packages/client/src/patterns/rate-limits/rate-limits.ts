@@ -107,6 +107,24 @@ async function attempt<R>(
   return r.ok ? r.value : undefined;
 }
 
+/** Whether a Redis store talks to a cluster, once a connection told (see {@link learnTopology}). */
+const topologies = new WeakMap<RedisStore, boolean>();
+
+/**
+ * Learns the store's topology from its client (connecting if needed). Until it is known, limits of
+ * several identifiers take the cluster path, which is correct on standalone Redis too.
+ */
+async function learnTopology(store: CacheStore): Promise<void> {
+  if (!(store instanceof RedisStore) || topologies.has(store)) return;
+  try {
+    await store.with(async (client) => {
+      topologies.set(store, (client as { isCluster?: boolean }).isCluster === true);
+    });
+  } catch {
+    // Unreachable now: the checks themselves fail and report it.
+  }
+}
+
 export function createRateLimits(service: CacheService, input: RateLimitsOptions): RateLimits {
   if (!supports(service.store)) {
     throw new CacheConfigError(
@@ -210,7 +228,7 @@ export function createRateLimits(service: CacheService, input: RateLimitsOptions
       count === 1 ||
       onlyDimension !== undefined ||
       !(store instanceof RedisStore) ||
-      store.clusterMode() === false
+      topologies.get(store) === false
     )
       return [{ indexes: allIndexes, keys }];
     const bySlot = new Map<number, Group>();
@@ -331,6 +349,9 @@ export function createRateLimits(service: CacheService, input: RateLimitsOptions
           ? fixedLimitArgs
           : limitValues.map(String);
       const keys = keysOf(ids);
+      const store = service.store;
+      if (onlyDimension === undefined && store instanceof RedisStore && !topologies.has(store))
+        await learnTopology(store);
       const groups = groupsOf(keys);
       const check = (group: Group) =>
         attempt(service, "rateLimit", group.keys[0] as string, (store) =>
