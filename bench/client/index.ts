@@ -11,6 +11,8 @@
  * - p50/p99 latency at one caller of the client and raw ioredis next to every throughput row; the
  *   goal "must not get worse" compares with `BENCH_REFERENCE` (an earlier results directory).
  * - the rate limiter vs rate-limiter-flexible (issue 3), bundle size and import time (issue 3).
+ * - two limits checked at once (`rateLimits`, one FCALL) vs two sequential rate-limiter-flexible
+ *   consume() calls (issue 12, item 4).
  *
  * Service users are made from core's real access string. The bench process runs on the load CPU
  * and redis-server(s) on the Redis CPU when the machine has two or more (taskset); the layout is in
@@ -24,6 +26,7 @@ import {
   createCache,
   type RedisStore,
 } from "@cacheplane/client";
+import { createRateLimits } from "@cacheplane/client/rate-limits";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import { startCluster, startRedis } from "@cacheplane/testkit";
 import { Cluster, Redis } from "ioredis";
@@ -224,7 +227,7 @@ async function topologyRows(
 }
 
 /** Rate limiter vs rate-limiter-flexible (issue 3), standalone, on the service user. */
-async function rateLimiterRows(cache: CacheService, secret: SecretPayload): Promise<BenchRow[]> {
+export async function rateLimiterRows(cache: CacheService, secret: SecretPayload): Promise<BenchRow[]> {
   const { raw, rawAp } = await baselines(cache, secret);
   rawAp.disconnect();
   const rows: BenchRow[] = [];
@@ -273,10 +276,70 @@ async function rateLimiterRows(cache: CacheService, secret: SecretPayload): Prom
         }),
       );
     }
+    rows.push(await twoLimitRow(cache, raw, secret));
   } finally {
     raw.disconnect();
   }
   return rows;
+}
+
+/**
+ * Two limits at once (issue 12, item 4): `createRateLimits` with a 1 s and a 1 day window (one
+ * FCALL checking both counters of the identifier) against what a rate-limiter-flexible user writes
+ * for the same policy, two `RateLimiterRedis` (1 s and 86,400 s) consumed one after the other.
+ * The limits are high enough that every call is admitted on both sides (the path that counts), as
+ * in the single-limit rows.
+ */
+async function twoLimitRow(cache: CacheService, raw: RawClient, secret: SecretPayload): Promise<BenchRow> {
+  const points = 1_000_000_000;
+  const perSec = new RateLimiterRedis({
+    storeClient: raw,
+    points,
+    duration: 1,
+    keyPrefix: `${secret.keyspace}:rlflx2s`,
+  });
+  const perDay = new RateLimiterRedis({
+    storeClient: raw,
+    points,
+    duration: 86_400,
+    keyPrefix: `${secret.keyspace}:rlflx2d`,
+  });
+  const limits = createRateLimits(cache, {
+    name: "bench2",
+    limits: [
+      { name: "perSec", limit: points, window: 1 },
+      { name: "perDay", limit: points, window: 86_400 },
+    ],
+  });
+  const check = await limits.limit("user-1");
+  if (!check.allowed || check.limits.length !== 2)
+    throw new Error("rateLimits bench: first check not allowed");
+  const result = await interleaved(
+    [
+      { name: "cacheplane", op: () => limits.limit("user-1") },
+      {
+        name: "rate-limiter-flexible x2",
+        op: async () => {
+          await perSec.consume("user-1");
+          await perDay.consume("user-1");
+        },
+      },
+    ],
+    { rounds: ROUNDS, ops: Math.min(OPS, 10_000), callers: CALLERS, label: "two limits" },
+  );
+  return comparison({
+    id: "client.ratelimits.two-limits",
+    name: `rateLimits, two limits (1 s + 1 day windows) per check, ${CALLERS} callers: one FCALL`,
+    unit: "ops/s",
+    value: result.medians.cacheplane!,
+    baseline: {
+      name: "two sequential rate-limiter-flexible RateLimiterRedis consume() calls (1 s, then 1 day)",
+      value: result.medians["rate-limiter-flexible x2"]!,
+    },
+    direction: "higher",
+    goal: { min: 1, source: "issue 12, item 4" },
+    notes: `round ratios ${spread(roundRatios(result, "cacheplane", "rate-limiter-flexible x2"))}; every call admitted on both sides`,
+  });
 }
 
 /** Median import time (ms) of a bundle in fresh node processes, the two alternating. */

@@ -58,6 +58,19 @@ export type {
   RateLimiterOptions,
   RateLimitResult,
 } from "./patterns/rate-limiter.js";
+// Types only: the code is in the `@cacheplane/client/rate-limits` subpath, outside the main bundle.
+export type {
+  HeaderSetter,
+  Identifiers,
+  LambdaHttpResult,
+  LimitSpec,
+  LimitState,
+  RateLimitHeaders,
+  RateLimits,
+  RateLimitsCallOptions,
+  RateLimitsOptions,
+  RateLimitsResult,
+} from "./patterns/rate-limits/index.js";
 export {
   type Session,
   SessionConflictError,

@@ -12,6 +12,8 @@
  * - `__cp:sl:<key>`                 the getOrSet (stampede) lock of a cache key
  * - `__cp:sess:<prefix>:<id>`       a session
  * - `__cp:rl:<name>:<identifier>`   rate limit state
+ * - `__cp:rls:<name>:<dimension>:{<identifier>}:<limit>`  a counter of a multi-limit check
+ *                                   (every limit of one identifier in one cluster slot)
  * - `__cp:health:<random>`          a health probe (deleted at once)
  */
 import { CacheKeyError } from "./errors.js";
@@ -65,6 +67,15 @@ export function sessionKey(prefix: string, id: string): string {
 
 export function rateLimitKeyPrefix(name: string): string {
   return `${RESERVED_PREFIX}rl:${name}:`;
+}
+
+/**
+ * The counter of one limit of a multi-limit check (`rateLimits`). The identifier is the hash tag,
+ * so every limit of one identifier lives in one slot and one server call checks them together;
+ * `name`, `dimension` and `limit` are plain names (no braces), so the first `{` is the tag's.
+ */
+export function multiLimitKey(name: string, dimension: string, identifier: string, limit: string): string {
+  return `${RESERVED_PREFIX}rls:${name}:${dimension}:{${hashTagSafe(identifier)}}:${limit}`;
 }
 
 export function healthKey(random: string): string {

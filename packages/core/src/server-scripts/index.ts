@@ -6,6 +6,7 @@
 import { compareAndDeleteScript, compareAndExpireScript, compareAndSetScript } from "./compare.js";
 import { buildScriptLibrary, type ScriptLibrary, type ServerScript } from "./define.js";
 import { lockAcquireScript } from "./lock.js";
+import { MAX_LIMITS_PER_CALL, multiLimitScript } from "./multi-limit.js";
 import {
   fixedWindowScript,
   slidingWindowCounterScript,
@@ -20,6 +21,8 @@ export {
   compareAndSetScript,
   fixedWindowScript,
   lockAcquireScript,
+  MAX_LIMITS_PER_CALL,
+  multiLimitScript,
   slidingWindowCounterScript,
   slidingWindowScript,
   tokenBucketScript,
@@ -35,6 +38,7 @@ export const SERVER_SCRIPTS: readonly ServerScript[] = Object.freeze([
   tokenBucketScript,
   compareAndSetScript,
   lockAcquireScript,
+  multiLimitScript,
 ]);
 
 let library: ScriptLibrary | undefined;
