@@ -227,6 +227,8 @@ interface Load {
   lock: LoaderLock | undefined;
   /** A caller's hard timeout passed (counted and signalled once). */
   timedOut: boolean;
+  /** Set when the lease lapsed: the release of the lock this load held. */
+  unlocked: Promise<void> | undefined;
 }
 
 interface Stale<T> {
@@ -1525,12 +1527,18 @@ export class CacheService {
     const load: Load = {
       promise: undefined as unknown as Promise<unknown>,
       ctx: new LoadContext<T>(key, cached !== undefined, cached?.value) as LoadContext<unknown>,
-      lease: new LoadLease(this.now, lockTtlMs, () => load.lock?.stopRenewing()),
+      // Lapsed: the lock has expired (or is about to); drop it if it is still ours, stop renewing it.
+      lease: new LoadLease(this.now, lockTtlMs, () => {
+        load.unlocked = load.lock?.release();
+      }),
       background,
       lock: undefined,
       timedOut: false,
+      unlocked: undefined,
     };
-    const promise = this.runLoad(key, loader, options, policy, first, firstHit, load, lockTtlMs);
+    // A load this one replaces (its lease lapsed) first lets go of the lock it held.
+    const previous = this.loads.get(key)?.unlocked;
+    const promise = this.runLoad(key, loader, options, policy, first, firstHit, load, lockTtlMs, previous);
     load.promise = promise;
     this.loads.set(key, load);
     const settled = () => {
@@ -1604,9 +1612,11 @@ export class CacheService {
     firstHit: Hit | undefined | typeof UNAVAILABLE,
     load: Load,
     lockTtlMs: number,
+    previous: Promise<void> | undefined,
   ): Promise<T | typeof ELSEWHERE> {
     const forceFresh = options.forceFresh === true;
     const stamps = await this.loadStamps(first, options);
+    if (previous !== undefined) await previous;
     if (first.state === "unavailable" || (this.store.local && !this.fallback)) {
       return this.callLoader(key, loader, options, stamps, load, policy);
     }
@@ -1801,12 +1811,6 @@ class LoaderLock {
       this.timer.unref?.();
     };
     renew();
-  }
-
-  /** Stops renewing (the load's lease lapsed: the lock has expired and may be someone else's). */
-  stopRenewing(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
   }
 
   async release(): Promise<void> {
