@@ -41,24 +41,24 @@ export function wrapHandler<E, C, R>(
   handler: (event: E, context: C) => Promise<R> | R,
   caches: Flushable | readonly Flushable[],
   options: WrapHandlerOptions = {},
-): (event: E, context: C) => Promise<R> {
+): (event: E, context?: C) => Promise<R> {
   const list: readonly Flushable[] = Array.isArray(caches) ? caches : [caches as Flushable];
   if (list.length === 0 || list.some((c) => typeof c?.flush !== "function")) {
     throw new CacheConfigError("wrapHandler needs a cache (or an array of caches) with flush()", ["caches"]);
   }
   const timeoutMs = options.timeoutMs ?? 1000;
   const reserveMs = options.reserveMs ?? 100;
-  const flushAll = async (context: C) => {
+  const flushAll = async (context: C | undefined) => {
     const remaining = (context as DeadlineContext | undefined)?.getRemainingTimeInMillis?.();
     const bound =
       typeof remaining === "number" ? Math.max(0, Math.min(timeoutMs, remaining - reserveMs)) : timeoutMs;
     const results = await Promise.all(list.map((cache) => cache.flush({ timeoutMs: bound })));
     options.onFlush?.(results);
   };
-  return async (event: E, context: C): Promise<R> => {
+  return async (event: E, context?: C): Promise<R> => {
     let result: R;
     try {
-      result = await handler(event, context);
+      result = await handler(event, context as C);
     } catch (err) {
       await flushAll(context).catch(() => undefined);
       throw err;
