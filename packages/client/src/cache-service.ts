@@ -1320,6 +1320,14 @@ export class CacheService {
     return result;
   }
 
+  /**
+   * Registers background work of this client's parts (e.g. a publish on a bus) so that
+   * {@link flush} waits for it. @internal
+   */
+  _track(promise: Promise<unknown>, kind: string, key?: string): void {
+    this.work.track(promise, kind, key);
+  }
+
   /** Waits, without a bound, for background work to finish (see {@link flush}). */
   async drain(): Promise<void> {
     await this.work.settle(Number.POSITIVE_INFINITY);
