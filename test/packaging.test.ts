@@ -323,9 +323,18 @@ test("packages work when installed from their tarballs into a fresh project", {
       );
       const tarballs = packed.map((p) => `./tarballs/${p.filename}`);
       const typesNode = `@types/node@${rootPackage.devDependencies?.["@types/node"] ?? "20"}`;
-      await mustRun(npm, ["install", "--no-audit", "--no-fund", "--prefer-offline", ...tarballs, typesNode], {
-        cwd: project,
-      });
+      // What the Lambda example imports besides Cacheplane (Powertools Metrics and Logger).
+      const example = JSON.parse(
+        readFileSync(join(repo, "examples/lambda-handlers/package.json"), "utf8"),
+      ) as PackageJson;
+      const exampleDeps = Object.entries(example.dependencies ?? {})
+        .filter(([name]) => !name.startsWith("@cacheplane/"))
+        .map(([name, range]) => `${name}@${range}`);
+      await mustRun(
+        npm,
+        ["install", "--no-audit", "--no-fund", "--prefer-offline", ...tarballs, typesNode, ...exampleDeps],
+        { cwd: project },
+      );
       for (const pkg of packages) {
         const dir = join(project, "node_modules", pkg.name);
         assert.ok(
@@ -463,7 +472,11 @@ test("packages work when installed from their tarballs into a fresh project", {
       copyFileSync(join(fixtures, "lambda-invoke.mjs"), join(project, "lambda-invoke.mjs"));
       const invoked = await mustRun(process.execPath, ["lambda-invoke.mjs", "lambda/handler.mjs"], {
         cwd: project,
-        env: userEnv({ REDIS_SECRET_FILE: join(secrets, "orders-api.json"), EMF_METRICS: "off" }),
+        env: userEnv({
+          REDIS_SECRET_FILE: join(secrets, "orders-api.json"),
+          POWERTOOLS_METRICS_DISABLED: "true",
+          POWERTOOLS_LOG_LEVEL: "ERROR",
+        }),
       });
       assert.match(invoked.stdout, /lambda ok/);
       const keys = (await redis!.client().keys("orders:*")) as string[];

@@ -72,7 +72,8 @@ describe("example Lambda handler (API Gateway v2) on a real redis-server", () =>
     process.env.REDIS_SECRET = JSON.stringify((await store.get(config.services[0]!))!.payload);
     process.env.RATE_LIMIT = "8";
     process.env.RATE_WINDOW = "3600";
-    process.env.EMF_METRICS = "off";
+    process.env.POWERTOOLS_METRICS_DISABLED = "true";
+    process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
     ({ handler } = await import("../src/handler.js"));
     ({ upstream, sessionsTable } = await import("../src/backend.js"));
   });

@@ -6,6 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { KeyBackoff } from "./cache-aside/backoff.js";
+import { LoadLease } from "./cache-aside/lease.js";
+import { LoadContext, type LoaderContext } from "./cache-aside/loader-context.js";
+import { type CacheAsidePolicy, cacheAsidePolicy, type LoaderTimeouts } from "./cache-aside/policy.js";
+import { awaitLoad } from "./cache-aside/timeouts.js";
 import {
   BREAKER_OPEN,
   BreakerOpenError,
@@ -22,14 +27,17 @@ import {
   Serializer,
   type TagStamp,
 } from "./codec.js";
+import { type EmfMetrics, emfMetrics, type MetricsSink } from "./emf-metrics.js";
 import {
   CacheConfigError,
   CacheKeyError,
+  CacheLoaderTimeoutError,
   CacheUnavailableError,
   describeError,
   isConfigurationError,
 } from "./errors.js";
-import { type CacheEventListener, type CacheEventName, EventHub } from "./events.js";
+import { type CacheLogger, logEvents } from "./event-logger.js";
+import { type CacheEventListener, type CacheEventName, EventHub, type StaleReason } from "./events.js";
 import { type HealthOptions, type HealthReport, runHealthCheck } from "./health.js";
 import { GENERATION_KEY, isReservedKey, reservedKeyError, stampedeLockKey, tagKey } from "./internal-keys.js";
 import { PendingInvalidations } from "./outage.js";
@@ -37,6 +45,7 @@ import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
 import { createPubSub, type PubSub } from "./patterns/pubsub.js";
 import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./patterns/rate-limiter.js";
 import { createSessionStore, type SessionStore, type SessionsOptions } from "./patterns/sessions.js";
+import { type FlushResult, PendingWork } from "./pending-work.js";
 import { type CacheStats, Counters, LatencyWindow } from "./stats.js";
 import type { CacheStore, StoreEntry } from "./stores/cache-store.js";
 import { type GenerationRead, newVersion, StoreVersions } from "./versions.js";
@@ -73,6 +82,29 @@ export interface CacheServiceOptions {
   maxPendingInvalidations?: number;
   /** Called once by `close()` after the stores are closed (used by createCache for shared connections). */
   onClose?: () => Promise<void>;
+  /**
+   * A Powertools `Metrics` instance (or any {@link MetricsSink}): `flush()` adds the cache's
+   * metrics since the last flush to it and publishes them with the service's own, so one EMF
+   * pipeline carries both. Default: none (use {@link emfMetrics} for the built-in EMF writer).
+   */
+  metrics?: MetricsSink;
+  /**
+   * A Powertools `Logger` (or any {@link CacheLogger}): store errors, breaker changes, fallbacks
+   * (debug) and stale values served by getOrSet (with the reason) are logged through it. Default:
+   * the client logs nothing.
+   */
+  logger?: CacheLogger;
+  /** Clock (epoch ms) for freshness, grace, backoff and load leases. Default `Date.now`; tests inject one. */
+  now?: () => number;
+}
+
+/** A getOrSet loader: the value of the key, from its source. `ctx` is optional to use. */
+export type Loader<T> = (ctx: LoaderContext<T>) => Promise<T> | T;
+
+/** Options of {@link CacheService.flush}. */
+export interface FlushOptions {
+  /** The longest `flush()` waits, in milliseconds. Default 1000. */
+  timeoutMs?: number;
 }
 
 export interface SetOptions {
@@ -102,6 +134,25 @@ export interface GetOrSetOptions extends SetOptions {
    * Default: the larger of `lockTtl` and 10.
    */
   lockWait?: number;
+  /**
+   * Seconds after `ttl` during which a stale value is kept and served when the loader fails or
+   * passes a timeout (stale-if-error), instead of an error. The entry lives `ttl` + the larger of
+   * `grace` and `staleWhileRevalidate` in the store. Default 0 (off).
+   */
+  grace?: number;
+  /**
+   * Seconds after a failed load (error or hard timeout) during which this process serves the stale
+   * value of the key without calling its loader. Default 10. Applies only where a stale value is
+   * served (`grace`, `staleWhileRevalidate`); with none, the loader is called.
+   */
+  graceBackoff?: number;
+  /** Loader timeouts in milliseconds: `softMs` (serve stale, keep loading) and `hardMs` (give up). */
+  timeouts?: LoaderTimeouts;
+  /**
+   * Skip the cached value and load (still one loader call per key at a time in this process, and
+   * across processes the holder of the lock loads while the others wait for a newer value).
+   */
+  forceFresh?: boolean;
 }
 
 export interface SetManyEntry<T = unknown> {
@@ -143,8 +194,12 @@ const CORRUPT: Envelope = Object.freeze({
   compression: 0,
 });
 
+/**
+ * `age`: ms since the entry's logical expiry (`freshUntil`); negative while it is fresh (`-1` for
+ * entries without one, which the store expires itself).
+ */
 type ReadResult =
-  | { state: "hit"; value: unknown; stale: boolean; gen: string | undefined }
+  | { state: "hit"; value: unknown; age: number; gen: string | undefined }
   | { state: "miss"; gen: string | undefined }
   | { state: "unavailable"; gen: undefined };
 
@@ -153,6 +208,34 @@ class VersionUnavailableError extends BreakerOpenError {
   override name = "VersionUnavailableError";
 }
 const VERSION_UNAVAILABLE = new VersionUnavailableError("the keyspace generation cannot be read");
+
+/** What a background refresh resolves to when another process holds the key's lock (it refreshes). */
+const ELSEWHERE: unique symbol = Symbol("loaded elsewhere");
+
+/** The in-flight slot of `forceFresh` calls: `__cp:` keys are never user keys (internal-keys.ts). */
+const FRESH_SLOT = "__cp:fresh:";
+
+const DEFAULT_FLUSH_TIMEOUT_MS = 1000;
+
+/** One load of a key in this process (a getOrSet loader call with its lock, or a background refresh). */
+interface Load {
+  promise: Promise<unknown>;
+  ctx: LoadContext<unknown>;
+  lease: LoadLease;
+  /** Started by stale-while-revalidate: nobody waits for it (foreground calls do not join it). */
+  background: boolean;
+  lock: LoaderLock | undefined;
+  /** A caller's hard timeout passed (counted and signalled once). */
+  timedOut: boolean;
+  /** Set when the lease lapsed: the release of the lock this load held. */
+  unlocked: Promise<void> | undefined;
+}
+
+interface Stale<T> {
+  value: T;
+  /** ms since the entry's logical expiry. */
+  age: number;
+}
 
 /** A read that could not be served (store and fallback failed). */
 const UNAVAILABLE: unique symbol = Symbol("unavailable");
@@ -230,10 +313,17 @@ export class CacheService {
    * ~1.5 µs more per call); a dictionary-mode object does not.
    */
   private readonly inflight: Record<string, Promise<unknown> | undefined> = Object.create(null);
-  private readonly background = new Map<string, Promise<void>>();
+  /** Loads running in this process, by key (getOrSet's slow path; see {@link Load}). */
+  private readonly loads = new Map<string, Load>();
+  private readonly backoff: KeyBackoff;
+  /** Background work `flush()` waits for (pending-work.ts). */
+  private readonly work: PendingWork;
+  private readonly now: () => number;
+  private readonly metricsOut: EmfMetrics | undefined;
+  private readonly logger: CacheLogger | undefined;
   private readonly onClose: (() => Promise<void>) | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private flushDelay = 0;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconcileDelay = 0;
   private closed = false;
 
   constructor(options: CacheServiceOptions) {
@@ -250,6 +340,12 @@ export class CacheService {
     this.throwOnError = options.throwOnError ?? false;
     this.maxKeyLength = options.maxKeyLength ?? 1024;
     this.onClose = options.onClose;
+    this.now = options.now ?? Date.now;
+    this.backoff = new KeyBackoff(this.now);
+    this.work = new PendingWork(this.now);
+    this.logger = options.logger;
+    if (this.logger !== undefined) logEvents(this.events, this.logger);
+    this.metricsOut = options.metrics ? emfMetrics(this, { metrics: options.metrics }) : undefined;
     this.pending = new PendingInvalidations(options.maxPendingInvalidations ?? 10_000);
     this.breakers = new Breakers(options.breaker ?? {}, {
       domainOf: (key) => this.store.failureDomain?.(key) ?? "",
@@ -301,6 +397,12 @@ export class CacheService {
       hits: c.hits,
       misses: c.misses,
       staleHits: c.staleHits,
+      staleOnError: c.staleOnError,
+      staleOnTimeout: c.staleOnTimeout,
+      staleOnSoftTimeout: c.staleOnSoftTimeout,
+      staleOnBackoff: c.staleOnBackoff,
+      loadErrors: c.loadErrors,
+      loadTimeouts: c.loadTimeouts,
       sets: c.sets,
       deletes: c.deletes,
       loads: c.loads,
@@ -439,26 +541,34 @@ export class CacheService {
       for (const bump of options.bumps) this.pending.addBump(bump);
       recorded = true;
     }
-    if (recorded) this.scheduleFlush();
+    if (recorded) this.scheduleReconcile();
   }
 
   /**
    * Reconciles pending invalidations of domains whose breaker is closed (failures below the
    * threshold, or no breaker at all); open domains are reconciled by their probe.
    */
-  private scheduleFlush(): void {
-    if (this.flushTimer !== undefined || this.closed) return;
-    this.flushDelay = Math.min(1000, Math.max(50, this.flushDelay * 2));
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      void this.flush();
-    }, this.flushDelay);
-    this.flushTimer.unref?.();
+  private scheduleReconcile(): void {
+    if (this.reconcileTimer !== undefined || this.closed) return;
+    this.reconcileDelay = Math.min(1000, Math.max(50, this.reconcileDelay * 2));
+    this.reconcileTimer = setTimeout(() => {
+      this.reconcileTimer = undefined;
+      this.work.track(this.reconcilePending(), "reconcile");
+    }, this.reconcileDelay);
+    this.reconcileTimer.unref?.();
   }
 
-  private async flush(): Promise<void> {
+  /** Reconciles pending invalidations now (flush) instead of at the scheduled retry. */
+  private reconcileNow(): void {
+    if (this.reconcileTimer === undefined || this.closed) return;
+    clearTimeout(this.reconcileTimer);
+    this.reconcileTimer = undefined;
+    this.work.track(this.reconcilePending(), "reconcile");
+  }
+
+  private async reconcilePending(): Promise<void> {
     if (this.closed || this.pending.size === 0) {
-      this.flushDelay = 0;
+      this.reconcileDelay = 0;
       return;
     }
     const domains = new Set<string>();
@@ -472,8 +582,8 @@ export class CacheService {
         // counted by reconcile; retried below
       }
     }
-    if (this.pending.size > 0) this.scheduleFlush();
-    else this.flushDelay = 0;
+    if (this.pending.size > 0) this.scheduleReconcile();
+    else this.reconcileDelay = 0;
   }
 
   private domainOf(key: string): string {
@@ -768,7 +878,7 @@ export class CacheService {
       return undefined;
     }
     const freshUntil = hit.envelope.freshUntil;
-    if (freshUntil !== undefined && freshUntil <= Date.now()) {
+    if (freshUntil !== undefined && freshUntil <= this.now()) {
       this.recordRead("get", key, false);
       return undefined;
     }
@@ -964,7 +1074,7 @@ export class CacheService {
         }
       }),
     );
-    const now = Date.now();
+    const now = this.now();
     return keys.map((key, i) => {
       const hit = hits[i];
       if (hit === undefined || (hit.envelope.freshUntil !== undefined && hit.envelope.freshUntil <= now)) {
@@ -1005,12 +1115,12 @@ export class CacheService {
         );
         if (!result.ok) {
           for (const e of group) this.pending.addDelete(e.key);
-          this.scheduleFlush();
+          this.scheduleReconcile();
         } else if (result.source === "primary" && this.pending.size > 0) {
           for (const e of group) this.pending.superseded(e.key);
         } else if (result.source === "fallback") {
           for (const e of group) this.pending.addDelete(e.key);
-          this.scheduleFlush();
+          this.scheduleReconcile();
         }
         return result.ok;
       }),
@@ -1076,7 +1186,7 @@ export class CacheService {
         });
         if (!result.ok || result.source === "fallback") {
           for (const key of group) this.pending.addDelete(key);
-          this.scheduleFlush();
+          this.scheduleReconcile();
         } else if (this.pending.size > 0) {
           for (const key of group) this.pending.superseded(key);
         }
@@ -1166,14 +1276,17 @@ export class CacheService {
    * The cached value, or the loader's value (then cached). Concurrent callers in this process share
    * one loader call; across processes a lock lets one loader run (renewed while it runs) while the
    * others poll for the value (bounded), then load themselves. Loader errors are not cached and
-   * reach the caller. When the store is unavailable the loader is called and its value returned.
+   * reach the caller, unless a stale value within `grace` can be served instead. When the store is
+   * unavailable the loader is called and its value returned. The loader gets a
+   * {@link LoaderContext}: `ctx.setTtl(seconds)`, `ctx.skip()`, `ctx.stale`, `ctx.signal`.
    */
-  getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = NO_OPTIONS): Promise<T> {
+  getOrSet<T>(key: string, loader: Loader<T>, options: GetOrSetOptions = NO_OPTIONS): Promise<T> {
     try {
       this.checkKey(key, "getOrSet");
     } catch (err) {
       return Promise.reject(err);
     }
+    if (options.forceFresh === true) return this.getFresh(key, loader, options);
     const existing = this.inflight[key];
     if (existing !== undefined) return existing as Promise<T>;
     // loadThrough removes the entry when it settles (always after this set: it awaits first).
@@ -1182,13 +1295,42 @@ export class CacheService {
     return promise;
   }
 
-  /** Waits for background work (stale-while-revalidate refreshes) to finish. */
-  async drain(): Promise<void> {
-    while (this.background.size > 0) await Promise.allSettled([...this.background.values()]);
+  /**
+   * Waits for the background work this client started: stale-while-revalidate refreshes, loads
+   * that outlived a soft or hard timeout, outage reconciliation; then publishes metrics to the
+   * `metrics` sink. Bounded by `timeoutMs` (default 1000); never throws. Call it before a Lambda
+   * handler returns (or wrap the handler with {@link wrapHandler}): the environment is frozen then,
+   * and work left running dies or lands minutes later. Returns what was left.
+   */
+  async flush(options: FlushOptions = {}): Promise<FlushResult> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
+    if (!(timeoutMs >= 0)) {
+      throw new CacheConfigError("flush timeoutMs must be 0 or more milliseconds", ["timeoutMs"]);
+    }
+    this.reconcileNow();
+    const result = await this.work.settle(timeoutMs);
+    try {
+      this.metricsOut?.flush();
+    } catch (err) {
+      this.logger?.warn("cache metrics could not be published", { cache: { error: describeError(err) } });
+    }
+    if (!result.complete) {
+      this.logger?.warn("cache flush left background work running", { cache: { pending: result.pending } });
+    }
+    return result;
   }
 
-  private async readEntry(key: string, operation: string): Promise<ReadResult> {
-    return this.toReadResult(await this.readSlow(operation, key), key, operation);
+  /**
+   * Registers background work of this client's parts (e.g. a publish on a bus) so that
+   * {@link flush} waits for it. @internal
+   */
+  _track(promise: Promise<unknown>, kind: string, key?: string): void {
+    this.work.track(promise, kind, key);
+  }
+
+  /** Waits, without a bound, for background work to finish (see {@link flush}). */
+  async drain(): Promise<void> {
+    await this.work.settle(Number.POSITIVE_INFINITY);
   }
 
   private toReadResult(
@@ -1204,7 +1346,7 @@ export class CacheService {
       return {
         state: "hit",
         value: this.decodeHit(hit, key),
-        stale: freshUntil !== undefined && freshUntil <= Date.now(),
+        age: freshUntil === undefined ? -1 : this.now() - freshUntil,
         gen,
       };
     } catch (err) {
@@ -1218,21 +1360,25 @@ export class CacheService {
   /**
    * Stores a loaded value, stamped with the generation and tag versions read before the loader ran:
    * if the keyspace was cleared (or a tag invalidated) while it loaded, the value reads as a miss.
+   * With stale-while-revalidate or grace, the entry carries its logical expiry (`freshUntil`) and
+   * lives that much longer in the store (docs/decisions/0019).
    */
   private async writeEntry(
     key: string,
     value: unknown,
     options: GetOrSetOptions,
     stamps: { gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined,
+    policy: CacheAsidePolicy,
+    ttl: number | undefined,
   ): Promise<void> {
-    const ttlMs = this.ttlMs(options.ttl);
+    const ttlMs = this.ttlMs(ttl ?? options.ttl);
     const tags = checkTags(options.tags, "getOrSet");
-    const swrMs = options.staleWhileRevalidate ? Math.round(options.staleWhileRevalidate * 1000) : 0;
     let storeTtl = ttlMs;
     let freshUntil: number | undefined;
-    if (swrMs > 0 && ttlMs !== undefined) {
-      freshUntil = Date.now() + ttlMs;
-      storeTtl = this.maxTtlMs === undefined ? ttlMs + swrMs : Math.min(this.maxTtlMs, ttlMs + swrMs);
+    if (policy.windowMs > 0 && ttlMs !== undefined) {
+      freshUntil = this.now() + ttlMs;
+      const total = ttlMs + policy.windowMs;
+      storeTtl = this.maxTtlMs === undefined ? total : Math.min(this.maxTtlMs, total);
     }
     const result = await this._run(
       "set",
@@ -1259,130 +1405,306 @@ export class CacheService {
     }
   }
 
+  /** Calls the loader and stores its value (unless the loader skipped it or the load's lease lapsed). */
   private async callLoader<T>(
     key: string,
-    loader: () => Promise<T> | T,
+    loader: Loader<T>,
     options: GetOrSetOptions,
     stamps: { gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined,
+    load: Load,
+    policy: CacheAsidePolicy,
   ): Promise<T> {
     this.counters.loads++;
-    const value = await loader();
-    await this.writeEntry(key, value, options, stamps);
+    const ctx = load.ctx as LoadContext<T>;
+    const value = await loader(ctx);
+    // A lapsed load was frozen past its lock's ttl: a newer value may be stored; do not overwrite it.
+    if (!ctx.skipped && !load.lease.lapsed()) {
+      await this.writeEntry(key, value, options, stamps, policy, ctx.ttl);
+    }
     return value;
   }
 
   /** getOrSet's work for one key; removes the key's in-flight entry when it settles. */
-  private async loadThrough<T>(
-    key: string,
-    loader: () => Promise<T> | T,
-    options: GetOrSetOptions,
-  ): Promise<T> {
+  private async loadThrough<T>(key: string, loader: Loader<T>, options: GetOrSetOptions): Promise<T> {
     try {
       const hit = await (this._direct()
         ? this.readDirect("getOrSet", key, false)
         : this.readSlow("getOrSet", key));
       const first = this.toReadResult(hit, key, "getOrSet");
-      if (first.state === "hit" && !first.stale) {
+      if (first.state === "hit" && first.age < 0) {
         this.recordRead("getOrSet", key, true);
         return first.value as T;
       }
-      return await this.loadAfterRead(key, loader, options, first);
+      return await this.loadAfterRead(key, loader, options, first, hit);
     } finally {
       delete this.inflight[key];
     }
   }
 
-  /** getOrSet past a fresh hit: stale-while-revalidate, or load (under a lock when shared). */
+  /** getOrSet with `forceFresh`: concurrent forced calls of a key share one load. */
+  private getFresh<T>(key: string, loader: Loader<T>, options: GetOrSetOptions): Promise<T> {
+    const slot = FRESH_SLOT + key;
+    const existing = this.inflight[slot];
+    if (existing !== undefined) return existing as Promise<T>;
+    const promise = (async () => {
+      try {
+        const hit = await this.readSlow("getOrSet", key);
+        return await this.loadAfterRead(key, loader, options, this.toReadResult(hit, key, "getOrSet"), hit);
+      } finally {
+        delete this.inflight[slot];
+      }
+    })();
+    this.inflight[slot] = promise;
+    return promise;
+  }
+
+  /**
+   * getOrSet past a fresh hit: serve stale (stale-while-revalidate, backoff), or load (under a lock
+   * when shared) with the soft and hard timeouts, serving a stale value within grace when the load
+   * fails or takes too long.
+   */
   private async loadAfterRead<T>(
     key: string,
-    loader: () => Promise<T> | T,
+    loader: Loader<T>,
     options: GetOrSetOptions,
     first: ReadResult,
+    firstHit: Hit | undefined | typeof UNAVAILABLE,
   ): Promise<T> {
-    if (first.state === "hit") {
-      if (options.staleWhileRevalidate) {
-        this.recordRead("getOrSet", key, true, true);
-        this.refreshInBackground(key, loader, options);
-        return first.value as T;
-      }
+    const policy = cacheAsidePolicy(options);
+    const forceFresh = options.forceFresh === true;
+    // A value past its ttl that may still be served (forceFresh never serves the cached value).
+    let stale: Stale<T> | undefined;
+    if (first.state === "hit" && !forceFresh && first.age < policy.windowMs) {
+      stale = { value: first.value as T, age: first.age };
     }
-    this.recordRead("getOrSet", key, false);
+    if (stale !== undefined && stale.age < policy.swrMs) {
+      if (this.liveLoad(key, false) === undefined) {
+        if (this.backoff.active(key)) return this.serveStale(key, stale, "backoff");
+        this.startLoad(key, loader, options, policy, first, firstHit, stale, true);
+      }
+      return this.serveStale(key, stale, "revalidate");
+    }
+    if (stale !== undefined && this.backoff.active(key)) return this.serveStale(key, stale, "backoff");
+
+    const cached = forceFresh && first.state === "hit" ? { value: first.value as T, age: first.age } : stale;
+    const load =
+      (forceFresh ? undefined : this.liveLoad(key, true)) ??
+      this.startLoad(key, loader, options, policy, first, firstHit, cached, false);
+    const outcome = await awaitLoad(
+      load.promise as Promise<T>,
+      stale === undefined ? undefined : policy.softMs,
+      policy.hardMs,
+    );
+    switch (outcome.kind) {
+      case "value":
+        this.recordRead("getOrSet", key, false);
+        return outcome.value;
+      case "soft":
+        return this.serveStale(key, stale as Stale<T>, "soft-timeout");
+      case "hard":
+        this.loadTimedOut(key, load, policy);
+        if (stale !== undefined) return this.serveStale(key, stale, "timeout");
+        this.recordRead("getOrSet", key, false);
+        throw new CacheLoaderTimeoutError(key, policy.hardMs as number);
+      default:
+        if (stale !== undefined) return this.serveStale(key, stale, "error", outcome.error);
+        this.recordRead("getOrSet", key, false);
+        throw outcome.error;
+    }
+  }
+
+  /** The load of `key` running in this process, unless its lease lapsed (or, `foreground`, it is a background refresh). */
+  private liveLoad(key: string, foreground: boolean): Load | undefined {
+    const load = this.loads.get(key);
+    if (load === undefined || (foreground && load.background) || load.lease.lapsed()) return undefined;
+    return load;
+  }
+
+  /** Starts loading `key` (tracked as pending work until it settles). */
+  private startLoad<T>(
+    key: string,
+    loader: Loader<T>,
+    options: GetOrSetOptions,
+    policy: CacheAsidePolicy,
+    first: ReadResult,
+    firstHit: Hit | undefined | typeof UNAVAILABLE,
+    cached: Stale<T> | undefined,
+    background: boolean,
+  ): Load {
+    const lockTtlMs = this._ttlMs(options.lockTtl ?? 5, "lockTtl");
+    const load: Load = {
+      promise: undefined as unknown as Promise<unknown>,
+      ctx: new LoadContext<T>(key, cached !== undefined, cached?.value) as LoadContext<unknown>,
+      // Lapsed: the lock has expired (or is about to); drop it if it is still ours, stop renewing it.
+      lease: new LoadLease(this.now, lockTtlMs, () => {
+        load.unlocked = load.lock?.release();
+      }),
+      background,
+      lock: undefined,
+      timedOut: false,
+      unlocked: undefined,
+    };
+    // A load this one replaces (its lease lapsed) first lets go of the lock it held.
+    const previous = this.loads.get(key)?.unlocked;
+    const promise = this.runLoad(key, loader, options, policy, first, firstHit, load, lockTtlMs, previous);
+    load.promise = promise;
+    this.loads.set(key, load);
+    const settled = () => {
+      load.lease.stop();
+      if (this.loads.get(key) === load) this.loads.delete(key);
+    };
+    promise.then(
+      (value) => {
+        settled();
+        if (value !== ELSEWHERE) this.backoff.succeeded(key);
+      },
+      (err: unknown) => {
+        settled();
+        this.counters.loadErrors++;
+        this.backoff.failed(key, policy.backoffMs);
+        if (background) {
+          this.events.emit("error", { operation: "refresh", key, error: err, storage: this.store.kind });
+        }
+      },
+    );
+    this.work.track(promise, background ? "refresh" : "load", key, () => load.lease.lapsed());
+    return load;
+  }
+
+  /** A caller's hard timeout passed: counted, backed off and signalled to the loader once per load. */
+  private loadTimedOut(key: string, load: Load, policy: CacheAsidePolicy): void {
+    if (load.timedOut) return;
+    load.timedOut = true;
+    this.counters.loadTimeouts++;
+    this.backoff.failed(key, policy.backoffMs);
+    load.ctx.abort(new CacheLoaderTimeoutError(key, policy.hardMs as number));
+  }
+
+  private serveStale<T>(key: string, stale: Stale<T>, reason: StaleReason, error?: unknown): T {
+    const c = this.counters;
+    c.hits++;
+    c.staleHits++;
+    if (reason === "error") c.staleOnError++;
+    else if (reason === "timeout") c.staleOnTimeout++;
+    else if (reason === "soft-timeout") c.staleOnSoftTimeout++;
+    else if (reason === "backoff") c.staleOnBackoff++;
+    if (this.events.has("hit")) this.events.emit("hit", { operation: "getOrSet", key, stale: true, reason });
+    if (this.events.has("stale")) {
+      this.events.emit(
+        "stale",
+        error === undefined
+          ? { operation: "getOrSet", key, reason, staleForMs: stale.age }
+          : { operation: "getOrSet", key, reason, staleForMs: stale.age, error },
+      );
+    }
+    return stale.value;
+  }
+
+  /** Whether a polled entry is one a forceFresh call may take: not the entry it refused. */
+  private static newer(
+    hit: Hit | undefined | typeof UNAVAILABLE,
+    refused: Hit | undefined | typeof UNAVAILABLE,
+  ) {
+    if (refused === undefined || refused === UNAVAILABLE || hit === undefined || hit === UNAVAILABLE)
+      return true;
+    return !hit.raw.equals(refused.raw);
+  }
+
+  /** One load: under the key's lock when the store is shared, polling while another process holds it. */
+  private async runLoad<T>(
+    key: string,
+    loader: Loader<T>,
+    options: GetOrSetOptions,
+    policy: CacheAsidePolicy,
+    first: ReadResult,
+    firstHit: Hit | undefined | typeof UNAVAILABLE,
+    load: Load,
+    lockTtlMs: number,
+    previous: Promise<void> | undefined,
+  ): Promise<T | typeof ELSEWHERE> {
+    const forceFresh = options.forceFresh === true;
     const stamps = await this.loadStamps(first, options);
+    if (previous !== undefined) await previous;
     if (first.state === "unavailable" || (this.store.local && !this.fallback)) {
-      return this.callLoader(key, loader, options, stamps);
+      return this.callLoader(key, loader, options, stamps, load, policy);
     }
 
-    const lockTtlMs = this._ttlMs(options.lockTtl ?? 5, "lockTtl");
     const waitMs = Math.round((options.lockWait ?? Math.max(lockTtlMs / 1000, 10)) * 1000);
     const lock = new LoaderLock(this, stampedeLockKey(key), lockTtlMs);
+    load.lock = lock;
 
     let state = await lock.acquire();
-    if (state === "acquired") return this.loadUnderLock(key, loader, options, lock, stamps);
-    if (state === "unavailable") return this.callLoader(key, loader, options, stamps);
+    if (state === "acquired") {
+      return this.loadUnderLock(key, loader, options, policy, lock, stamps, load, firstHit);
+    }
+    if (state === "unavailable") return this.callLoader(key, loader, options, stamps, load, policy);
+    // A background refresh leaves the key to the process that holds its lock.
+    if (load.background) return ELSEWHERE;
 
     const deadline = Date.now() + waitMs;
     let delay = 15;
     while (Date.now() < deadline) {
       await sleep(Math.min(delay + Math.random() * delay, Math.max(1, deadline - Date.now())));
       delay = Math.min(delay * 1.5, 200);
-      const polled = await this.readEntry(key, "getOrSet");
-      if (polled.state === "hit" && !polled.stale) return polled.value as T;
+      const hit = await this.readSlow("getOrSet", key);
+      const polled = this.toReadResult(hit, key, "getOrSet");
+      if (polled.state === "hit" && polled.age < 0 && (!forceFresh || CacheService.newer(hit, firstHit))) {
+        return polled.value as T;
+      }
       if (polled.state === "unavailable") break;
       // The holder may have failed (lock released or expired without a value): take over.
       state = await lock.acquire();
       if (state === "acquired") {
-        return this.loadUnderLock(key, loader, options, lock, await this.loadStamps(polled, options));
+        return this.loadUnderLock(
+          key,
+          loader,
+          options,
+          policy,
+          lock,
+          await this.loadStamps(polled, options),
+          load,
+          firstHit,
+        );
       }
       if (state === "unavailable") break;
     }
-    return this.callLoader(key, loader, options, stamps);
+    return this.callLoader(key, loader, options, stamps, load, policy);
   }
 
   /** Loads while holding the getOrSet lock, renewing it every `lockTtl / 3` until the value is stored. */
   private async loadUnderLock<T>(
     key: string,
-    loader: () => Promise<T> | T,
+    loader: Loader<T>,
     options: GetOrSetOptions,
+    policy: CacheAsidePolicy,
     lock: LoaderLock,
     stamps: { gen: string | undefined; tags: readonly TagStamp[] | undefined } | undefined,
+    load: Load,
+    firstHit: Hit | undefined | typeof UNAVAILABLE,
   ): Promise<T> {
     lock.keepAlive();
     try {
       // Someone may have stored the value between our read and our lock.
-      const again = await this.readEntry(key, "getOrSet");
-      if (again.state === "hit" && !again.stale) return again.value as T;
-      return await this.callLoader(key, loader, options, stamps ?? (await this.loadStamps(again, options)));
+      const hit = await this.readSlow("getOrSet", key);
+      const again = this.toReadResult(hit, key, "getOrSet");
+      if (
+        again.state === "hit" &&
+        again.age < 0 &&
+        (options.forceFresh !== true || CacheService.newer(hit, firstHit))
+      ) {
+        return again.value as T;
+      }
+      return await this.callLoader(
+        key,
+        loader,
+        options,
+        stamps ?? (await this.loadStamps(again, options)),
+        load,
+        policy,
+      );
     } finally {
       await lock.release();
     }
-  }
-
-  private refreshInBackground<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions): void {
-    if (this.background.has(key)) return;
-    const lock = new LoaderLock(this, stampedeLockKey(key), this._ttlMs(options.lockTtl ?? 5, "lockTtl"));
-    const task = (async () => {
-      const state = await lock.acquire();
-      // Another process refreshes already.
-      if (state === "held") return;
-      if (state === "acquired") lock.keepAlive();
-      try {
-        await this.callLoader(
-          key,
-          loader,
-          options,
-          await this.loadStamps({ state: "miss", gen: this.versions.known }, options),
-        );
-      } finally {
-        if (state === "acquired") await lock.release();
-      }
-    })()
-      .catch((err: unknown) => {
-        this.events.emit("error", { operation: "refresh", key, error: err, storage: this.store.kind });
-      })
-      .finally(() => {
-        this.background.delete(key);
-      });
-    this.background.set(key, task);
   }
 
   // ---------------------------------------------------------------- patterns
@@ -1445,7 +1767,7 @@ export class CacheService {
     await this.drain();
     this.closed = true;
     this.breakers.stop();
-    clearTimeout(this.flushTimer);
+    clearTimeout(this.reconcileTimer);
     this.events.clear();
     await Promise.allSettled([this.store.close(), this.fallback?.close()]);
     await this.onClose?.();

@@ -236,6 +236,9 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
     breaker: options.breaker,
     throwOnError: options.throwOnError,
     maxKeyLength: options.maxKeyLength,
+    metrics: options.metrics,
+    logger: options.logger,
+    now: options.now,
     onClose: release,
   });
 }

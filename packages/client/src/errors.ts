@@ -60,6 +60,23 @@ export class CacheUnavailableError extends CacheError {
   override name = "CacheUnavailableError";
 }
 
+/**
+ * getOrSet's hard timeout (`timeouts.hardMs`) passed before the loader answered, and no stale value
+ * within `grace` could be served instead. The load goes on in the background (its `ctx.signal` is
+ * aborted) and stores its value if it finishes.
+ */
+export class CacheLoaderTimeoutError extends CacheError {
+  override name = "CacheLoaderTimeoutError";
+  readonly timeoutMs: number;
+  constructor(key: string, timeoutMs: number) {
+    super(
+      `The loader of key "${key.slice(0, 64)}" did not answer within ${timeoutMs} ms (getOrSet timeouts.hardMs); give it more time, or set grace so a stale value is served`,
+      { operation: "getOrSet", key },
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** An invalid cache key (empty, too long, not a string). */
 export class CacheKeyError extends CacheError {
   override name = "CacheKeyError";

@@ -1,8 +1,18 @@
 /** A tiny typed event hub. Listener errors are swallowed: observability never breaks a cache call. */
 import type { BreakerStateName } from "./stats.js";
 
+/**
+ * Why getOrSet served a stale value: `revalidate` (within `staleWhileRevalidate`, or while a load
+ * of the key runs in the background), `soft-timeout` (the loader took longer than
+ * `timeouts.softMs`), `timeout` (longer than `timeouts.hardMs`), `error` (the loader failed),
+ * `backoff` (a load of the key failed less than `graceBackoff` ago: the loader was not called).
+ */
+export type StaleReason = "revalidate" | "soft-timeout" | "timeout" | "error" | "backoff";
+
 export interface CacheEvents {
-  hit: { operation: string; key: string; stale?: boolean };
+  hit: { operation: string; key: string; stale?: boolean; reason?: StaleReason };
+  /** getOrSet served a stale value instead of a loaded one; `error`: the loader's error, if any. */
+  stale: { operation: string; key: string; reason: StaleReason; staleForMs: number; error?: unknown };
   miss: { operation: string; key: string };
   /** A store call failed (the caller got a miss, a fallback or a no-op unless `throwOnError`). */
   error: { operation: string; key: string | undefined; error: unknown; storage: string };

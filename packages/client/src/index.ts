@@ -5,10 +5,14 @@
  *   const cache = createCache(); // reads CACHE_STORAGE_TYPE, REDIS_SECRET_ARN / _FILE / REDIS_SECRET, CACHE_TABLE_NAME
  */
 export { type SecretPayload, SecretPayloadError } from "@cacheplane/core/secret";
+export type { LoaderContext } from "./cache-aside/loader-context.js";
+export type { LoaderTimeouts } from "./cache-aside/policy.js";
 export {
   CacheService,
   type CacheServiceOptions,
+  type FlushOptions,
   type GetOrSetOptions,
+  type Loader,
   type RunOptions,
   type SetManyEntry,
   type SetOptions,
@@ -24,17 +28,25 @@ export {
 } from "./codec.js";
 export { RedisUnavailableError, type UnavailableReason } from "./connection-state.js";
 export { type CreateCacheOptions, createCache, iamAuthFromEnv, type StorageType } from "./create-cache.js";
-export { type EmfMetrics, type EmfMetricsOptions, emfMetrics } from "./emf-metrics.js";
+export {
+  type EmfMetrics,
+  type EmfMetricsOptions,
+  emfMetrics,
+  type MetricsSink,
+  type MetricUnitName,
+} from "./emf-metrics.js";
 export {
   CacheConfigError,
   CacheConnectionError,
   CacheError,
   CacheKeyError,
+  CacheLoaderTimeoutError,
   CacheUnavailableError,
   SecretLoadError,
   SerializationError,
 } from "./errors.js";
-export type { CacheEventListener, CacheEventName, CacheEvents } from "./events.js";
+export type { CacheLogger } from "./event-logger.js";
+export type { CacheEventListener, CacheEventName, CacheEvents, StaleReason } from "./events.js";
 export type { HealthCheck, HealthOptions, HealthReport } from "./health.js";
 export {
   type AwsCredentials,
@@ -50,6 +62,7 @@ export {
 } from "./iam-reauth.js";
 export { isReservedKey, RESERVED_PREFIX } from "./internal-keys.js";
 export { keySlot } from "./key-slot.js";
+export { type Flushable, type WrapHandlerOptions, wrapHandler } from "./lambda-handler.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
 export type {
@@ -77,6 +90,7 @@ export {
   type SessionStore,
   type SessionsOptions,
 } from "./patterns/sessions.js";
+export type { FlushResult, PendingKind, PendingTask } from "./pending-work.js";
 export {
   closeAllRedisConnections,
   type RedisClient,

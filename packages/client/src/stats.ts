@@ -66,8 +66,20 @@ export interface CacheStats {
   /** Reads answered from the cache (including stale values served by stale-while-revalidate). */
   hits: number;
   misses: number;
-  /** Of `hits`, stale values served while refreshing. */
+  /** Of `hits`, stale values served by getOrSet (any reason, see the `staleOn*` counts). */
   staleHits: number;
+  /** Of `staleHits`: served because the loader failed (grace, stale-if-error). */
+  staleOnError: number;
+  /** Of `staleHits`: served because the loader passed `timeouts.hardMs`. */
+  staleOnTimeout: number;
+  /** Of `staleHits`: served because the loader passed `timeouts.softMs` (it went on in the background). */
+  staleOnSoftTimeout: number;
+  /** Of `staleHits`: served without calling the loader, in the `graceBackoff` after a failed load. */
+  staleOnBackoff: number;
+  /** getOrSet loads that failed (loader errors, also of background refreshes). */
+  loadErrors: number;
+  /** getOrSet loads that passed their hard timeout. */
+  loadTimeouts: number;
   sets: number;
   deletes: number;
   /** getOrSet loader calls. */
@@ -93,6 +105,12 @@ export class Counters {
   hits = 0;
   misses = 0;
   staleHits = 0;
+  staleOnError = 0;
+  staleOnTimeout = 0;
+  staleOnSoftTimeout = 0;
+  staleOnBackoff = 0;
+  loadErrors = 0;
+  loadTimeouts = 0;
   sets = 0;
   deletes = 0;
   loads = 0;

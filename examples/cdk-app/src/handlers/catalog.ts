@@ -1,8 +1,9 @@
 /**
  * catalog: caches an expensive product listing. When the cache is down, the circuit breaker opens
- * and `getOrSet` falls back (CACHE_FALLBACK=memory) without changing this code.
+ * and `getOrSet` falls back (CACHE_FALLBACK=memory) without changing this code. `wrapHandler`
+ * finishes the stale-while-revalidate refresh before the environment is frozen.
  */
-import { createCache } from "@cacheplane/client";
+import { createCache, wrapHandler } from "@cacheplane/client";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 
 const cache = createCache();
@@ -11,7 +12,7 @@ async function listProducts(category: string): Promise<{ category: string; items
   return { category, items: ["kettle", "teapot", "mug"] };
 }
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
   if (event.rawPath === "/health") {
     const report = await cache.health();
     return { statusCode: report.status === "down" ? 503 : 200, body: JSON.stringify(report) };
@@ -23,3 +24,5 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
   });
   return { statusCode: 200, body: JSON.stringify(products) };
 }
+
+export const handler = wrapHandler(handle, cache);
