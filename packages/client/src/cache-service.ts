@@ -32,6 +32,8 @@ import {
 import { type CacheEventListener, type CacheEventName, EventHub } from "./events.js";
 import { type HealthOptions, type HealthReport, runHealthCheck } from "./health.js";
 import { GENERATION_KEY, isReservedKey, reservedKeyError, stampedeLockKey, tagKey } from "./internal-keys.js";
+import { createLocalTier, LOCAL_MISS, type LocalTier } from "./local-tier/local-tier.js";
+import type { LocalTierOptions } from "./local-tier/options.js";
 import { PendingInvalidations } from "./outage.js";
 import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
 import { createPubSub, type PubSub } from "./patterns/pubsub.js";
@@ -73,6 +75,16 @@ export interface CacheServiceOptions {
   maxPendingInvalidations?: number;
   /** Called once by `close()` after the stores are closed (used by createCache for shared connections). */
   onClose?: () => Promise<void>;
+  /**
+   * A bounded in-process tier in front of a Redis store, kept coherent across processes through
+   * pub/sub on `<keyspace>:__cp:bus` (local-tier/). Default off. Not used over memory storage.
+   */
+  local?: LocalTierOptions | false;
+}
+
+export interface GetOptions {
+  /** Use the local tier for this call (default: the tier's `byDefault`). */
+  local?: boolean;
 }
 
 export interface SetOptions {
@@ -102,6 +114,8 @@ export interface GetOrSetOptions extends SetOptions {
    * Default: the larger of `lockTtl` and 10.
    */
   lockWait?: number;
+  /** Use the local tier for this call (default: the tier's `byDefault`). */
+  local?: boolean;
 }
 
 export interface SetManyEntry<T = unknown> {
@@ -232,6 +246,8 @@ export class CacheService {
   private readonly inflight: Record<string, Promise<unknown> | undefined> = Object.create(null);
   private readonly background = new Map<string, Promise<void>>();
   private readonly onClose: (() => Promise<void>) | undefined;
+  /** The local tier (`local` option), undefined when off. @internal */
+  readonly localTier: LocalTier | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushDelay = 0;
   private closed = false;
@@ -285,6 +301,35 @@ export class CacheService {
     this.fallbackVersions = this.fallback
       ? new StoreVersions(this.fallback, { allows: always, succeeded: ignore, failed: ignore })
       : undefined;
+    this.localTier = createLocalTier(this.store, options.local, this.defaultTtlMs, {
+      report: (operation, error) => {
+        this.counters.errors++;
+        this.events.emit("error", { operation, key: undefined, error, storage: this.store.kind });
+        if (this.throwOnError && operation === "invalidate") {
+          throw new CacheUnavailableError(
+            `The local tier's invalidation could not be published: ${describeError(error)}`,
+            { operation, cause: error },
+          );
+        }
+      },
+      sizeOf: (value) => this.serializer.encode(value, "local").length,
+    });
+  }
+
+  /** Runs a write of `keys` through the local tier (invalidated here and everywhere), when there is one. */
+  private localWrite<R>(keys: readonly string[], run: () => Promise<R>): Promise<R> {
+    return this.localTier === undefined ? run() : this.localTier.write(keys, run);
+  }
+
+  /** Keeps a validated shared-store hit in the local tier. */
+  private fillLocal(local: LocalTier, key: string, value: unknown, hit: Hit, ticket: number): void {
+    if (hit.error !== undefined) return;
+    const { freshUntil, tags } = hit.envelope;
+    local.fill(key, value, ticket, {
+      size: hit.raw.length,
+      ...(tags === undefined ? {} : { tags: tags.map((t) => t[0]) }),
+      ...(freshUntil === undefined ? {} : { freshUntil }),
+    });
   }
 
   // ---------------------------------------------------------------- events and stats
@@ -313,6 +358,7 @@ export class CacheService {
       storage: this.store.kind,
       fallbackStorage: this.fallback?.kind,
       latency: this.latency.summary(),
+      ...(this.localTier === undefined ? {} : { local: this.localTier.stats() }),
     };
   }
 
@@ -751,14 +797,41 @@ export class CacheService {
   // ---------------------------------------------------------------- the cache API
 
   /** The value, or `undefined` on a miss (or when the store cannot be reached). */
-  get<T = unknown>(key: string): Promise<T | undefined> {
+  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     try {
       this.checkKey(key, "get");
     } catch (err) {
       return Promise.reject(err);
     }
+    const local = this.localTier;
+    if (local?.usedBy(options?.local)) return this.getLocal<T>(key, local);
     if (this._direct()) return this.readDirect("get", key, true) as Promise<T | undefined>;
     return this.readSlow("get", key).then((hit) => this.finishGet<T>(key, hit));
+  }
+
+  /** `get` through the local tier: its value, else the shared store's (then kept locally). */
+  private getLocal<T>(key: string, local: LocalTier): Promise<T | undefined> {
+    let value: unknown;
+    try {
+      value = local.get(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (value !== LOCAL_MISS) {
+      this.recordRead("get", key, true);
+      return Promise.resolve(value as T);
+    }
+    const ticket = local.ticket();
+    const read = this._direct() ? this.readDirect("get", key, false) : this.readSlow("get", key);
+    return read.then((hit) => {
+      const result = this.finishGet<T>(key, hit);
+      if (hit !== undefined && hit !== UNAVAILABLE) {
+        const freshUntil = hit.envelope.freshUntil;
+        if (freshUntil === undefined || freshUntil > Date.now())
+          this.fillLocal(local, key, result, hit, ticket);
+      }
+      return result;
+    });
   }
 
   /** Decodes what `get` read (a miss when undefined, unavailable, or past its freshness). */
@@ -779,6 +852,12 @@ export class CacheService {
 
   /** Stores a value; `false` when it could not be stored (store unavailable). */
   set<T = unknown>(key: string, value: T, options: SetOptions = NO_OPTIONS): Promise<boolean> {
+    const local = this.localTier;
+    if (local !== undefined) return local.write([key], () => this.setShared(key, value, options));
+    return this.setShared(key, value, options);
+  }
+
+  private setShared<T>(key: string, value: T, options: SetOptions): Promise<boolean> {
     let ttlMs: number | undefined;
     let tags: readonly string[] | undefined;
     try {
@@ -895,18 +974,20 @@ export class CacheService {
   /** `true` when a valid entry existed (one invalidated by `clear()` or a tag counts as gone). */
   async delete(key: string): Promise<boolean> {
     this.checkKey(key, "delete");
-    const result = await this._run(
-      "delete",
-      key,
-      async (s) => {
-        // Sent in this order on one connection: the read sees the entry before the delete.
-        const [hit, removed] = await Promise.all([
-          this.readFrom(s, key).catch(() => undefined),
-          s.delete(key),
-        ]);
-        return removed && hit !== undefined;
-      },
-      WRITE,
+    const result = await this.localWrite([key], () =>
+      this._run(
+        "delete",
+        key,
+        async (s) => {
+          // Sent in this order on one connection: the read sees the entry before the delete.
+          const [hit, removed] = await Promise.all([
+            this.readFrom(s, key).catch(() => undefined),
+            s.delete(key),
+          ]);
+          return removed && hit !== undefined;
+        },
+        WRITE,
+      ),
     );
     if (result.ok && result.value) this.counters.deletes++;
     return result.ok ? result.value : false;
@@ -994,7 +1075,22 @@ export class CacheService {
     // Encoding errors reach the caller before anything is written.
     for (const e of prepared) this.serializer.encodePayload(e.value, e.key);
     if (prepared.length === 0) return true;
-    const results = await Promise.all(
+    const keys = prepared.map((e) => e.key);
+    const results = await this.localWrite(keys, () => this.setManyShared(prepared));
+    const ok = results.every(Boolean);
+    if (ok) this.counters.sets += prepared.length;
+    return ok;
+  }
+
+  private setManyShared(
+    prepared: readonly {
+      key: string;
+      value: unknown;
+      ttlMs: number | undefined;
+      tags: readonly string[] | undefined;
+    }[],
+  ): Promise<boolean[]> {
+    return Promise.all(
       this.byDomain(prepared.map((e) => e.key)).map(async (indexes) => {
         const group = indexes.map((i) => prepared[i] as (typeof prepared)[number]);
         const result = await this._run(
@@ -1015,9 +1111,6 @@ export class CacheService {
         return result.ok;
       }),
     );
-    const ok = results.every(Boolean);
-    if (ok) this.counters.sets += prepared.length;
-    return ok;
   }
 
   private async writeManyTo(
@@ -1064,7 +1157,14 @@ export class CacheService {
     for (const key of keys) this.checkKey(key, "deleteMany");
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
-    const counts = await Promise.all(
+    const counts = await this.localWrite(unique, () => this.deleteManyShared(unique));
+    const count = counts.reduce((a, b) => a + b, 0);
+    this.counters.deletes += count;
+    return count;
+  }
+
+  private deleteManyShared(unique: readonly string[]): Promise<number[]> {
+    return Promise.all(
       this.byDomain(unique).map(async (indexes) => {
         const group = indexes.map((i) => unique[i] as string);
         const result = await this._run("deleteMany", group[0], async (s) => {
@@ -1083,23 +1183,23 @@ export class CacheService {
         return result.ok ? result.value : 0;
       }),
     );
-    const count = counts.reduce((a, b) => a + b, 0);
-    this.counters.deletes += count;
-    return count;
   }
 
   /** Sets a new ttl (seconds, lowered to the ceiling) on an existing entry; `false` when there is none. */
   async expire(key: string, ttl: number): Promise<boolean> {
     this.checkKey(key, "expire");
     const ttlMs = this._ttlMs(ttl);
-    const result = await this._run(
-      "expire",
-      key,
-      async (s) => {
-        const [hit, extended] = await Promise.all([this.readFrom(s, key), s.expire(key, ttlMs)]);
-        return extended && hit !== undefined;
-      },
-      READ,
+    // A shorter ttl must not be outlived by local copies: expire invalidates them too.
+    const result = await this.localWrite([key], () =>
+      this._run(
+        "expire",
+        key,
+        async (s) => {
+          const [hit, extended] = await Promise.all([this.readFrom(s, key), s.expire(key, ttlMs)]);
+          return extended && hit !== undefined;
+        },
+        READ,
+      ),
     );
     return result.ok ? result.value : false;
   }
@@ -1127,12 +1227,11 @@ export class CacheService {
    * this process treats every entry as invalid and the clear is applied when the store is back.
    */
   async clear(): Promise<boolean> {
-    const result = await this._run(
-      "clear",
-      GENERATION_KEY,
-      (s) => this._versionsOf(s).bumpGeneration(undefined),
-      { bumps: [GENERATION_KEY] },
-    );
+    const run = () =>
+      this._run("clear", GENERATION_KEY, (s) => this._versionsOf(s).bumpGeneration(undefined), {
+        bumps: [GENERATION_KEY],
+      });
+    const result = await (this.localTier === undefined ? run() : this.localTier.writeAll(run));
     return result.ok && result.source === "primary";
   }
 
@@ -1145,18 +1244,20 @@ export class CacheService {
     const unique = checkTags(tags, "invalidateTags");
     if (unique === undefined) return true;
     const keys = unique.map(tagKey);
-    const results = await Promise.all(
-      this.byDomain(keys).map(async (indexes) => {
-        const group = indexes.map((i) => unique[i] as string);
-        const r = await this._run(
-          "invalidateTags",
-          tagKey(group[0] as string),
-          (s) => this._versionsOf(s).bumpTags(group, this.tagTtlMs),
-          { bumps: group.map(tagKey) },
-        );
-        return r.ok && r.source === "primary";
-      }),
-    );
+    const run = () =>
+      Promise.all(
+        this.byDomain(keys).map(async (indexes) => {
+          const group = indexes.map((i) => unique[i] as string);
+          const r = await this._run(
+            "invalidateTags",
+            tagKey(group[0] as string),
+            (s) => this._versionsOf(s).bumpTags(group, this.tagTtlMs),
+            { bumps: group.map(tagKey) },
+          );
+          return r.ok && r.source === "primary";
+        }),
+      );
+    const results = await (this.localTier === undefined ? run() : this.localTier.writeTags(unique, run));
     return results.every(Boolean);
   }
 
@@ -1171,6 +1272,14 @@ export class CacheService {
   getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = NO_OPTIONS): Promise<T> {
     try {
       this.checkKey(key, "getOrSet");
+      const local = this.localTier;
+      if (local?.usedBy(options.local)) {
+        const value = local.get(key);
+        if (value !== LOCAL_MISS) {
+          this.recordRead("getOrSet", key, true);
+          return Promise.resolve(value as T);
+        }
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -1234,12 +1343,24 @@ export class CacheService {
       freshUntil = Date.now() + ttlMs;
       storeTtl = this.maxTtlMs === undefined ? ttlMs + swrMs : Math.min(this.maxTtlMs, ttlMs + swrMs);
     }
-    const result = await this._run(
-      "set",
-      key,
-      (s) => this.writeTo(s, key, value, storeTtl, tags, freshUntil, stamps),
-      WRITE,
-    );
+    const run = () =>
+      this._run("set", key, (s) => this.writeTo(s, key, value, storeTtl, tags, freshUntil, stamps), WRITE);
+    const local = this.localTier;
+    // The loaded value is kept locally too (when the call uses the tier and it was stored).
+    const result = await (local === undefined
+      ? run()
+      : local.write([key], run, (r) =>
+          r.ok && local.usedBy(options.local)
+            ? {
+                value,
+                info: {
+                  ...(tags === undefined ? {} : { tags }),
+                  ...(ttlMs === undefined ? {} : { ttlMs }),
+                  ...(freshUntil === undefined ? {} : { freshUntil }),
+                },
+              }
+            : undefined,
+        ));
     if (result.ok) this.counters.sets++;
   }
 
@@ -1277,6 +1398,8 @@ export class CacheService {
     loader: () => Promise<T> | T,
     options: GetOrSetOptions,
   ): Promise<T> {
+    const local = this.localTier?.usedBy(options.local) ? this.localTier : undefined;
+    const ticket = local === undefined ? 0 : local.ticket();
     try {
       const hit = await (this._direct()
         ? this.readDirect("getOrSet", key, false)
@@ -1284,6 +1407,7 @@ export class CacheService {
       const first = this.toReadResult(hit, key, "getOrSet");
       if (first.state === "hit" && !first.stale) {
         this.recordRead("getOrSet", key, true);
+        if (local !== undefined) this.fillLocal(local, key, first.value, hit as Hit, ticket);
         return first.value as T;
       }
       return await this.loadAfterRead(key, loader, options, first);
@@ -1437,6 +1561,8 @@ export class CacheService {
   /** Opens the connection now (e.g. during Lambda init) instead of at the first call. */
   async connect(): Promise<void> {
     await this.store.connect?.();
+    // The local tier's bus subscribes now, so an ACL without pub/sub fails here (CacheConfigError).
+    await this.localTier?.connect();
   }
 
   /** Waits for background refreshes, then closes the stores (shared connections are reference-counted). */
@@ -1447,6 +1573,7 @@ export class CacheService {
     this.breakers.stop();
     clearTimeout(this.flushTimer);
     this.events.clear();
+    this.localTier?.close();
     await Promise.allSettled([this.store.close(), this.fallback?.close()]);
     await this.onClose?.();
   }

@@ -236,6 +236,7 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
     breaker: options.breaker,
     throwOnError: options.throwOnError,
     maxKeyLength: options.maxKeyLength,
+    local: options.local,
     onClose: release,
   });
 }

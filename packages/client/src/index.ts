@@ -8,6 +8,7 @@ export { type SecretPayload, SecretPayloadError } from "@cacheplane/core/secret"
 export {
   CacheService,
   type CacheServiceOptions,
+  type GetOptions,
   type GetOrSetOptions,
   type RunOptions,
   type SetManyEntry,
@@ -50,6 +51,8 @@ export {
 } from "./iam-reauth.js";
 export { isReservedKey, RESERVED_PREFIX } from "./internal-keys.js";
 export { keySlot } from "./key-slot.js";
+export type { LocalTierStats } from "./local-tier/local-tier.js";
+export type { LocalTierOptions } from "./local-tier/options.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
 export type {

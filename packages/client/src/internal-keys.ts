@@ -13,6 +13,8 @@
  * - `__cp:sess:<prefix>:<id>`       a session
  * - `__cp:rl:<name>:<identifier>`   rate limit state
  * - `__cp:health:<random>`          a health probe (deleted at once)
+ *
+ * Channel: `__cp:bus`, the local tier's invalidation bus (key and tag names, never values).
  */
 import { CacheKeyError } from "./errors.js";
 
@@ -70,3 +72,6 @@ export function rateLimitKeyPrefix(name: string): string {
 export function healthKey(random: string): string {
   return `${RESERVED_PREFIX}health:${random}`;
 }
+
+/** The local tier's invalidation channel (every store adds `<keyspace>:` in front). */
+export const BUS_CHANNEL = `${RESERVED_PREFIX}bus`;
