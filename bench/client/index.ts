@@ -11,8 +11,6 @@
  * - p50/p99 latency at one caller of the client and raw ioredis next to every throughput row; the
  *   goal "must not get worse" compares with `BENCH_REFERENCE` (an earlier results directory).
  * - the rate limiter vs rate-limiter-flexible (issue 3), bundle size and import time (issue 3).
- * - the local tier (issue 12, item 1; local-tier.ts): a local hit vs a shared-store hit, and
- *   two-tier get / getOrSet / set vs bentocache.
  *
  * Service users are made from core's real access string. The bench process runs on the load CPU
  * and redis-server(s) on the Redis CPU when the machine has two or more (taskset); the layout is in
@@ -37,7 +35,6 @@ import { benchService, createClusterServiceUser, createServiceUser } from "../li
 import { fmt, median, spread } from "../lib/stats.js";
 import { affinityOf, cpuLayout, pinProcess } from "../lib/system.js";
 import type { BenchRow, SuiteResult } from "../types.js";
-import { localTierRows } from "./local-tier.js";
 import { type Contender, interleaved, type Latency, latencyAtOneCaller, roundRatios } from "./measure.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -386,14 +383,6 @@ export async function run(): Promise<SuiteResult> {
       try {
         rows.push(...(await topologyRows("standalone", cache, secret, reference)));
         rows.push(...(await rateLimiterRows(cache, secret)));
-        rows.push(
-          ...(await localTierRows(server, secret, VALUE, {
-            rounds: ROUNDS,
-            ops: OPS,
-            callers: CALLERS,
-            keys: KEYS,
-          })),
-        );
       } finally {
         await cache.close();
         await closeAllRedisConnections();

@@ -822,10 +822,12 @@ export class CacheService {
       return Promise.resolve(value as T);
     }
     const ticket = local.ticket();
-    const read = this._direct() ? this.readDirect("get", key, false) : this.readSlow("get", key);
+    // Only values read from the primary on its normal path are kept (not a fallback's).
+    const direct = this._direct();
+    const read = direct ? this.readDirect("get", key, false) : this.readSlow("get", key);
     return read.then((hit) => {
       const result = this.finishGet<T>(key, hit);
-      if (hit !== undefined && hit !== UNAVAILABLE) {
+      if (direct && hit !== undefined && hit !== UNAVAILABLE) {
         const freshUntil = hit.envelope.freshUntil;
         if (freshUntil === undefined || freshUntil > Date.now())
           this.fillLocal(local, key, result, hit, ticket);
@@ -1401,13 +1403,12 @@ export class CacheService {
     const local = this.localTier?.usedBy(options.local) ? this.localTier : undefined;
     const ticket = local === undefined ? 0 : local.ticket();
     try {
-      const hit = await (this._direct()
-        ? this.readDirect("getOrSet", key, false)
-        : this.readSlow("getOrSet", key));
+      const direct = this._direct();
+      const hit = await (direct ? this.readDirect("getOrSet", key, false) : this.readSlow("getOrSet", key));
       const first = this.toReadResult(hit, key, "getOrSet");
       if (first.state === "hit" && !first.stale) {
         this.recordRead("getOrSet", key, true);
-        if (local !== undefined) this.fillLocal(local, key, first.value, hit as Hit, ticket);
+        if (local !== undefined && direct) this.fillLocal(local, key, first.value, hit as Hit, ticket);
         return first.value as T;
       }
       return await this.loadAfterRead(key, loader, options, first);

@@ -1,5 +1,5 @@
 /**
- * Local tier rows of the client suite (issue 12, item 1), standalone redis-server:
+ * Local tier rows (issue 12, item 1), standalone redis-server:
  *
  * - a local-tier hit (`get` with `local: {}`) vs a shared-store hit (`get` without the tier), same
  *   keys and value; goal >= 10x.
@@ -19,10 +19,10 @@ import { BentoCache, bentostore } from "bentocache";
 import { memoryDriver } from "bentocache/drivers/memory";
 import { redisBusDriver, redisDriver } from "bentocache/drivers/redis";
 import type { RedisOptions } from "ioredis";
+import { interleaved, roundRatios } from "../client/measure.js";
 import { comparison, type RatioGoal } from "../lib/rows.js";
 import { spread } from "../lib/stats.js";
 import type { BenchRow } from "../types.js";
-import { interleaved, roundRatios } from "./measure.js";
 
 const LOCAL_VS_SHARED: RatioGoal = { min: 10, source: "issue 12, item 1" };
 const VS_BENTOCACHE: RatioGoal = { min: 1, source: "issue 12, item 1" };
