@@ -279,6 +279,43 @@ describe("local tier, standalone", () => {
     assert.equal(localStats(b).hits, hits + 1);
   });
 
+  it("a paused server (PING unanswered) stops local hits; they resume on the same connection once it answers", async () => {
+    const paused = await startRedis({ acl: true, tls: false });
+    const pausedAdmin = paused.client();
+    let b: CacheService | undefined;
+    try {
+      await createServiceUser(pausedAdmin, KEYSPACE, PASSWORD);
+      let now = 1_000_000;
+      b = make(
+        { ttl: 3600, heartbeat: 60, maxSilence: 60, now: () => now },
+        {
+          secret: secretFor(paused, KEYSPACE, PASSWORD),
+        },
+      );
+      await b.connect();
+      await b.set("p", 1);
+      assert.equal(await b.get("p"), 1);
+      const tier = b.localTier;
+      assert.ok(tier);
+      assert.equal(tier.get("p"), 1);
+      const epoch = tier.bus.epoch;
+      paused.pause(); // SIGSTOP: the connection stays open, nothing answers
+      now += 60_000;
+      assert.equal(tier.get("p"), LOCAL_MISS, "silent for maxSilence: not served");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(tier.get("p"), LOCAL_MISS, "the PING it sent is not answered while paused");
+      paused.resume();
+      await waitFor(() => tier.bus.lastHeard === now, "the PING is answered after the resume");
+      assert.equal(tier.bus.epoch, epoch, "same subscription: nothing was lost");
+      assert.equal(tier.get("p"), 1, "served again");
+    } finally {
+      paused.resume();
+      pausedAdmin.disconnect();
+      await b?.close();
+      await paused.stop();
+    }
+  });
+
   it("a process ignores its own messages and obeys everyone else's", async () => {
     const a = make();
     await a.connect();
