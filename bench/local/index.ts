@@ -35,7 +35,7 @@ export async function run(): Promise<SuiteResult> {
     layout: layout.description,
     method: `${CALLERS} callers in flight, ${KEYS} keys, ${OPS} calls per contender per round, ${ROUNDS} rounds (order rotating, after a warm-up), medians`,
     value: `${JSON.stringify(VALUE)} for every contender`,
-    "local tier": "createCache({ secret, local: { maxEntries: 2000, ttl: 120 } })",
+    "local tier": "createCache({ secret, local: localTier({ maxEntries: 2000, ttl: 120 }) })",
     bentocache:
       "bentostore().useL1Layer(memoryDriver({ maxItems: 2000, serialize: false })).useL2Layer(redisDriver).useBus(redisBusDriver), ioredis with the client's options, admin user (its keys and channel are outside the service's ACL patterns), offline queue on",
     "service user": `ACL SETUSER ${service.userName} reset ${service.accessString} >*** (core's access string)`,

@@ -13,6 +13,7 @@
  * needs to subscribe as it is built).
  */
 import { createCache, type RedisStore } from "@cacheplane/client";
+import { localTier } from "@cacheplane/client/local";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import type { RedisServer } from "@cacheplane/testkit";
 import { BentoCache, bentostore } from "bentocache";
@@ -35,7 +36,7 @@ export async function localTierRows(
 ): Promise<BenchRow[]> {
   const { rounds, ops, callers, keys } = settings;
   const k = (i: number) => `lt:${i % keys}`;
-  const local = createCache({ secret, local: { maxEntries: keys * 2, ttl: 120 } });
+  const local = createCache({ secret, local: localTier({ maxEntries: keys * 2, ttl: 120 }) });
   const shared = createCache({ secret });
   await Promise.all([local.connect(), shared.connect()]);
   const own = (local.store as RedisStore).connection?.readyClient();

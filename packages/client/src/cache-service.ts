@@ -32,8 +32,11 @@ import {
 import { type CacheEventListener, type CacheEventName, EventHub } from "./events.js";
 import { type HealthOptions, type HealthReport, runHealthCheck } from "./health.js";
 import { GENERATION_KEY, isReservedKey, reservedKeyError, stampedeLockKey, tagKey } from "./internal-keys.js";
-import { createLocalTier, LOCAL_MISS, type LocalTier } from "./local-tier/local-tier.js";
-import type { LocalTierOptions } from "./local-tier/options.js";
+import {
+  LOCAL_MISS,
+  type LocalTierHandle as LocalTier,
+  type LocalTierFactory,
+} from "./local-tier/contract.js";
 import { PendingInvalidations } from "./outage.js";
 import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
 import { createPubSub, type PubSub } from "./patterns/pubsub.js";
@@ -76,10 +79,11 @@ export interface CacheServiceOptions {
   /** Called once by `close()` after the stores are closed (used by createCache for shared connections). */
   onClose?: () => Promise<void>;
   /**
-   * A bounded in-process tier in front of a Redis store, kept coherent across processes through
-   * pub/sub on `<keyspace>:__cp:bus` (local-tier/). Default off. Not used over memory storage.
+   * `localTier({...})` from `@cacheplane/client/local`: a bounded in-process tier in front of a
+   * Redis store, kept coherent across processes through pub/sub on `<keyspace>:__cp:bus`. Default
+   * off. Not used over memory storage.
    */
-  local?: LocalTierOptions | false;
+  local?: LocalTierFactory | false;
 }
 
 export interface GetOptions {
@@ -301,35 +305,22 @@ export class CacheService {
     this.fallbackVersions = this.fallback
       ? new StoreVersions(this.fallback, { allows: always, succeeded: ignore, failed: ignore })
       : undefined;
-    this.localTier = createLocalTier(this.store, options.local, this.defaultTtlMs, {
-      report: (operation, error) => {
-        this.counters.errors++;
-        this.events.emit("error", { operation, key: undefined, error, storage: this.store.kind });
-        if (this.throwOnError && operation === "invalidate") {
-          throw new CacheUnavailableError(
-            `The local tier's invalidation could not be published: ${describeError(error)}`,
-            { operation, cause: error },
-          );
-        }
-      },
-      sizeOf: (value) => this.serializer.encode(value, "local").length,
-    });
+    const local = options.local;
+    if (local && typeof local.create !== "function") {
+      throw new CacheConfigError("local: use localTier() (@cacheplane/client/local)", ["local"]);
+    }
+    this.localTier = local ? local.create(this) : undefined;
+  }
+
+  /** @internal the local tier's error events. */
+  _localError(operation: string, error: unknown): void {
+    this.counters.errors++;
+    this.events.emit("error", { operation, key: undefined, error, storage: this.store.kind });
   }
 
   /** Runs a write of `keys` through the local tier (invalidated here and everywhere), when there is one. */
   private localWrite<R>(keys: readonly string[], run: () => Promise<R>): Promise<R> {
     return this.localTier === undefined ? run() : this.localTier.write(keys, run);
-  }
-
-  /** Keeps a validated shared-store hit in the local tier. */
-  private fillLocal(local: LocalTier, key: string, value: unknown, hit: Hit, ticket: number): void {
-    if (hit.error !== undefined) return;
-    const { freshUntil, tags } = hit.envelope;
-    local.fill(key, value, ticket, {
-      size: hit.raw.length,
-      ...(tags === undefined ? {} : { tags: tags.map((t) => t[0]) }),
-      ...(freshUntil === undefined ? {} : { freshUntil }),
-    });
   }
 
   // ---------------------------------------------------------------- events and stats
@@ -810,30 +801,19 @@ export class CacheService {
   }
 
   /** `get` through the local tier: its value, else the shared store's (then kept locally). */
-  private getLocal<T>(key: string, local: LocalTier): Promise<T | undefined> {
-    let value: unknown;
-    try {
-      value = local.get(key);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  private async getLocal<T>(key: string, local: LocalTier): Promise<T | undefined> {
+    const value = local.get(key);
     if (value !== LOCAL_MISS) {
       this.recordRead("get", key, true);
-      return Promise.resolve(value as T);
+      return value as T;
     }
     const ticket = local.ticket();
     // Only values read from the primary on its normal path are kept (not a fallback's).
     const direct = this._direct();
-    const read = direct ? this.readDirect("get", key, false) : this.readSlow("get", key);
-    return read.then((hit) => {
-      const result = this.finishGet<T>(key, hit);
-      if (direct && hit !== undefined && hit !== UNAVAILABLE) {
-        const freshUntil = hit.envelope.freshUntil;
-        if (freshUntil === undefined || freshUntil > Date.now())
-          this.fillLocal(local, key, result, hit, ticket);
-      }
-      return result;
-    });
+    const hit = await (direct ? this.readDirect("get", key, false) : this.readSlow("get", key));
+    const result = this.finishGet<T>(key, hit);
+    if (direct) local.keepHit(key, result, hit, ticket);
+    return result;
   }
 
   /** Decodes what `get` read (a miss when undefined, unavailable, or past its freshness). */
@@ -1349,20 +1329,8 @@ export class CacheService {
       this._run("set", key, (s) => this.writeTo(s, key, value, storeTtl, tags, freshUntil, stamps), WRITE);
     const local = this.localTier;
     // The loaded value is kept locally too (when the call uses the tier and it was stored).
-    const result = await (local === undefined
-      ? run()
-      : local.write([key], run, (r) =>
-          r.ok && local.usedBy(options.local)
-            ? {
-                value,
-                info: {
-                  ...(tags === undefined ? {} : { tags }),
-                  ...(ttlMs === undefined ? {} : { ttlMs }),
-                  ...(freshUntil === undefined ? {} : { freshUntil }),
-                },
-              }
-            : undefined,
-        ));
+    const keep = local?.usedBy(options.local) ? { value, tags, ttlMs, freshUntil } : undefined;
+    const result = await (local === undefined ? run() : local.write([key], run, keep));
     if (result.ok) this.counters.sets++;
   }
 
@@ -1408,7 +1376,7 @@ export class CacheService {
       const first = this.toReadResult(hit, key, "getOrSet");
       if (first.state === "hit" && !first.stale) {
         this.recordRead("getOrSet", key, true);
-        if (local !== undefined && direct) this.fillLocal(local, key, first.value, hit as Hit, ticket);
+        if (direct) local?.keepHit(key, first.value, hit, ticket);
         return first.value as T;
       }
       return await this.loadAfterRead(key, loader, options, first);

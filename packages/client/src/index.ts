@@ -51,7 +51,7 @@ export {
 } from "./iam-reauth.js";
 export { isReservedKey, RESERVED_PREFIX } from "./internal-keys.js";
 export { keySlot } from "./key-slot.js";
-export type { LocalTierStats } from "./local-tier/local-tier.js";
+export type { LocalTierFactory, LocalTierStats } from "./local-tier/contract.js";
 export type { LocalTierOptions } from "./local-tier/options.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";

@@ -1,5 +1,5 @@
 /** Counters and a bounded latency window for {@link CacheService.getStats}. */
-import type { LocalTierStats } from "./local-tier/local-tier.js";
+import type { LocalTierStats } from "./local-tier/contract.js";
 
 /** Keeps the last `capacity` samples in a fixed ring: memory does not grow with traffic. */
 export class LatencyWindow {

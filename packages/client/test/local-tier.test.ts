@@ -17,7 +17,8 @@ import {
   type LocalTierOptions,
 } from "../src/index.js";
 import { BUS_CHANNEL } from "../src/internal-keys.js";
-import { LOCAL_MISS } from "../src/local-tier/local-tier.js";
+import { localTier } from "../src/local.js";
+import { LOCAL_MISS, type LocalTier } from "../src/local-tier/local-tier.js";
 import {
   clusterSecret,
   createClusterServiceUser,
@@ -42,6 +43,12 @@ async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   assert.fail(`timed out waiting for: ${what}`);
+}
+
+/** The cache's local tier with its internals (bus, sender id, epoch). */
+function tierOf(cache: CacheService): LocalTier {
+  assert.ok(cache.localTier, "the cache has a local tier");
+  return cache.localTier as LocalTier;
 }
 
 function localStats(cache: CacheService) {
@@ -110,7 +117,7 @@ function suite(topology: "standalone" | "cluster", env: () => Env) {
       await a.set(key, "base", what === "getOrSet load" ? { ttl: 0.3 } : {});
       await waitFor(() => localStats(b).invalidations > base, `B hears A's set before the ${what}`);
       assert.equal(await b.get(key), "base");
-      assert.equal(b.localTier?.get(key), "base", `B holds the value locally before A's ${what}`);
+      assert.equal(tierOf(b).get(key), "base", `B holds the value locally before A's ${what}`);
       // ...until A's write reaches it.
       const before = localStats(b).invalidations;
       await write();
@@ -160,9 +167,9 @@ function suite(topology: "standalone" | "cluster", env: () => Env) {
     assert.equal(await b.get(key), "old");
     await c.set(key, "new"); // no invalidation: C has no local tier
     assert.equal(await b.get(key), "old", "still served locally (nothing told B)");
-    const epoch = b.localTier?.bus.epoch;
+    const epoch = tierOf(b).bus.epoch;
     for (const admin of env().admins()) await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
-    await waitFor(() => b.localTier?.bus.epoch !== epoch, "B notices its subscriber connection closed");
+    await waitFor(() => tierOf(b).bus.epoch !== epoch, "B notices its subscriber connection closed");
     assert.equal(await b.get(key), "new", "the local copy was dropped with the connection");
     await waitFor(() => localStats(b).connected, "B subscribes again");
     await b.get(key);
@@ -203,7 +210,7 @@ describe("local tier, standalone", () => {
   const payload = () => secretFor(server, KEYSPACE, PASSWORD);
   const caches: CacheService[] = [];
   const make = (local: LocalTierOptions = {}, extra: Partial<CreateCacheOptions> = {}) => {
-    const cache = createCache({ secret: payload(), ...RELAXED, local, ...extra });
+    const cache = createCache({ secret: payload(), ...RELAXED, local: localTier(local), ...extra });
     caches.push(cache);
     return cache;
   };
@@ -221,7 +228,7 @@ describe("local tier, standalone", () => {
   });
 
   suite("standalone", () => ({
-    make: (local, extra) => createCache({ secret: payload(), ...RELAXED, local: local ?? {}, ...extra }),
+    make: (local, extra) => createCache({ secret: payload(), ...RELAXED, local: localTier(local), ...extra }),
     plain: () => createCache({ secret: payload(), ...RELAXED }),
     admins: () => [admin],
     async subscribe(channel) {
@@ -272,7 +279,7 @@ describe("local tier, standalone", () => {
     now += 60_000; // a minute without a sign of life from the bus
     assert.equal(await b.get("frozen"), "v2", "not served from memory: the bus was silent too long");
     // That call asked the bus for a sign of life; once it answers, local hits resume.
-    await waitFor(() => b.localTier?.bus.lastHeard === now, "the bus answers the PING");
+    await waitFor(() => tierOf(b).bus.lastHeard === now, "the bus answers the PING");
     assert.equal(await b.get("frozen"), "v2");
     const hits = localStats(b).hits;
     assert.equal(await b.get("frozen"), "v2");
@@ -295,8 +302,7 @@ describe("local tier, standalone", () => {
       await b.connect();
       await b.set("p", 1);
       assert.equal(await b.get("p"), 1);
-      const tier = b.localTier;
-      assert.ok(tier);
+      const tier = tierOf(b);
       assert.equal(tier.get("p"), 1);
       const epoch = tier.bus.epoch;
       paused.pause(); // SIGSTOP: the connection stays open, nothing answers
@@ -319,7 +325,7 @@ describe("local tier, standalone", () => {
   it("a process ignores its own messages and obeys everyone else's", async () => {
     const a = make();
     await a.connect();
-    const sender = a.localTier?.bus.sender as string;
+    const sender = tierOf(a).bus.sender as string;
     assert.equal(sender.length, 16);
     await a.set("own", "v");
     assert.equal(await a.get("own"), "v");
@@ -334,14 +340,13 @@ describe("local tier, standalone", () => {
     const next = localStats(a).invalidations;
     await admin.publish(channel, `${"f".repeat(16)}kown`);
     await waitFor(() => localStats(a).invalidations > next, "A got another process's message");
-    assert.equal(a.localTier?.get("own"), LOCAL_MISS, "another process's message dropped it");
+    assert.equal(tierOf(a).get("own"), LOCAL_MISS, "another process's message dropped it");
   });
 
   it("a value read before an invalidation arrived is not kept (racing read)", async () => {
     const a = make();
     await a.connect();
-    const tier = a.localTier;
-    assert.ok(tier);
+    const tier = tierOf(a);
     const ticket = tier.ticket();
     const before = localStats(a).invalidations;
     await admin.publish(`${KEYSPACE}:${BUS_CHANNEL}`, `${"e".repeat(16)}krace`);
@@ -362,8 +367,8 @@ describe("local tier, standalone", () => {
     ]);
     for (const key of ["e1", "e2", "e3"]) await a.get(key);
     assert.equal(localStats(a).entries, 2);
-    assert.equal(a.localTier?.get("e1"), LOCAL_MISS, "e1 was evicted");
-    assert.equal(a.localTier?.get("e3"), 3);
+    assert.equal(tierOf(a).get("e1"), LOCAL_MISS, "e1 was evicted");
+    assert.equal(tierOf(a).get("e3"), 3);
   });
 
   it("is bounded by bytes with maxBytes", async () => {
@@ -372,7 +377,7 @@ describe("local tier, standalone", () => {
     for (let i = 0; i < 5; i++) await a.set(`b${i}`, "x".repeat(100));
     for (let i = 0; i < 5; i++) await a.get(`b${i}`);
     assert.ok(localStats(a).entries <= 2, `entries: ${localStats(a).entries}`);
-    assert.equal(a.localTier?.get("b4"), "x".repeat(100));
+    assert.equal(tierOf(a).get("b4"), "x".repeat(100));
   });
 
   it("per call: local: false skips the tier; byDefault: false uses it only with local: true", async () => {
@@ -431,15 +436,19 @@ describe("local tier, standalone", () => {
     await assert.rejects(cache.get("k"), CacheConfigError, "later calls report it too");
   });
 
-  it("is refused at creation over DynamoDB and not used over memory", () => {
+  it("is refused at creation over DynamoDB, not used over memory, and checks its options", () => {
     assert.throws(
-      () => createCache({ storage: "dynamodb", tableName: "t", local: {} }),
+      () => createCache({ storage: "dynamodb", tableName: "t", local: localTier() }),
       (err: unknown) => err instanceof CacheConfigError && /needs redis storage/.test(err.message),
     );
-    const memory = createCache({ storage: "memory", local: {} });
+    const memory = createCache({ storage: "memory", local: localTier() });
     assert.equal(memory.localTier, undefined);
-    assert.throws(() => createCache({ storage: "memory", local: { ttl: -1 } }), CacheConfigError);
-    assert.throws(() => createCache({ storage: "memory", local: { maxEntries: 1.5 } }), CacheConfigError);
+    assert.throws(() => localTier({ ttl: -1 }), CacheConfigError);
+    assert.throws(() => localTier({ maxEntries: 1.5 }), CacheConfigError);
+    assert.throws(
+      () => createCache({ storage: "memory", local: { maxEntries: 10 } as never }),
+      (err: unknown) => err instanceof CacheConfigError && /@cacheplane\/client\/local/.test(err.message),
+    );
   });
 });
 
@@ -460,7 +469,7 @@ describe("local tier, 3-master cluster", () => {
   });
 
   suite("cluster", () => ({
-    make: (local, extra) => createCache({ secret: payload(), ...RELAXED, local: local ?? {}, ...extra }),
+    make: (local, extra) => createCache({ secret: payload(), ...RELAXED, local: localTier(local), ...extra }),
     plain: () => createCache({ secret: payload(), ...RELAXED }),
     admins: () => admins,
     async subscribe(channel) {

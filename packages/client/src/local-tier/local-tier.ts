@@ -11,15 +11,22 @@
  * read racing with a write never stores the old value after the invalidation went by.
  */
 import { LRUCache } from "lru-cache";
-import { CacheConfigError, isConfigurationError } from "../errors.js";
-import type { CacheStore } from "../stores/cache-store.js";
+import { CacheConfigError, CacheUnavailableError, describeError, isConfigurationError } from "../errors.js";
 import { RedisStore } from "../stores/redis-store.js";
 import { InvalidationBus } from "./bus.js";
+import {
+  type FillInfo,
+  LOCAL_MISS,
+  type LocalHit,
+  type LocalTierHandle,
+  type LocalTierHost,
+  type LocalTierStats,
+} from "./contract.js";
+
+export { LOCAL_MISS };
+
 import { type BusMessage, encodeAll, encodeKeys, encodeTags } from "./messages.js";
 import { type LocalTierOptions, type LocalTierSettings, localTierSettings } from "./options.js";
-
-/** What `get` returns when the local tier cannot serve the key. */
-export const LOCAL_MISS: unique symbol = Symbol("local miss");
 
 interface LocalEntry {
   value: unknown;
@@ -29,42 +36,10 @@ interface LocalEntry {
   tags: readonly string[] | undefined;
 }
 
-/** What is known about a value being stored locally. */
-export interface FillInfo {
-  /** Encoded size in bytes (for `maxBytes`). */
-  size?: number;
-  /** Tag names of the entry (a tag invalidation drops it). */
-  tags?: readonly string[];
-  /** Epoch ms after which the shared entry is stale (stale-while-revalidate). */
-  freshUntil?: number;
-  /** The entry's ttl in the shared store (ms), when known: the local ttl is lowered to it. */
-  ttlMs?: number;
-}
-
-export interface LocalTierStats {
-  /** Calls served from process memory. */
-  hits: number;
-  /** Calls that asked the local tier and went on to the shared store. */
-  misses: number;
-  /** Entries held now. */
-  entries: number;
-  /** Invalidation messages received from other processes. */
-  invalidations: number;
-  /** Whether the bus subscription is confirmed and its connection open. */
-  connected: boolean;
-}
-
-export interface LocalTierHooks {
-  /** Reports a failed bus call (the write itself went through); may throw (`throwOnError`). */
-  report(operation: string, err: unknown): void;
-  /** The encoded size of a value (only called with `maxBytes`). */
-  sizeOf(value: unknown): number;
-}
-
 /** Invalidations remembered per key for racing reads; beyond this many, every racing read is refused. */
 const MAX_RECENT = 10_000;
 
-export class LocalTier {
+export class LocalTier implements LocalTierHandle {
   readonly settings: LocalTierSettings;
   readonly bus: InvalidationBus;
   private readonly lru: LRUCache<string, LocalEntry>;
@@ -81,7 +56,7 @@ export class LocalTier {
   constructor(
     store: RedisStore,
     settings: LocalTierSettings,
-    private readonly hooks: LocalTierHooks,
+    private readonly host: LocalTierHost,
   ) {
     this.settings = settings;
     this.lru = new LRUCache<string, LocalEntry>(
@@ -98,7 +73,7 @@ export class LocalTier {
         message: (message) => this.received(message),
         lost: () => this.dropAll(),
       },
-      (err) => this.hooks.report("local", err),
+      (err) => this.report("local", err),
     );
   }
 
@@ -162,7 +137,7 @@ export class LocalTier {
     let size = info.size;
     if (size === undefined) {
       try {
-        size = this.hooks.sizeOf(value);
+        size = this.host.serializer.encode(value, key).length;
       } catch {
         return;
       }
@@ -171,17 +146,24 @@ export class LocalTier {
     this.lru.set(key, entry, { size: Math.max(1, size) });
   }
 
+  keepHit(key: string, value: unknown, hit: LocalHit | undefined | symbol, ticket: number): void {
+    // A miss, an unavailable store, or a corrupt entry is not kept; a stale one expires at once (fill).
+    if (typeof hit !== "object" || hit.error !== undefined) return;
+    const { freshUntil, tags } = hit.envelope;
+    this.fill(key, value, ticket, {
+      size: hit.raw.length,
+      ...(tags === undefined ? {} : { tags: tags.map((t) => t[0]) }),
+      ...(freshUntil === undefined ? {} : { freshUntil }),
+    });
+  }
+
   /**
    * Runs a write of `keys` in the shared store, dropping the keys here before and after it, then
    * publishes their invalidation (awaited: part of the write, so a Lambda freeze cannot lose it).
-   * `keep` (one key): the value that write stored, kept here when no other invalidation of the key
-   * came while it ran (getOrSet's loaded value).
+   * `keep` (one key): the value that write stored, kept here when the write succeeded and no other
+   * invalidation of the key came while it ran (getOrSet's loaded value).
    */
-  write<R>(
-    keys: readonly string[],
-    run: () => Promise<R>,
-    keep?: (result: R) => { value: unknown; info: FillInfo } | undefined,
-  ): Promise<R> {
+  write<R>(keys: readonly string[], run: () => Promise<R>, keep?: { value: unknown } & FillInfo): Promise<R> {
     let before = 0;
     return this.around(
       () => {
@@ -196,9 +178,9 @@ export class LocalTier {
             const key = keys[0] as string;
             // Only this write's own marks since: nobody else wrote the key meanwhile.
             const untouched = this.allSeq < before && this.recent.get(key) === before;
-            const kept = untouched ? keep(result) : undefined;
+            const stored = (result as { ok?: unknown } | undefined)?.ok !== false;
             this.dropKeys(keys);
-            if (kept !== undefined) this.fill(key, kept.value, this.seq, kept.info);
+            if (untouched && stored) this.fill(key, keep.value, this.seq, keep);
           },
     );
   }
@@ -272,7 +254,18 @@ export class LocalTier {
         this.bus.failure ??= err;
         throw err;
       }
-      this.hooks.report("invalidate", err);
+      this.report("invalidate", err);
+    }
+  }
+
+  /** Counts a failed bus call; a failed invalidation throws with `throwOnError`. */
+  private report(operation: string, err: unknown): void {
+    this.host._localError(operation, err);
+    if (this.host.throwOnError && operation === "invalidate") {
+      throw new CacheUnavailableError(
+        `The local tier's invalidation could not be published: ${describeError(err)}`,
+        { operation, cause: err },
+      );
     }
   }
 
@@ -313,17 +306,13 @@ export class LocalTier {
 }
 
 /**
- * The local tier for `options` over `store`: undefined without options, and over a store that is
- * already in process (memory). Any other store than Redis cannot carry the bus: CacheConfigError.
+ * The local tier for `options` over `store`: undefined over a store that is already in process
+ * (memory). Any other store than Redis cannot carry the bus: CacheConfigError.
  */
-export function createLocalTier(
-  store: CacheStore,
-  options: LocalTierOptions | false | undefined,
-  defaultTtlMs: number | undefined,
-  hooks: LocalTierHooks,
-): LocalTier | undefined {
-  if (options === undefined || options === false) return undefined;
-  const settings = localTierSettings(options, defaultTtlMs);
+export function createLocalTier(host: LocalTierHost, options: LocalTierOptions): LocalTier | undefined {
+  const store = host.store;
+  const capMs = Math.min(host.defaultTtl, host.maxTtl) * 1000;
+  const settings = localTierSettings(options, Number.isFinite(capMs) ? capMs : undefined);
   if (store.local === true) return undefined;
   if (!(store instanceof RedisStore)) {
     throw new CacheConfigError(
@@ -332,5 +321,5 @@ export function createLocalTier(
       ["local"],
     );
   }
-  return new LocalTier(store, settings, hooks);
+  return new LocalTier(store, settings, host);
 }
