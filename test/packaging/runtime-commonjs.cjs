@@ -7,6 +7,7 @@ const checks = [
   ["@cacheplane/core", "parseConfig"],
   ["@cacheplane/core/secret", "parseSecretPayload"],
   ["@cacheplane/client/connection", "RedisConnection"],
+  ["@cacheplane/client/local", "localTier"],
   ["@cacheplane/provisioner", "applyPlatform"],
   ["@cacheplane/provisioner/aws", "ElastiCacheTarget"],
   ["@cacheplane/gateway", "startGatewayServer"],

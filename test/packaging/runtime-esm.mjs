@@ -5,6 +5,7 @@ import * as cdk from "@cacheplane/cdk";
 import * as cli from "@cacheplane/cli";
 import { createCache } from "@cacheplane/client";
 import * as connection from "@cacheplane/client/connection";
+import * as local from "@cacheplane/client/local";
 import * as core from "@cacheplane/core";
 import * as secret from "@cacheplane/core/secret";
 import * as gateway from "@cacheplane/gateway";
@@ -18,6 +19,7 @@ await cache.close();
 for (const [name, mod, key] of [
   ["@cacheplane/core", core, "parseConfig"],
   ["@cacheplane/client/connection", connection, "RedisConnection"],
+  ["@cacheplane/client/local", local, "localTier"],
   ["@cacheplane/core/secret", secret, "parseSecretPayload"],
   ["@cacheplane/provisioner", provisioner, "applyPlatform"],
   ["@cacheplane/provisioner/aws", aws, "ElastiCacheTarget"],

@@ -40,6 +40,11 @@ import { type CacheLogger, logEvents } from "./event-logger.js";
 import { type CacheEventListener, type CacheEventName, EventHub, type StaleReason } from "./events.js";
 import { type HealthOptions, type HealthReport, runHealthCheck } from "./health.js";
 import { GENERATION_KEY, isReservedKey, reservedKeyError, stampedeLockKey, tagKey } from "./internal-keys.js";
+import {
+  LOCAL_MISS,
+  type LocalTierHandle as LocalTier,
+  type LocalTierFactory,
+} from "./local-tier/contract.js";
 import { PendingInvalidations } from "./outage.js";
 import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
 import { createPubSub, type PubSub } from "./patterns/pubsub.js";
@@ -96,6 +101,17 @@ export interface CacheServiceOptions {
   logger?: CacheLogger;
   /** Clock (epoch ms) for freshness, grace, backoff and load leases. Default `Date.now`; tests inject one. */
   now?: () => number;
+  /**
+   * `localTier({...})` from `@cacheplane/client/local`: a bounded in-process tier in front of a
+   * Redis store, kept coherent across processes through pub/sub on `<keyspace>:__cp:bus`. Default
+   * off. Not used over memory storage.
+   */
+  local?: LocalTierFactory | false;
+}
+
+export interface GetOptions {
+  /** Use the local tier for this call (default: the tier's `byDefault`). */
+  local?: boolean;
 }
 
 /** A getOrSet loader: the value of the key, from its source. `ctx` is optional to use. */
@@ -153,6 +169,8 @@ export interface GetOrSetOptions extends SetOptions {
    * across processes the holder of the lock loads while the others wait for a newer value).
    */
   forceFresh?: boolean;
+  /** Use the local tier for this call (default: the tier's `byDefault`). */
+  local?: boolean;
 }
 
 export interface SetManyEntry<T = unknown> {
@@ -324,6 +342,8 @@ export class CacheService {
   private readonly onClose: (() => Promise<void>) | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconcileDelay = 0;
+  /** The local tier (`local` option), undefined when off. @internal */
+  readonly localTier: LocalTier | undefined;
   private closed = false;
 
   constructor(options: CacheServiceOptions) {
@@ -381,6 +401,22 @@ export class CacheService {
     this.fallbackVersions = this.fallback
       ? new StoreVersions(this.fallback, { allows: always, succeeded: ignore, failed: ignore })
       : undefined;
+    const local = options.local;
+    if (local && typeof local.create !== "function") {
+      throw new CacheConfigError("local: use localTier() (@cacheplane/client/local)", ["local"]);
+    }
+    this.localTier = local ? local.create(this) : undefined;
+  }
+
+  /** @internal the local tier's error events. */
+  _localError(operation: string, error: unknown): void {
+    this.counters.errors++;
+    this.events.emit("error", { operation, key: undefined, error, storage: this.store.kind });
+  }
+
+  /** Runs a write of `keys` through the local tier (invalidated here and everywhere), when there is one. */
+  private localWrite<R>(keys: readonly string[], run: () => Promise<R>): Promise<R> {
+    return this.localTier === undefined ? run() : this.localTier.write(keys, run);
   }
 
   // ---------------------------------------------------------------- events and stats
@@ -415,6 +451,7 @@ export class CacheService {
       storage: this.store.kind,
       fallbackStorage: this.fallback?.kind,
       latency: this.latency.summary(),
+      ...(this.localTier === undefined ? {} : { local: this.localTier.stats() }),
     };
   }
 
@@ -861,14 +898,32 @@ export class CacheService {
   // ---------------------------------------------------------------- the cache API
 
   /** The value, or `undefined` on a miss (or when the store cannot be reached). */
-  get<T = unknown>(key: string): Promise<T | undefined> {
+  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     try {
       this.checkKey(key, "get");
     } catch (err) {
       return Promise.reject(err);
     }
+    const local = this.localTier;
+    if (local?.usedBy(options?.local)) return this.getLocal<T>(key, local);
     if (this._direct()) return this.readDirect("get", key, true) as Promise<T | undefined>;
     return this.readSlow("get", key).then((hit) => this.finishGet<T>(key, hit));
+  }
+
+  /** `get` through the local tier: its value, else the shared store's (then kept locally). */
+  private async getLocal<T>(key: string, local: LocalTier): Promise<T | undefined> {
+    const value = local.get(key);
+    if (value !== LOCAL_MISS) {
+      this.recordRead("get", key, true);
+      return value as T;
+    }
+    const ticket = local.ticket();
+    // Only values read from the primary on its normal path are kept (not a fallback's).
+    const direct = this._direct();
+    const hit = await (direct ? this.readDirect("get", key, false) : this.readSlow("get", key));
+    const result = this.finishGet<T>(key, hit);
+    if (direct) local.keepHit(key, result, hit, ticket);
+    return result;
   }
 
   /** Decodes what `get` read (a miss when undefined, unavailable, or past its freshness). */
@@ -889,6 +944,12 @@ export class CacheService {
 
   /** Stores a value; `false` when it could not be stored (store unavailable). */
   set<T = unknown>(key: string, value: T, options: SetOptions = NO_OPTIONS): Promise<boolean> {
+    const local = this.localTier;
+    if (local !== undefined) return local.write([key], () => this.setShared(key, value, options));
+    return this.setShared(key, value, options);
+  }
+
+  private setShared<T>(key: string, value: T, options: SetOptions): Promise<boolean> {
     let ttlMs: number | undefined;
     let tags: readonly string[] | undefined;
     try {
@@ -1005,18 +1066,20 @@ export class CacheService {
   /** `true` when a valid entry existed (one invalidated by `clear()` or a tag counts as gone). */
   async delete(key: string): Promise<boolean> {
     this.checkKey(key, "delete");
-    const result = await this._run(
-      "delete",
-      key,
-      async (s) => {
-        // Sent in this order on one connection: the read sees the entry before the delete.
-        const [hit, removed] = await Promise.all([
-          this.readFrom(s, key).catch(() => undefined),
-          s.delete(key),
-        ]);
-        return removed && hit !== undefined;
-      },
-      WRITE,
+    const result = await this.localWrite([key], () =>
+      this._run(
+        "delete",
+        key,
+        async (s) => {
+          // Sent in this order on one connection: the read sees the entry before the delete.
+          const [hit, removed] = await Promise.all([
+            this.readFrom(s, key).catch(() => undefined),
+            s.delete(key),
+          ]);
+          return removed && hit !== undefined;
+        },
+        WRITE,
+      ),
     );
     if (result.ok && result.value) this.counters.deletes++;
     return result.ok ? result.value : false;
@@ -1104,7 +1167,22 @@ export class CacheService {
     // Encoding errors reach the caller before anything is written.
     for (const e of prepared) this.serializer.encodePayload(e.value, e.key);
     if (prepared.length === 0) return true;
-    const results = await Promise.all(
+    const keys = prepared.map((e) => e.key);
+    const results = await this.localWrite(keys, () => this.setManyShared(prepared));
+    const ok = results.every(Boolean);
+    if (ok) this.counters.sets += prepared.length;
+    return ok;
+  }
+
+  private setManyShared(
+    prepared: readonly {
+      key: string;
+      value: unknown;
+      ttlMs: number | undefined;
+      tags: readonly string[] | undefined;
+    }[],
+  ): Promise<boolean[]> {
+    return Promise.all(
       this.byDomain(prepared.map((e) => e.key)).map(async (indexes) => {
         const group = indexes.map((i) => prepared[i] as (typeof prepared)[number]);
         const result = await this._run(
@@ -1125,9 +1203,6 @@ export class CacheService {
         return result.ok;
       }),
     );
-    const ok = results.every(Boolean);
-    if (ok) this.counters.sets += prepared.length;
-    return ok;
   }
 
   private async writeManyTo(
@@ -1174,7 +1249,14 @@ export class CacheService {
     for (const key of keys) this.checkKey(key, "deleteMany");
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
-    const counts = await Promise.all(
+    const counts = await this.localWrite(unique, () => this.deleteManyShared(unique));
+    const count = counts.reduce((a, b) => a + b, 0);
+    this.counters.deletes += count;
+    return count;
+  }
+
+  private deleteManyShared(unique: readonly string[]): Promise<number[]> {
+    return Promise.all(
       this.byDomain(unique).map(async (indexes) => {
         const group = indexes.map((i) => unique[i] as string);
         const result = await this._run("deleteMany", group[0], async (s) => {
@@ -1193,23 +1275,23 @@ export class CacheService {
         return result.ok ? result.value : 0;
       }),
     );
-    const count = counts.reduce((a, b) => a + b, 0);
-    this.counters.deletes += count;
-    return count;
   }
 
   /** Sets a new ttl (seconds, lowered to the ceiling) on an existing entry; `false` when there is none. */
   async expire(key: string, ttl: number): Promise<boolean> {
     this.checkKey(key, "expire");
     const ttlMs = this._ttlMs(ttl);
-    const result = await this._run(
-      "expire",
-      key,
-      async (s) => {
-        const [hit, extended] = await Promise.all([this.readFrom(s, key), s.expire(key, ttlMs)]);
-        return extended && hit !== undefined;
-      },
-      READ,
+    // A shorter ttl must not be outlived by local copies: expire invalidates them too.
+    const result = await this.localWrite([key], () =>
+      this._run(
+        "expire",
+        key,
+        async (s) => {
+          const [hit, extended] = await Promise.all([this.readFrom(s, key), s.expire(key, ttlMs)]);
+          return extended && hit !== undefined;
+        },
+        READ,
+      ),
     );
     return result.ok ? result.value : false;
   }
@@ -1237,12 +1319,11 @@ export class CacheService {
    * this process treats every entry as invalid and the clear is applied when the store is back.
    */
   async clear(): Promise<boolean> {
-    const result = await this._run(
-      "clear",
-      GENERATION_KEY,
-      (s) => this._versionsOf(s).bumpGeneration(undefined),
-      { bumps: [GENERATION_KEY] },
-    );
+    const run = () =>
+      this._run("clear", GENERATION_KEY, (s) => this._versionsOf(s).bumpGeneration(undefined), {
+        bumps: [GENERATION_KEY],
+      });
+    const result = await (this.localTier === undefined ? run() : this.localTier.writeAll(run));
     return result.ok && result.source === "primary";
   }
 
@@ -1255,18 +1336,20 @@ export class CacheService {
     const unique = checkTags(tags, "invalidateTags");
     if (unique === undefined) return true;
     const keys = unique.map(tagKey);
-    const results = await Promise.all(
-      this.byDomain(keys).map(async (indexes) => {
-        const group = indexes.map((i) => unique[i] as string);
-        const r = await this._run(
-          "invalidateTags",
-          tagKey(group[0] as string),
-          (s) => this._versionsOf(s).bumpTags(group, this.tagTtlMs),
-          { bumps: group.map(tagKey) },
-        );
-        return r.ok && r.source === "primary";
-      }),
-    );
+    const run = () =>
+      Promise.all(
+        this.byDomain(keys).map(async (indexes) => {
+          const group = indexes.map((i) => unique[i] as string);
+          const r = await this._run(
+            "invalidateTags",
+            tagKey(group[0] as string),
+            (s) => this._versionsOf(s).bumpTags(group, this.tagTtlMs),
+            { bumps: group.map(tagKey) },
+          );
+          return r.ok && r.source === "primary";
+        }),
+      );
+    const results = await (this.localTier === undefined ? run() : this.localTier.writeTags(unique, run));
     return results.every(Boolean);
   }
 
@@ -1283,6 +1366,15 @@ export class CacheService {
   getOrSet<T>(key: string, loader: Loader<T>, options: GetOrSetOptions = NO_OPTIONS): Promise<T> {
     try {
       this.checkKey(key, "getOrSet");
+      const local = this.localTier;
+      // forceFresh skips every cached copy, the local one included.
+      if (options.forceFresh !== true && local?.usedBy(options.local)) {
+        const value = local.get(key);
+        if (value !== LOCAL_MISS) {
+          this.recordRead("getOrSet", key, true);
+          return Promise.resolve(value as T);
+        }
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -1380,12 +1472,12 @@ export class CacheService {
       const total = ttlMs + policy.windowMs;
       storeTtl = this.maxTtlMs === undefined ? total : Math.min(this.maxTtlMs, total);
     }
-    const result = await this._run(
-      "set",
-      key,
-      (s) => this.writeTo(s, key, value, storeTtl, tags, freshUntil, stamps),
-      WRITE,
-    );
+    const run = () =>
+      this._run("set", key, (s) => this.writeTo(s, key, value, storeTtl, tags, freshUntil, stamps), WRITE);
+    const local = this.localTier;
+    // The loaded value is kept locally too (when the call uses the tier and it was stored).
+    const keep = local?.usedBy(options.local) ? { value, tags, ttlMs, freshUntil } : undefined;
+    const result = await (local === undefined ? run() : local.write([key], run, keep));
     if (result.ok) this.counters.sets++;
   }
 
@@ -1426,13 +1518,15 @@ export class CacheService {
 
   /** getOrSet's work for one key; removes the key's in-flight entry when it settles. */
   private async loadThrough<T>(key: string, loader: Loader<T>, options: GetOrSetOptions): Promise<T> {
+    const local = this.localTier?.usedBy(options.local) ? this.localTier : undefined;
+    const ticket = local === undefined ? 0 : local.ticket();
     try {
-      const hit = await (this._direct()
-        ? this.readDirect("getOrSet", key, false)
-        : this.readSlow("getOrSet", key));
+      const direct = this._direct();
+      const hit = await (direct ? this.readDirect("getOrSet", key, false) : this.readSlow("getOrSet", key));
       const first = this.toReadResult(hit, key, "getOrSet");
       if (first.state === "hit" && first.age < 0) {
         this.recordRead("getOrSet", key, true);
+        if (direct) local?.keepHit(key, first.value, hit, ticket);
         return first.value as T;
       }
       return await this.loadAfterRead(key, loader, options, first, hit);
@@ -1759,6 +1853,8 @@ export class CacheService {
   /** Opens the connection now (e.g. during Lambda init) instead of at the first call. */
   async connect(): Promise<void> {
     await this.store.connect?.();
+    // The local tier's bus subscribes now, so an ACL without pub/sub fails here (CacheConfigError).
+    await this.localTier?.connect();
   }
 
   /** Waits for background refreshes, then closes the stores (shared connections are reference-counted). */
@@ -1769,6 +1865,7 @@ export class CacheService {
     this.breakers.stop();
     clearTimeout(this.reconcileTimer);
     this.events.clear();
+    this.localTier?.close();
     await Promise.allSettled([this.store.close(), this.fallback?.close()]);
     await this.onClose?.();
   }

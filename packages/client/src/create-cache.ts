@@ -239,6 +239,7 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
     metrics: options.metrics,
     logger: options.logger,
     now: options.now,
+    local: options.local,
     onClose: release,
   });
 }

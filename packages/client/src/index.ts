@@ -11,6 +11,7 @@ export {
   CacheService,
   type CacheServiceOptions,
   type FlushOptions,
+  type GetOptions,
   type GetOrSetOptions,
   type Loader,
   type RunOptions,
@@ -63,6 +64,8 @@ export {
 export { isReservedKey, RESERVED_PREFIX } from "./internal-keys.js";
 export { keySlot } from "./key-slot.js";
 export { type Flushable, type WrapHandlerOptions, wrapHandler } from "./lambda-handler.js";
+export type { LocalTierFactory, LocalTierStats } from "./local-tier/contract.js";
+export type { LocalTierOptions } from "./local-tier/options.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
 export type {

@@ -15,6 +15,8 @@
  * - `__cp:rls:<name>:<dimension>:{<identifier>}:<limit>`  a counter of a multi-limit check
  *                                   (every limit of one identifier in one cluster slot)
  * - `__cp:health:<random>`          a health probe (deleted at once)
+ *
+ * Channel: `__cp:bus`, the local tier's invalidation bus (key and tag names, never values).
  */
 import { CacheKeyError } from "./errors.js";
 
@@ -81,3 +83,6 @@ export function multiLimitKey(name: string, dimension: string, identifier: strin
 export function healthKey(random: string): string {
   return `${RESERVED_PREFIX}health:${random}`;
 }
+
+/** The local tier's invalidation channel (every store adds `<keyspace>:` in front). */
+export const BUS_CHANNEL = `${RESERVED_PREFIX}bus`;

@@ -1,4 +1,5 @@
 /** Counters and a bounded latency window for {@link CacheService.getStats}. */
+import type { LocalTierStats } from "./local-tier/contract.js";
 
 /** Keeps the last `capacity` samples in a fixed ring: memory does not grow with traffic. */
 export class LatencyWindow {
@@ -99,6 +100,8 @@ export interface CacheStats {
   fallbackStorage: string | undefined;
   /** Latency of primary store calls. */
   latency: LatencySummary;
+  /** The local tier's figures, when it is on (its hits also count in `hits`). */
+  local?: LocalTierStats;
 }
 
 export class Counters {
