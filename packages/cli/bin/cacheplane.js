@@ -22,5 +22,9 @@ if (fromCheckout) {
   console.error(`cacheplane: ${fileURLToPath(main)} is missing; reinstall @cacheplane/cli`);
   process.exit(1);
 }
-const { runCli } = await import(main.href);
+const { runCli, runGatewayWorker } = await import(main.href);
+if (process.env.CACHEPLANE_GATEWAY_WORKER === "1" && process.send !== undefined) {
+  // A worker of `cacheplane gateway --workers N` (src/commands/gateway-workers.ts): exits once drained.
+  process.exit(await runGatewayWorker());
+}
 process.exitCode = await runCli(process.argv.slice(2));

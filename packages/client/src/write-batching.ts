@@ -1,8 +1,9 @@
 /**
  * Per-tick write batching for an ioredis connection (docs/decisions/0021): every command written in
- * the same tick of the event loop leaves in one socket write (`cork()` on the first, `uncork()` in
- * `process.nextTick`), so Redis reads them with one `read()` and answers them with one `write()`
- * instead of paying a system call and an event-loop turn per command.
+ * the same turn of the event loop leaves in one socket write (`cork()` on the first, `uncork()` in
+ * `setImmediate`, i.e. once the I/O callbacks of this turn have run: the requests a server received
+ * together, the callers a batch of replies woke up), so Redis reads them with one `read()` and
+ * answers them with one `write()` instead of paying a system call and a wake-up per command.
  *
  * Unlike ioredis's `enableAutoPipelining` there is no pipeline object, no extra promise and no wait
  * for an earlier batch: each command is still sent by ioredis's own `sendCommand`, so it keeps its
@@ -32,7 +33,7 @@ export function batchWritesPerTick(redis: Redis): void {
   if (target[BATCHED]) return;
   target[BATCHED] = true;
   const original = target.sendCommand;
-  /** The socket corked in this tick (undefined: none). */
+  /** The socket corked in this turn (undefined: none). */
   let corked: Corkable | undefined;
   const flush = () => {
     const stream = corked;
@@ -45,7 +46,7 @@ export function batchWritesPerTick(redis: Redis): void {
       if (socket !== undefined) {
         socket.cork();
         corked = socket;
-        process.nextTick(flush);
+        setImmediate(flush);
       }
     }
     return original.call(this, command, stream);
