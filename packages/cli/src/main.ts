@@ -21,8 +21,6 @@ import { registerUsage } from "./commands/usage.js";
 import { CliError, EXIT } from "./errors.js";
 import { type CliIo, type CommandContext, createContext, processIo } from "./io.js";
 
-export { runGatewayWorker, WORKER_ENV } from "./commands/gateway-workers.js";
-
 /** The CLI's version (its package.json's, set by changesets), printed by `cacheplane --version`. */
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string })
   .version;
