@@ -7,7 +7,7 @@
  * Scenarios: get, get-1000, set, getOrSet, raw-get, raw-get-1000, raw-set, raw-set-buffer, rl-fixed-window, rl-sliding-window,
  * rl-sliding-window-counter, rl-token-bucket, rlf, rlf-on-cache-client. A `raw-` scenario prefixed with `ap-`
  * (e.g. `ap-raw-get-1000`) uses ioredis with enableAutoPipelining. `PROFILE_CALLERS` sets the calls in
- * flight. Prints the CPU time per call of this process and of redis-server (/proc), robust to a loaded
+ * flight, `PROFILE_BATCH_WRITES=0` turns the client's write batching off. Prints the CPU time per call of this process and of redis-server (/proc), robust to a loaded
  * machine where ops/s is not.
  */
 
@@ -38,7 +38,8 @@ function processCpuMicros(pid: number | undefined): number {
 const server = await startRedis({ acl: true, tls: false });
 const { username, password } = server.admin;
 const secret = { host: server.host, port: server.port, username, password, keyspace: "p", tls: false };
-const cache = createCache({ secret });
+// PROFILE_BATCH_WRITES=0: the client without per-turn write batching (what it was before decision 0021).
+const cache = createCache({ secret, batchWrites: process.env.PROFILE_BATCH_WRITES !== "0" });
 await cache.connect();
 const raw = new Redis({
   host: server.host,
