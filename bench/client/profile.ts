@@ -5,8 +5,13 @@
  *   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/client/profile.ts get 200000
  *
  * Scenarios: get, get-1000, set, getOrSet, raw-get, raw-get-1000, raw-set, raw-set-buffer, rl-fixed-window, rl-sliding-window,
- * rl-sliding-window-counter, rl-token-bucket, rlf, rlf-on-cache-client.
+ * rl-sliding-window-counter, rl-token-bucket, rlf, rlf-on-cache-client. A `raw-` scenario prefixed with `ap-`
+ * (e.g. `ap-raw-get-1000`) uses ioredis with enableAutoPipelining. `PROFILE_CALLERS` sets the calls in
+ * flight, `PROFILE_BATCH_WRITES=0` turns the client's write batching off. Prints the CPU time per call of this process and of redis-server (/proc), robust to a loaded
+ * machine where ops/s is not.
  */
+
+import { readFileSync } from "node:fs";
 import {
   closeAllRedisConnections,
   createCache,
@@ -17,14 +22,24 @@ import { startRedis } from "@cacheplane/testkit";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 
-const scenario = process.argv[2] ?? "get";
+const argument = process.argv[2] ?? "get";
+const autoPipelining = argument.startsWith("ap-");
+const scenario = autoPipelining ? argument.slice(3) : argument;
 const ops = Number(process.argv[3] ?? 100_000);
-const CONCURRENCY = 32;
+const CONCURRENCY = Number(process.env.PROFILE_CALLERS ?? 32);
+
+/** CPU time (user + system, µs) of process `pid` so far. */
+function processCpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, clock ticks of 10 ms
+}
 
 const server = await startRedis({ acl: true, tls: false });
 const { username, password } = server.admin;
 const secret = { host: server.host, port: server.port, username, password, keyspace: "p", tls: false };
-const cache = createCache({ secret });
+// PROFILE_BATCH_WRITES=0: the client without per-turn write batching (what it was before decision 0021).
+const cache = createCache({ secret, batchWrites: process.env.PROFILE_BATCH_WRITES !== "0" });
 await cache.connect();
 const raw = new Redis({
   host: server.host,
@@ -38,6 +53,7 @@ const raw = new Redis({
   disableClientInfo: true,
   lazyConnect: true,
   noDelay: true,
+  enableAutoPipelining: autoPipelining,
 });
 await raw.connect();
 const value = { id: 42, name: "bench value", tags: ["a", "b", "c"], price: 1999, active: true };
@@ -79,6 +95,7 @@ else if (scenario === "rlf" || scenario === "rlf-on-cache-client") {
 let next = 0;
 const started = performance.now();
 const cpu = process.cpuUsage();
+const redisCpu = processCpuMicros(server.pid);
 await Promise.all(
   Array.from({ length: CONCURRENCY }, async () => {
     while (next < ops) await op(next++);
@@ -86,8 +103,9 @@ await Promise.all(
 );
 const elapsed = performance.now() - started;
 const used = process.cpuUsage(cpu);
+const redisUsed = processCpuMicros(server.pid) - redisCpu;
 console.log(
-  `${scenario}: ${Math.round((ops / elapsed) * 1000)} ops/s, ${(((used.user + used.system) / ops) * 1000).toFixed(0)} ns CPU/op (client process)`,
+  `${argument}: ${Math.round((ops / elapsed) * 1000)} ops/s, ${(((used.user + used.system) / ops) * 1000).toFixed(0)} ns CPU/op (client process), ${((redisUsed / ops) * 1000).toFixed(0)} ns CPU/op (redis-server), ${CONCURRENCY} callers`,
 );
 raw.disconnect();
 await cache.close();

@@ -22,5 +22,11 @@ if (fromCheckout) {
   console.error(`cacheplane: ${fileURLToPath(main)} is missing; reinstall @cacheplane/cli`);
   process.exit(1);
 }
+if (process.env.CACHEPLANE_GATEWAY_WORKER === "1" && process.send !== undefined) {
+  // A worker of `cacheplane gateway --workers N`: loads only the gateway, exits once drained.
+  const worker = new URL(`commands/gateway-workers.${fromCheckout ? "ts" : "js"}`, main);
+  const { runGatewayWorker } = await import(worker.href);
+  process.exit(await runGatewayWorker());
+}
 const { runCli } = await import(main.href);
 process.exitCode = await runCli(process.argv.slice(2));

@@ -61,7 +61,8 @@ test("apply writes <service>.token.json; gateway serves those tokens as each ser
     });
   })();
   t.after(() => stop.abort());
-  for (let i = 0; i < 200 && !stdout.includes("cacheplane gateway: ready"); i++) {
+  // Up to 30 s: the gateway's worker processes (--workers, default: the CPUs) load on a busy machine.
+  for (let i = 0; i < 600 && !stdout.includes("cacheplane gateway: ready"); i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.match(stdout, /cacheplane gateway: ready/);

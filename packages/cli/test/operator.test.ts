@@ -84,7 +84,7 @@ test("apply issues the admin token; gateway --operator-target-file serves the op
     );
   })();
   t.after(() => stop.abort());
-  for (let i = 0; i < 200 && !stdout.includes("cacheplane gateway: ready"); i++) {
+  for (let i = 0; i < 600 && !stdout.includes("cacheplane gateway: ready"); i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.match(

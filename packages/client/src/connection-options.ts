@@ -6,7 +6,8 @@
  * (with the caller's extra TLS options such as a private CA, and the secret's host as the server
  * name); no offline queue (commands fail at once while the connection is down instead of piling up);
  * no ready check (service users have no INFO); bounded connect and command timeouts; a reconnect
- * backoff with a ceiling; and for `cluster: true` a Cluster client that connects to the node names the
+ * backoff with a ceiling; the commands of one tick written together (per-tick write batching); and for
+ * `cluster: true` a Cluster client that connects to the node names the
  * cluster announces as they are (ElastiCache TLS and Serverless).
  */
 import { isIP } from "node:net";
@@ -14,6 +15,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import { trackAvailability } from "./connection-state.js";
+import { batchClientWrites } from "./write-batching.js";
 
 /** A standalone or cluster client. */
 export type RedisClient = Redis | Cluster;
@@ -55,6 +57,11 @@ export interface ConnectionSettings {
   redisOptions?: Partial<RedisOptions>;
   /** Extra ioredis Cluster options, applied last. */
   clusterOptions?: Partial<ClusterOptions>;
+  /**
+   * Write the commands of one event-loop tick in one socket write per connection (`write-batching.ts`,
+   * docs/decisions/0021). @default true
+   */
+  batchWrites?: boolean;
 }
 
 /** True for a Cluster client. */
@@ -165,6 +172,7 @@ export async function createRedisClient(
   const client: RedisClient = cluster
     ? new Cluster([{ host: secret.host, port: secret.port }], clusterOptionsFromSecret(secret, settings))
     : new Redis(redisOptionsFromSecret(secret, settings));
+  if (settings.batchWrites !== false) batchClientWrites(client);
   trackAvailability(client);
   return client;
 }

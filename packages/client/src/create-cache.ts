@@ -66,6 +66,11 @@ export interface CreateCacheOptions extends Omit<CacheServiceOptions, "store" | 
   maxRetriesPerRequest?: number;
   redisOptions?: Partial<RedisOptions>;
   clusterOptions?: Partial<ClusterOptions>;
+  /**
+   * Send the commands of one event-loop tick in one socket write per Redis connection (per-tick write
+   * batching, docs/decisions/0021). `false` writes each command on its own. @default true
+   */
+  batchWrites?: boolean;
   /** DynamoDB client. Default: one module-wide `new DynamoDBClient({})`. */
   dynamoDbClient?: DynamoDBClient | DynamoDBDocumentClient;
   consistentRead?: boolean;
@@ -204,6 +209,7 @@ export function createCache(options: CreateCacheOptions = {}): CacheService {
         iamAuth,
         redisOptions: options.redisOptions,
         clusterOptions: options.clusterOptions,
+        ...(options.batchWrites === false ? { batchWrites: false } : {}),
       });
       release = () => releaseRedisConnection(connection);
       store = new RedisStore({ connection, keyspace: options.keyspace });

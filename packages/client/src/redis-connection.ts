@@ -70,6 +70,8 @@ export interface RedisConnectionOptions {
   redisOptions?: Partial<RedisOptions>;
   /** Extra ioredis Cluster options. */
   clusterOptions?: Partial<ClusterOptions>;
+  /** Write the commands of one tick in one socket write (docs/decisions/0021). Default true. */
+  batchWrites?: boolean;
 }
 
 interface Built {
@@ -406,6 +408,7 @@ export class RedisConnection {
       ...(o.maxReconnectDelayMs !== undefined ? { maxReconnectDelayMs: o.maxReconnectDelayMs } : {}),
       ...(o.redisOptions ? { redisOptions: o.redisOptions } : {}),
       ...(o.clusterOptions ? { clusterOptions: o.clusterOptions } : {}),
+      ...(o.batchWrites === false ? { batchWrites: false } : {}),
     };
     const client = await createRedisClient(payload, settings);
     this.attachErrorHandler(client, payload);
@@ -473,6 +476,7 @@ function registryKey(options: SharedRedisConnectionOptions): string {
     options.commandTimeoutMs ?? null,
     options.connectTimeoutMs ?? null,
     options.maxRetriesPerRequest ?? null,
+    options.batchWrites !== false,
     options.tls ? Object.keys(options.tls).sort() : null,
   ]);
 }

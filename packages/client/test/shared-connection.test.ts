@@ -232,6 +232,7 @@ describe("the @cacheplane/client/connection entry point", () => {
       "key-slot.ts",
       "redis-connection.ts",
       "secret-source.ts",
+      "write-batching.ts",
     ]);
   });
 });

@@ -16,6 +16,8 @@ export {
   DEFAULT_NODE_SERVER_LIMITS,
   type GatewayServer,
   type GatewayServerOptions,
+  type IssuedGatewayTokens,
+  issueGatewayTokens,
   type NodeListenerOptions,
   type NodeServerLimits,
   startGatewayServer,

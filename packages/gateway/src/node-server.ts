@@ -421,6 +421,36 @@ export interface GatewayServer {
   close(): Promise<void>;
 }
 
+/** What {@link issueGatewayTokens} issued: the files clients read their tokens from. */
+export interface IssuedGatewayTokens {
+  /** Service name -> path of its `<service>.token.json`. */
+  tokenFiles: Record<string, string>;
+  /** Path of the admin token file (with `operator: true`). */
+  adminTokenFile?: string;
+}
+
+/**
+ * Issues the tokens {@link startGatewayServer} would issue (missing `<service>.token.json` files and,
+ * with `operator`, the admin token) without serving: the primary process of `cacheplane gateway
+ * --workers N` does it once, then its workers start with `issueTokens: false`.
+ */
+export async function issueGatewayTokens(
+  options: Pick<GatewayServerOptions, "config" | "secretsDir" | "target" | "only"> & { operator?: boolean },
+): Promise<IssuedGatewayTokens> {
+  const { secretsDir, target, only } = options;
+  const services = await loadGatewayServices(options.config, secretsDir, {
+    ...(target !== undefined ? { target } : {}),
+    ...(only !== undefined ? { only } : {}),
+  });
+  const tokenFiles: Record<string, string> = {};
+  for (const service of services) {
+    await ensureServiceTokens(secretsDir, service.name);
+    tokenFiles[service.name] = serviceTokenPath(secretsDir, service.name);
+  }
+  if (!options.operator) return { tokenFiles };
+  return { tokenFiles, adminTokenFile: await ensureAdminToken(secretsDir) };
+}
+
 /**
  * Loads the services of `config` from `secretsDir`, issues missing tokens, and serves the gateway.
  *

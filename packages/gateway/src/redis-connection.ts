@@ -47,7 +47,9 @@ const GATEWAY_REDIS_DEFAULTS: Partial<RedisOptions> = { autoResendUnfulfilledCom
 /**
  * Not overridable: service users have no INFO (no ready check); replies must keep exact integers;
  * keys are never prefixed; and ioredis's auto-pipelining does not support the Buffer-reply calls the
- * gateway makes. (The shared implementation keeps the offline queue off.)
+ * gateway makes. The shared implementation keeps the offline queue off and batches the writes of each
+ * event-loop turn instead (one socket write for the commands of all requests served in that turn, each
+ * command with its own reply, error and timeout: docs/decisions/0021).
  */
 const GATEWAY_REDIS_FIXED: Partial<RedisOptions> = {
   enableReadyCheck: false,

@@ -1,11 +1,13 @@
 /**
  * `cacheplane gateway`: serves the Upstash-REST-compatible HTTP gateway (and its console) for the
  * services of a config, on 127.0.0.1 by default, until Ctrl-C. Each service's commands run as that
- * service's own Redis user (from its secret file), so the Redis ACL is the final guard.
+ * service's own Redis user (from its secret file), so the Redis ACL is the final guard. With
+ * `--workers N` (default: the CPUs available) N processes share the port (gateway-workers.ts).
  */
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { startGatewayServer } from "@cacheplane/gateway";
+import { issueGatewayTokens, startGatewayServer } from "@cacheplane/gateway";
 import type { Command } from "commander";
 import { loadConfig } from "../config-loader.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -14,6 +16,7 @@ import { stopRequested } from "../stop-requested.js";
 import { TARGET_ENV } from "../target-options.js";
 import { type ActionFactory, DEFAULT_CONFIG_FILE } from "./action.js";
 import { parsePort } from "./dev.js";
+import { parseWorkers, startGatewayWorkers } from "./gateway-workers.js";
 
 /** The line printed on stdout once the gateway listens (scripts and tests wait for it). */
 export const GATEWAY_READY_LINE = "cacheplane gateway: ready";
@@ -29,6 +32,7 @@ export interface GatewayFlags {
   operatorTargetFile?: string;
   operatorTlsCa?: string;
   operatorInterval?: string;
+  workers?: string;
 }
 
 /**
@@ -90,6 +94,7 @@ function collect(value: string, previous: string[] = []): string[] {
 /** Starts the gateway, prints its URL and token files (never the tokens), runs until stopped. */
 export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Promise<number> {
   const port = parsePort(flags.port) ?? 8080;
+  const workers = parseWorkers(flags.workers);
   const config = await loadConfig(flags.config, ctx.io.cwd);
   const target = flags.target ?? ctx.io.env[TARGET_ENV]?.split(/[\s,]+/).find((s) => s.length > 0);
   if (target !== undefined && !/^rediss?:\/\//.test(target)) {
@@ -100,6 +105,7 @@ export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Prom
     if (password) ctx.redactor.add(decodeURIComponent(password));
   }
   const operator = await operatorOptions(flags, ctx);
+  if (workers > 1) return runWorkers(workers, flags, ctx, { port, target, operator });
   const stop = stopRequested(ctx);
   try {
     const server = await startGatewayServer({
@@ -111,19 +117,79 @@ export async function runGateway(flags: GatewayFlags, ctx: CommandContext): Prom
       ...(flags.service && flags.service.length > 0 ? { only: flags.service } : {}),
       ...(operator ? { operator } : {}),
     });
-    ctx.out(`Gateway (Upstash REST) on ${server.url}   console: ${server.url}/console`);
-    for (const [service, file] of Object.entries(server.tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
-      ctx.out(
-        `  ${service}  tokens in ${file} (readWrite, readOnly, namespacedReadWrite, namespacedReadOnly)`,
-      );
-    }
-    if (server.adminTokenFile !== undefined) {
-      ctx.out(`Operator view: ${server.url}/operator/   admin token in ${server.adminTokenFile}`);
-    }
+    printServing(ctx, server.url, server.tokenFiles, server.adminTokenFile);
     ctx.out(GATEWAY_READY_LINE);
     const reason = await stop.promise;
     ctx.log(`cacheplane gateway: ${reason}, stopping`);
     await server.close();
+    return EXIT.ok;
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** Prints the URL and the token files (never the tokens), as both modes do. */
+function printServing(
+  ctx: CommandContext,
+  url: string,
+  tokenFiles: Record<string, string>,
+  adminTokenFile: string | undefined,
+): void {
+  ctx.out(`Gateway (Upstash REST) on ${url}   console: ${url}/console`);
+  for (const [service, file] of Object.entries(tokenFiles).sort(([a], [b]) => a.localeCompare(b))) {
+    ctx.out(`  ${service}  tokens in ${file} (readWrite, readOnly, namespacedReadWrite, namespacedReadOnly)`);
+  }
+  if (adminTokenFile !== undefined) {
+    ctx.out(`Operator view: ${url}/operator/   admin token in ${adminTokenFile}`);
+  }
+}
+
+/** `--workers N` (N > 1): tokens issued here once, N worker processes serve (gateway-workers.ts). */
+async function runWorkers(
+  count: number,
+  flags: GatewayFlags,
+  ctx: CommandContext,
+  resolved: {
+    port: number;
+    target: string | undefined;
+    operator: Awaited<ReturnType<typeof operatorOptions>>;
+  },
+): Promise<number> {
+  const { port, target, operator } = resolved;
+  const secretsDir = resolve(ctx.io.cwd, flags.secretsDir);
+  const only = flags.service && flags.service.length > 0 ? flags.service : undefined;
+  const config = await loadConfig(flags.config, ctx.io.cwd);
+  const issued = await issueGatewayTokens({
+    config,
+    secretsDir,
+    ...(target !== undefined ? { target } : {}),
+    ...(only !== undefined ? { only } : {}),
+    operator: operator !== undefined,
+  });
+  const stop = stopRequested(ctx);
+  try {
+    const workers = await startGatewayWorkers(
+      count,
+      {
+        configPath: resolve(ctx.io.cwd, flags.config),
+        cwd: ctx.io.cwd,
+        secretsDir,
+        host: flags.host,
+        port,
+        ...(target !== undefined ? { target } : {}),
+        ...(only !== undefined ? { only } : {}),
+        ...(operator !== undefined ? { operator } : {}),
+      },
+      ctx,
+    );
+    printServing(ctx, workers.url, issued.tokenFiles, issued.adminTokenFile);
+    ctx.out(
+      `Workers: ${count} processes (node:cluster; each counts its own operator-view traffic and /subscribe streams)`,
+    );
+    ctx.out(GATEWAY_READY_LINE);
+    const reason = await stop.promise;
+    ctx.log(`cacheplane gateway: ${reason}, draining ${count} workers`);
+    await workers.stop();
     return EXIT.ok;
   } finally {
     stop.dispose();
@@ -150,5 +216,10 @@ export function registerGateway(program: Command, action: ActionFactory): void {
     )
     .option("--operator-tls-ca <file>", "PEM CA for a rediss:// operator target")
     .option("--operator-interval <seconds>", "seconds between two operator-view samples (default 30)")
+    .option(
+      "--workers <n>",
+      "gateway processes sharing the port (node:cluster; 1: a single process)",
+      String(availableParallelism()),
+    )
     .action(action(runGateway));
 }

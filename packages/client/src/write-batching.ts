@@ -1,0 +1,65 @@
+/**
+ * Per-tick write batching for an ioredis connection (docs/decisions/0021): every command written in
+ * the same turn of the event loop leaves in one socket write (`cork()` on the first, `uncork()` in
+ * `setImmediate`, i.e. once the I/O callbacks of this turn have run: the requests a server received
+ * together, the callers a batch of replies woke up), so Redis reads them with one `read()` and
+ * answers them with one `write()` instead of paying a system call and a wake-up per command.
+ *
+ * Unlike ioredis's `enableAutoPipelining` there is no pipeline object, no extra promise and no wait
+ * for an earlier batch: each command is still sent by ioredis's own `sendCommand`, so it keeps its
+ * `commandTimeout` (started when it is sent), its own reply or error (a bad command never fails its
+ * neighbours), the fail-fast refusal while the connection is down (no offline queue), Buffer replies
+ * and cluster routing (every node of a cluster batches its own socket).
+ */
+import type { Cluster, Redis } from "ioredis";
+
+/** Marks an instance already batched. */
+const BATCHED = Symbol.for("cacheplane.writeBatching");
+
+type Corkable = { cork(): void; uncork(): void };
+type SendCommand = (this: Redis, command: unknown, stream?: unknown) => unknown;
+
+function uncork(stream: Corkable): void {
+  stream.uncork();
+}
+
+/**
+ * Makes `redis` (one connection) write the commands of a tick together. Idempotent. Only commands
+ * written while the connection is ready are corked; the handshake (AUTH) and everything else is
+ * untouched.
+ */
+export function batchWritesPerTick(redis: Redis): void {
+  const target = redis as unknown as Record<symbol, boolean> & { sendCommand: SendCommand };
+  if (target[BATCHED]) return;
+  target[BATCHED] = true;
+  const original = target.sendCommand;
+  /** The socket corked in this turn (undefined: none). */
+  let corked: Corkable | undefined;
+  const flush = () => {
+    const stream = corked;
+    corked = undefined;
+    if (stream !== undefined) uncork(stream);
+  };
+  target.sendCommand = function (this: Redis, command: unknown, stream?: unknown) {
+    if (corked === undefined && this.status === "ready") {
+      const socket = (this as unknown as { stream?: Corkable }).stream;
+      if (socket !== undefined) {
+        socket.cork();
+        corked = socket;
+        setImmediate(flush);
+      }
+    }
+    return original.call(this, command, stream);
+  };
+}
+
+/** {@link batchWritesPerTick} for a standalone client, or for every node a cluster client connects to. */
+export function batchClientWrites(client: Redis | Cluster): void {
+  if ((client as Cluster).isCluster === true) {
+    const cluster = client as Cluster;
+    for (const node of cluster.nodes("all")) batchWritesPerTick(node);
+    cluster.on("+node", (node: Redis) => batchWritesPerTick(node));
+    return;
+  }
+  batchWritesPerTick(client as Redis);
+}

@@ -1,0 +1,204 @@
+/**
+ * Per-tick write batching (write-batching.ts, docs/decisions/0021): the commands of one tick leave in
+ * one socket write per connection, and each keeps its own reply, error and deadline.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
+import { startCluster, startRedis } from "@cacheplane/testkit";
+import type { Redis } from "ioredis";
+import { type CacheService, closeAllRedisConnections, createCache, type RedisStore } from "../src/index.js";
+import { clusterSecret, createClusterServiceUser, createServiceUser, RELAXED } from "./helpers/redis.js";
+
+const PASSWORD = "svc-Password-batching-1234";
+
+/** Counts the writes that reach `socket` (each `_write` or `_writev` call is one write to the kernel). */
+function countWrites(socket: unknown): { readonly count: number; restore(): void } {
+  const s = socket as { _write: (...a: unknown[]) => unknown; _writev?: (...a: unknown[]) => unknown };
+  const write = s._write;
+  const writev = s._writev;
+  const counter = {
+    count: 0,
+    restore() {
+      s._write = write;
+      s._writev = writev;
+    },
+  };
+  s._write = function (this: unknown, ...args: unknown[]) {
+    counter.count++;
+    return write.apply(this, args);
+  };
+  if (writev) {
+    s._writev = function (this: unknown, ...args: unknown[]) {
+      counter.count++;
+      return writev.apply(this, args);
+    };
+  }
+  return counter;
+}
+
+function readyClient(cache: CacheService): Redis {
+  const client = (cache.store as RedisStore).connection?.readyClient();
+  assert.ok(client, "connected");
+  return client as Redis;
+}
+
+describe("per-tick write batching, standalone", () => {
+  let server: RedisServer;
+  let admin: Redis;
+  const secret = () => ({
+    host: server.host,
+    port: server.port,
+    username: "svc",
+    password: PASSWORD,
+    keyspace: "wb",
+    tls: false,
+  });
+
+  before(async () => {
+    server = await startRedis({ acl: true, tls: false });
+    admin = server.client();
+    await createServiceUser(admin, "wb", PASSWORD);
+  });
+  after(async () => {
+    await closeAllRedisConnections();
+    admin.disconnect();
+    await server.stop();
+  });
+
+  it("sends the commands of one tick in one socket write, each with its own reply", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    await cache.setMany(Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: { i } })));
+    const client = readyClient(cache);
+    await cache.get("k0"); // the generation is read: the next gets are single GETs
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const values = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get(`k${i}`)));
+      assert.deepEqual(
+        values,
+        Array.from({ length: 20 }, (_, i) => ({ i })),
+      );
+      assert.equal(writes.count, 1, "20 gets of one tick: one write");
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("with batchWrites: false each command is its own write (what the count above detects)", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED, batchWrites: false });
+    await cache.connect();
+    await cache.set("one", 1);
+    await cache.get("one");
+    const writes = countWrites((readyClient(cache) as unknown as { stream: unknown }).stream);
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => cache.get("one")));
+      assert.ok(writes.count >= 10, `unbatched: ${writes.count} writes for 20 gets`);
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("a failing command does not fail the others written in the same tick", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    const client = readyClient(cache);
+    await client.set("wb:text", "not a number");
+    await client.set("wb:n", "41");
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const [bad, good, refused, other] = await Promise.allSettled([
+        client.incr("wb:text"),
+        client.incr("wb:n"),
+        client.get("elsewhere:key"), // outside the service's keyspace: NOPERM
+        client.get("wb:n"),
+      ]);
+      assert.equal(writes.count, 1, "one write for the four commands");
+      assert.equal(bad.status, "rejected");
+      assert.match(String((bad as PromiseRejectedResult).reason), /not an integer/);
+      assert.deepEqual(good, { status: "fulfilled", value: 42 });
+      assert.equal(refused.status, "rejected");
+      assert.match(String((refused as PromiseRejectedResult).reason), /NOPERM/);
+      assert.deepEqual(other, { status: "fulfilled", value: "42" });
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("a batched command keeps its deadline (commandTimeout) while Redis does not answer", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED, commandTimeoutMs: 200 });
+    await cache.connect();
+    const client = readyClient(cache);
+    await admin.call("CLIENT", "PAUSE", "1000", "ALL");
+    try {
+      const results = await Promise.allSettled([client.get("wb:a"), client.get("wb:b")]);
+      for (const r of results) {
+        assert.equal(r.status, "rejected");
+        assert.match(String((r as PromiseRejectedResult).reason), /timed out/i);
+      }
+    } finally {
+      await admin.call("CLIENT", "UNPAUSE");
+      await cache.close();
+    }
+  });
+
+  it("while the connection is down, batched calls are refused at once (nothing is queued)", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    const client = readyClient(cache);
+    client.stream.destroy(); // the connection drops; ioredis reconnects in the background
+    await new Promise((resolve) => client.once("close", resolve));
+    const results = await Promise.allSettled([client.get("wb:a"), client.get("wb:b")]);
+    for (const r of results) {
+      assert.equal(r.status, "rejected");
+      assert.match(String((r as PromiseRejectedResult).reason), /enableOfflineQueue/);
+    }
+    await cache.close();
+  });
+});
+
+describe("per-tick write batching, 3-master cluster", () => {
+  let cluster: RedisCluster;
+
+  before(async () => {
+    cluster = await startCluster({ masters: 3 });
+    await createClusterServiceUser(cluster, "wc", PASSWORD);
+  });
+  after(async () => {
+    await closeAllRedisConnections();
+    await cluster.stop();
+  });
+
+  it("every node gets the commands of one tick in one write; multi-key calls stay slot-grouped", async () => {
+    const cache = createCache({ secret: clusterSecret(cluster, "wc", PASSWORD), ...RELAXED });
+    await cache.connect();
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    // setMany/getMany span every node: refused with CROSSSLOT if they were not grouped by slot.
+    await cache.setMany(keys.map((key, i) => ({ key, value: i })));
+    assert.deepEqual(
+      await cache.getMany(keys),
+      keys.map((_, i) => i),
+    );
+    await cache.get("k0");
+    const client = (cache.store as RedisStore).connection?.readyClient();
+    assert.ok(client && "nodes" in client);
+    const masters = (client as unknown as { nodes(role: string): Redis[] }).nodes("master");
+    assert.equal(masters.length, 3);
+    const counters = masters.map((node) => countWrites((node as unknown as { stream: unknown }).stream));
+    try {
+      const values = await Promise.all(keys.map((key) => cache.get(key)));
+      assert.deepEqual(
+        values,
+        keys.map((_, i) => i),
+      );
+      for (const c of counters) assert.ok(c.count <= 1, `one write per node, saw ${c.count}`);
+      assert.ok(counters.reduce((n, c) => n + c.count, 0) >= 2, "the keys live on several nodes");
+    } finally {
+      for (const c of counters) c.restore();
+      await cache.close();
+    }
+  });
+});
