@@ -147,9 +147,7 @@ async function topologyRows(
   // entries carry its generation stamp in front of the JSON, which a raw JSON.parse cannot read).
   const rawKey = (i: number) => `${prefix}raw:${k(i)}`;
   const text = JSON.stringify(VALUE);
-  const fill = raw.pipeline();
-  for (let i = 0; i < KEYS; i++) fill.set(rawKey(i), text, "PX", 3_600_000);
-  await fill.exec();
+  await Promise.all(Array.from({ length: KEYS }, (_, i) => raw.set(rawKey(i), text, "PX", 3_600_000)));
   const check = JSON.parse((await raw.get(rawKey(7))) ?? "null") as unknown;
   if (JSON.stringify(check) !== text) throw new Error(`unexpected stored value ${String(check)}`);
   if (JSON.stringify(await cache.get(k(7))) !== text) throw new Error("the client reads back another value");
