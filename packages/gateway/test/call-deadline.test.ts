@@ -27,7 +27,14 @@ after(async () => {
 
 describe("deadline of single commands", () => {
   test("a longer ioredis commandTimeout does not outlast the gateway's timeoutMs", async () => {
-    assert.deepEqual((await post(fx.url, "/", ["SET", "a:k", "1"], token)).json, { result: "OK" });
+    // Setup, not under test: the first request (connect, COMMAND table) may miss the 300 ms budget on a
+    // loaded machine.
+    let stored: unknown;
+    for (let i = 0; i < 20 && stored === undefined; i++) {
+      const res = await post(fx.url, "/", ["SET", "a:k", "1"], token);
+      if (res.status === 200) stored = res.json;
+    }
+    assert.deepEqual(stored, { result: "OK" });
     fx.redis.pause();
     try {
       const res = await fetch(`${fx.url}/get/a:k`, {
