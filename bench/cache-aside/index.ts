@@ -35,6 +35,9 @@ const PASSWORD = "Bench-CacheAside-Pw-445566";
 
 export async function run(): Promise<SuiteResult> {
   const layout = cpuLayout("the bench process", null);
+  // Restored at the end: the suites that run after this one in the same process lay out the CPUs
+  // from the bench process's own affinity.
+  const ownAffinity = affinityOf(process.pid);
   if (layout.pinned) pinProcess(process.pid, layout.load);
   const { service } = benchService("aside");
   const server = await startRedis({ acl: true });
@@ -152,5 +155,6 @@ export async function run(): Promise<SuiteResult> {
     await cache?.close();
     await closeAllRedisConnections();
     await server.stop();
+    if (layout.pinned && ownAffinity) pinProcess(process.pid, ownAffinity);
   }
 }
