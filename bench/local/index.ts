@@ -11,11 +11,9 @@
  * `BENCH_ROUNDS` (7) interleaved rounds of `BENCH_OPS` (50,000) calls per contender, medians. The
  * bench process runs on the load CPU and redis-server on the Redis CPU (taskset) when there are two.
  */
-import { closeAllRedisConnections } from "@cacheplane/client";
-import type { SecretPayload } from "@cacheplane/core/secret";
-import { startRedis } from "@cacheplane/testkit";
-import { benchService, createServiceUser } from "../lib/service-user.js";
-import { affinityOf, cpuLayout, pinProcess } from "../lib/system.js";
+import { withPinnedStandalone } from "../lib/pinned-standalone.js";
+import { benchService } from "../lib/service-user.js";
+import { cpuLayout } from "../lib/system.js";
 import type { SuiteResult } from "../types.js";
 import { localTierRows } from "./local-tier.js";
 
@@ -28,7 +26,6 @@ const VALUE = { id: 42, name: "bench value", tags: ["a", "b", "c"], price: 1999,
 
 export async function run(): Promise<SuiteResult> {
   const layout = cpuLayout("the bench process (client, bentocache)", null);
-  const ownAffinity = affinityOf(process.pid);
   const { service } = benchService("bench");
   const password = `Bench-Local-${Math.random().toString(36).slice(2)}-Pw1`;
   const meta: Record<string, string> = {
@@ -40,19 +37,7 @@ export async function run(): Promise<SuiteResult> {
       "bentostore().useL1Layer(memoryDriver({ maxItems: 2000, serialize: false })).useL2Layer(redisDriver).useBus(redisBusDriver), ioredis with the client's options, admin user (its keys and channel are outside the service's ACL patterns), offline queue on",
     "service user": `ACL SETUSER ${service.userName} reset ${service.accessString} >*** (core's access string)`,
   };
-  if (layout.pinned) pinProcess(process.pid, layout.load);
-  const server = await startRedis({ acl: true });
-  try {
-    if (server.pid !== undefined) pinProcess(server.pid, layout.redis);
-    await createServiceUser(server, service, password);
-    const secret: SecretPayload = {
-      host: server.host,
-      port: server.port,
-      username: service.userName,
-      password,
-      keyspace: service.keyspace,
-      tls: false,
-    };
+  return withPinnedStandalone(layout, service, password, async (server, secret) => {
     const rows = await localTierRows(server, secret, VALUE, {
       rounds: ROUNDS,
       ops: OPS,
@@ -60,9 +45,5 @@ export async function run(): Promise<SuiteResult> {
       keys: KEYS,
     });
     return { rows, meta };
-  } finally {
-    await closeAllRedisConnections();
-    await server.stop();
-    if (layout.pinned && ownAffinity) pinProcess(process.pid, ownAffinity);
-  }
+  });
 }

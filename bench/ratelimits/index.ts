@@ -6,12 +6,11 @@
  * rate-limiter-flexible `consume()` calls (issue 12, item 4). Same code and method as the client
  * suite (which includes these rows too); this suite runs them without the get/set/cluster rows.
  */
-import { closeAllRedisConnections, createCache } from "@cacheplane/client";
-import type { SecretPayload } from "@cacheplane/core/secret";
-import { startRedis } from "@cacheplane/testkit";
+import { createCache } from "@cacheplane/client";
 import { rateLimiterRows } from "../client/index.js";
-import { benchService, createServiceUser } from "../lib/service-user.js";
-import { affinityOf, cpuLayout, pinProcess } from "../lib/system.js";
+import { withPinnedStandalone } from "../lib/pinned-standalone.js";
+import { benchService } from "../lib/service-user.js";
+import { cpuLayout } from "../lib/system.js";
 import type { SuiteResult } from "../types.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -19,22 +18,9 @@ const OPS = Math.min(Number(process.env.BENCH_OPS ?? 10_000), 10_000);
 
 export async function run(): Promise<SuiteResult> {
   const layout = cpuLayout("the bench process (client and baselines)", null);
-  const ownAffinity = affinityOf(process.pid);
   const { service } = benchService("bench", { scripting: true });
   const password = `Bench-Limits-${Math.random().toString(36).slice(2)}-Pw1`;
-  if (layout.pinned) pinProcess(process.pid, layout.load);
-  const server = await startRedis({ acl: true });
-  try {
-    if (server.pid !== undefined) pinProcess(server.pid, layout.redis);
-    await createServiceUser(server, service, password);
-    const secret: SecretPayload = {
-      host: server.host,
-      port: server.port,
-      username: service.userName,
-      password,
-      keyspace: service.keyspace,
-      tls: false,
-    };
+  return withPinnedStandalone(layout, service, password, async (_server, secret) => {
     const cache = createCache({ secret });
     await cache.connect();
     try {
@@ -48,10 +34,6 @@ export async function run(): Promise<SuiteResult> {
       };
     } finally {
       await cache.close();
-      await closeAllRedisConnections();
     }
-  } finally {
-    await server.stop();
-    if (layout.pinned && ownAffinity) pinProcess(process.pid, ownAffinity);
-  }
+  });
 }
