@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { getFreePort, startRedis, stopAll } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { parseWorkers, restartDelayMs } from "../src/commands/gateway-workers.js";
-import { cli, SAMPLE_CONFIG, tempDir, writeConfig } from "./helpers.js";
+import { cli, SAMPLE_CONFIG, startServing, tempDir, writeConfig } from "./helpers.js";
 
 after(() => stopAll());
 
@@ -65,28 +65,13 @@ test("--workers is a whole number from 1 to 256; restarts back off", () => {
 test("two workers serve one port, and a killed worker is replaced while the other serves", async (t) => {
   const { server, admin, dir, flags, token } = await platform(t);
   const port = String(await getFreePort());
-  const stop = new AbortController();
-  t.after(() => stop.abort());
-  let stdout = "";
-  let stderr = "";
-  const { runCli } = await import("../src/main.js");
-  const running = runCli(
+  const gateway = await startServing(
+    t,
     ["gateway", ...flags, "--target", `redis://127.0.0.1:${server.port}`, "--port", port, "--workers", "2"],
-    {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-      env: { PATH: process.env.PATH },
-      cwd: dir,
-      stopSignal: stop.signal,
-    },
+    { cwd: dir, timeoutMs: 20_000 },
   );
-  await waitFor("the ready line", () => stdout.includes("cacheplane gateway: ready")).catch((e) => {
-    throw new Error(`${e}\n${stdout}\n${stderr}`);
-  });
+  const { output } = gateway;
+  const stdout = output.stdout;
   assert.match(stdout, /Workers: 2 processes/);
   assert.ok(!stdout.includes(token), "tokens are never printed");
   const url = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
@@ -117,7 +102,7 @@ test("two workers serve one port, and a killed worker is replaced while the othe
   }
   await waitFor("a replacement worker", () => workers().length === 2);
   assert.ok(!workers().some((w) => w?.process.pid === victimPid));
-  assert.match(stderr, /worker \d+ exited \(SIGKILL\); restarting it in \d+ ms/);
+  assert.match(output.stderr, /worker \d+ exited \(SIGKILL\); restarting it in \d+ ms/);
   await waitFor("the replacement to serve", async () => {
     for (let i = 0; i < 4; i++) {
       const res = await getOnNewConnection(url!, token);
@@ -127,8 +112,8 @@ test("two workers serve one port, and a killed worker is replaced while the othe
     return (await serviceConnections(admin)) === 2;
   });
 
-  stop.abort();
-  assert.equal(await running, 0);
+  gateway.stop();
+  assert.equal(await gateway.running, 0);
   assert.equal(workers().length, 0, "every worker stopped");
 });
 

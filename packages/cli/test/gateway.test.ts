@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { getFreePort, startRedis, stopAll } from "@cacheplane/testkit";
 import { Redis as UpstashRedis } from "@upstash/redis";
-import { cli, SAMPLE_CONFIG, tempDir, writeConfig } from "./helpers.js";
+import { cli, SAMPLE_CONFIG, startServing, tempDir, writeConfig } from "./helpers.js";
 
 after(() => stopAll());
 
@@ -40,32 +40,19 @@ test("apply writes <service>.token.json; gateway serves those tokens as each ser
   assert.deepEqual(JSON.parse(await readFile(tokenFile, "utf8")), tokens);
 
   // `cacheplane gateway` on a free port, stopped through the stop signal as Ctrl-C would.
-  const stop = new AbortController();
   const probe = await cli(["gateway", ...flags, "--port", "0"], { stopSignal: AbortSignal.abort() }).catch(
     (e) => e,
   );
   assert.notEqual((probe as { code?: number }).code, 0, "--port 0 is not a TCP port for the command line");
 
   const port = String(await getFreePort());
-  let stdout = "";
-  const running = (async () => {
-    const { runCli } = await import("../src/main.js");
-    return runCli(["gateway", ...flags, "--target", `redis://127.0.0.1:${server.port}`, "--port", port], {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: () => undefined,
-      env: { PATH: process.env.PATH },
-      cwd: dir,
-      stopSignal: stop.signal,
-    });
-  })();
-  t.after(() => stop.abort());
   // Up to 30 s: the gateway's worker processes (--workers, default: the CPUs) load on a busy machine.
-  for (let i = 0; i < 600 && !stdout.includes("cacheplane gateway: ready"); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.match(stdout, /cacheplane gateway: ready/);
+  const gateway = await startServing(
+    t,
+    ["gateway", ...flags, "--target", `redis://127.0.0.1:${server.port}`, "--port", port],
+    { cwd: dir },
+  );
+  const stdout = gateway.output.stdout;
   assert.ok(!stdout.includes(tokens.readWrite!), "tokens are never printed");
   const url = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
   assert.ok(url, stdout);
@@ -84,6 +71,6 @@ test("apply writes <service>.token.json; gateway serves those tokens as each ser
   const anonymous = await fetch(`${url}/get/orders:cli`);
   assert.equal(anonymous.status, 401);
 
-  stop.abort();
-  assert.equal(await running, 0);
+  gateway.stop();
+  assert.equal(await gateway.running, 0);
 });

@@ -10,6 +10,52 @@ export interface CliRun {
   stderr: string;
 }
 
+/** A long-running `cacheplane` command started in-process (see {@link startServing}). */
+export interface ServingCli {
+  /** What it printed so far (grows while it runs). */
+  output: { stdout: string; stderr: string };
+  /** Its exit code once stopped. */
+  running: Promise<number>;
+  /** Stops it as Ctrl-C would (also done when the test ends). */
+  stop(): void;
+}
+
+/**
+ * Starts `cacheplane <argv>` (e.g. `gateway`) in-process, stopped when the test ends, and resolves
+ * once it printed `readyLine`; fails with its output after `timeoutMs` (worker processes load slowly
+ * on a busy machine).
+ */
+export async function startServing(
+  t: TestContext,
+  argv: string[],
+  options: { cwd: string; readyLine?: string; timeoutMs?: number },
+): Promise<ServingCli> {
+  const { runCli } = await import("../src/main.js");
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const output = { stdout: "", stderr: "" };
+  const running = runCli(argv, {
+    stdout: (text) => {
+      output.stdout += text;
+    },
+    stderr: (text) => {
+      output.stderr += text;
+    },
+    env: { PATH: process.env.PATH },
+    cwd: options.cwd,
+    stopSignal: controller.signal,
+  });
+  const readyLine = options.readyLine ?? "cacheplane gateway: ready";
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (!output.stdout.includes(readyLine)) {
+    if (Date.now() > deadline) {
+      throw new Error(`no "${readyLine}" in time\n${output.stdout}\n${output.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { output, running, stop: () => controller.abort() };
+}
+
 /** Runs `cacheplane <argv>` in-process with captured streams. `env` replaces the environment entirely. */
 export async function cli(
   argv: string[],

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { OBSERVER_RULES as OBSERVER } from "@cacheplane/gateway";
 import { getFreePort, randomPassword, startRedis, stopAll } from "@cacheplane/testkit";
-import { cli, SAMPLE_CONFIG, tempDir, writeConfig } from "./helpers.js";
+import { cli, SAMPLE_CONFIG, startServing, tempDir, writeConfig } from "./helpers.js";
 
 after(() => stopAll());
 
@@ -52,43 +52,24 @@ test("apply issues the admin token; gateway --operator-target-file serves the op
   assert.match(lonely.stderr, /need --operator-target-file/);
 
   const port = String(await getFreePort());
-  const stop = new AbortController();
-  let stdout = "";
-  let stderr = "";
-  const running = (async () => {
-    const { runCli } = await import("../src/main.js");
-    return runCli(
-      [
-        "gateway",
-        ...flags,
-        "--target",
-        `redis://127.0.0.1:${server.port}`,
-        "--port",
-        port,
-        "--operator-target-file",
-        targetFile,
-        "--operator-interval",
-        "1",
-      ],
-      {
-        stdout: (text) => {
-          stdout += text;
-        },
-        stderr: (text) => {
-          stderr += text;
-        },
-        env: { PATH: process.env.PATH },
-        cwd: dir,
-        stopSignal: stop.signal,
-      },
-    );
-  })();
-  t.after(() => stop.abort());
-  for (let i = 0; i < 600 && !stdout.includes("cacheplane gateway: ready"); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const gateway = await startServing(
+    t,
+    [
+      "gateway",
+      ...flags,
+      "--target",
+      `redis://127.0.0.1:${server.port}`,
+      "--port",
+      port,
+      "--operator-target-file",
+      targetFile,
+      "--operator-interval",
+      "1",
+    ],
+    { cwd: dir },
+  );
   assert.match(
-    stdout,
+    gateway.output.stdout,
     /^Operator view: http:\/\/127\.0\.0\.1:\d+\/operator\/ {3}admin token in .*\.gateway-admin-token\.json$/m,
   );
   const url = `http://127.0.0.1:${port}`;
@@ -108,10 +89,10 @@ test("apply issues the admin token; gateway --operator-target-file serves the op
     state?.services.map((s) => s.name),
     ["orders-api", "catalog", "sessions"],
   );
-  for (const text of [stdout, stderr, JSON.stringify(state)]) {
+  for (const text of [gateway.output.stdout, gateway.output.stderr, JSON.stringify(state)]) {
     assert.ok(!text.includes(password), "the observer's password was printed");
     assert.ok(!text.includes(adminToken), "the admin token was printed");
   }
-  stop.abort();
-  assert.equal(await running, 0);
+  gateway.stop();
+  assert.equal(await gateway.running, 0);
 });
