@@ -59,12 +59,13 @@ function readNodeBody(
     }
     chunks.push(chunk);
   });
-  req.once("end", () => {
+  // `on`, not `once` (no wrapper per listener): `settled` makes each call count once.
+  req.on("end", () => {
     if (settled) return;
     settled = true;
     done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
   });
-  req.once("error", (error) => {
+  req.on("error", (error) => {
     if (settled) return;
     settled = true;
     done(error);
