@@ -144,10 +144,53 @@ function isKnown(resolved: ResolvedCommand): boolean {
 }
 
 /**
+ * Command names, exactly as sent, that a kind of token may run with any arguments, per command
+ * table: the verdict of a command without subcommands that is not denied, not admin or dangerous,
+ * not blocking, not COPY (its DB option) and no script or function depends only on its name, the
+ * token's kind and the table. Remembered after the first full check, so the common commands skip
+ * the lookups; bounded, since names arrive in any letter case.
+ */
+const plainlyAllowed = new WeakMap<CommandTable, Record<TokenKind, Set<string>>>();
+const PLAINLY_ALLOWED_MAX = 512;
+
+function allowedNames(table: CommandTable): Record<TokenKind, Set<string>> {
+  let names = plainlyAllowed.get(table);
+  if (names === undefined) {
+    names = { "read-write": new Set(), "read-only": new Set() };
+    plainlyAllowed.set(table, names);
+  }
+  return names;
+}
+
+/**
  * Checks one command. Returns `undefined` when it may be sent to Redis, else the error to answer
  * with (400 for a malformed command name, 403 for a denied command).
  */
 export function checkCommand(args: readonly CommandArg[], ctx: PolicyContext): GatewayError | undefined {
+  const first = args[0];
+  if (typeof first === "string" && plainlyAllowed.get(ctx.table)?.[ctx.kind].has(first)) return undefined;
+  const verdict = fullCheck(args, ctx);
+  if (verdict === undefined && typeof first === "string") {
+    const { command, fullName, info } = ctx.table.resolve(args);
+    const plain =
+      info !== undefined &&
+      info.subcommands === undefined &&
+      fullName === command &&
+      !info.categories.has("@blocking") &&
+      !info.flags.has("blocking") &&
+      command !== "copy" &&
+      !SCRIPTING.has(command) &&
+      !FUNCTIONS.has(command);
+    if (plain) {
+      const names = allowedNames(ctx.table)[ctx.kind];
+      if (names.size < PLAINLY_ALLOWED_MAX) names.add(first);
+    }
+  }
+  return verdict;
+}
+
+/** {@link checkCommand} without the remembered names. */
+function fullCheck(args: readonly CommandArg[], ctx: PolicyContext): GatewayError | undefined {
   const rawName = text(args[0]);
   if (!COMMAND_NAME.test(rawName)) {
     return badRequest("invalid command name: expected letters, digits, '.', '_' or '-'");

@@ -477,7 +477,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     return jsonResponse(200, `[${results.map((r) => outcomeJson(r, encoding)).join(",")}]`, head);
   }
 
-  async function execute(
+  /**
+   * Runs a request of a verified token. A single command of a plain token (the common request) takes
+   * {@link executeCommand}: no async function, one promise from Redis's reply to the answer.
+   */
+  function execute(
     route: Route,
     request: GatewayRequest,
     method: string,
@@ -485,12 +489,97 @@ export function createGateway(options: GatewayOptions): Gateway {
     state: ServiceState,
     info: RequestLog,
   ): Promise<GatewayResponse> {
-    const head = method === "HEAD";
     const encoding = responseEncoding(request, info);
     const deadline = Date.now() + timeoutMs;
     if (identity.namespaced) {
       return executeNamespaced(route, request, method, identity, state, info, encoding, deadline);
     }
+    if (route.type === "command" || route.type === "path-command") {
+      const writes = method === "POST" || method === "PUT";
+      const body = writes ? request.body(maxBodyBytes) : EMPTY_BODY;
+      if (Buffer.isBuffer(body)) {
+        return executeCommand(route, request, method, identity, state, info, encoding, deadline, body);
+      }
+      return body.then((read) =>
+        executeCommand(route, request, method, identity, state, info, encoding, deadline, read),
+      );
+    }
+    return executeBatch(route, request, method, identity, state, info, encoding, deadline);
+  }
+
+  /** One command of a plain token (`POST /` with a JSON array, or a path command). */
+  function executeCommand(
+    route: Extract<Route, { type: "command" | "path-command" }>,
+    request: GatewayRequest,
+    method: string,
+    identity: TokenIdentity,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    deadline: number,
+    body: Buffer,
+  ): Promise<GatewayResponse> {
+    // Parse and validate first: a malformed request is a 4xx even while Redis is down.
+    let args: CommandArg[];
+    if (route.type === "command") {
+      if (method !== "POST" && method !== "PUT")
+        throw badRequest('send a command: POST a JSON array such as ["GET", "key"], or GET /get/<key>');
+      args = parseJsonCommand(body);
+    } else {
+      const { url } = request;
+      args = pathCommand(route.segments, body, url.search === "" ? undefined : url.searchParams);
+    }
+    info.commands = [commandName(args)];
+    const { connection } = state;
+    // The command table without waiting once the connection is up; else wait for it (or 503).
+    const table = connection.readyTable();
+    if (table === undefined) {
+      return policyContext(state, identity.kind, deadline).then((context) =>
+        runCommand(args, context, state, info, encoding, method === "HEAD", deadline),
+      );
+    }
+    return runCommand(
+      args,
+      { service: state.service, kind: identity.kind, table },
+      state,
+      info,
+      encoding,
+      method === "HEAD",
+      deadline,
+    );
+  }
+
+  /** The policy verdict, then the command and its answer. */
+  function runCommand(
+    args: CommandArg[],
+    context: PolicyContext,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    head: boolean,
+    deadline: number,
+  ): Promise<GatewayResponse> {
+    const denied = checkCommand(args, context);
+    if (denied) throw denied;
+    return state.connection.call(state.scripts.adapt(args), deadline).then((reply) => {
+      traffic?.reply(state.service.name, info.commands![0]!, reply);
+      if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
+      return jsonResponse(200, resultJson(reply, encoding), head);
+    }, state.callFailed);
+  }
+
+  /** Subscriptions, pipelines and transactions of a plain token. */
+  async function executeBatch(
+    route: Exclude<Route, { type: "command" | "path-command" }>,
+    request: GatewayRequest,
+    method: string,
+    identity: TokenIdentity,
+    state: ServiceState,
+    info: RequestLog,
+    encoding: ResponseEncoding,
+    deadline: number,
+  ): Promise<GatewayResponse> {
+    const head = method === "HEAD";
     const { connection, scripts } = state;
 
     if (route.type === "subscribe") {
@@ -516,32 +605,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     const writes = method === "POST" || method === "PUT";
     let body = writes ? request.body(maxBodyBytes) : EMPTY_BODY;
     if (!Buffer.isBuffer(body)) body = await body;
-
-    if (route.type === "command" || route.type === "path-command") {
-      let args: CommandArg[];
-      if (route.type === "command") {
-        if (!writes)
-          throw badRequest('send a command: POST a JSON array such as ["GET", "key"], or GET /get/<key>');
-        args = parseJsonCommand(body);
-      } else {
-        const { url } = request;
-        args = pathCommand(route.segments, body, url.search === "" ? undefined : url.searchParams);
-      }
-      info.commands = [commandName(args)];
-      // The command table without waiting once the connection is up; else wait for it (or 503).
-      const table = connection.readyTable();
-      const denied = checkCommand(
-        args,
-        table
-          ? { service: state.service, kind: identity.kind, table }
-          : await policyContext(state, identity.kind, deadline),
-      );
-      if (denied) throw denied;
-      const reply = await connection.call(scripts.adapt(args), deadline).catch(state.callFailed);
-      traffic?.reply(state.service.name, info.commands[0]!, reply);
-      if (info.resp2) return respResponse(200, resp2Reply(reply, args), head);
-      return jsonResponse(200, resultJson(reply, encoding), head);
-    }
 
     if (!writes) throw badRequest(`POST a JSON array of commands to /${route.type}`);
     const commands = parseJsonCommands(body, maxPipeline);
@@ -652,38 +715,46 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
-  /** The handler core: every adapter ends here. Never rejects (errors become answers). */
-  async function respond(request: GatewayRequest): Promise<GatewayResponse> {
-    const started = performance.now();
-    const info: RequestLog = {};
-    const method = request.method.toUpperCase();
-    let response: GatewayResponse;
+  /** The answer to a request that failed with `error`, and the message to log (500s). */
+  function failureAnswer(
+    error: unknown,
+    request: GatewayRequest,
+    method: string,
+    token: string | undefined,
+    info: RequestLog,
+  ): [GatewayResponse, string | undefined] {
     let message: string | undefined;
-    let token: string | undefined;
-    try {
-      token = bearerToken(request);
-      response = await handle(request, method, token, info);
-    } catch (error) {
-      let failure: GatewayError;
-      if (error instanceof GatewayError) failure = error;
-      else {
-        failure = new GatewayError(500, "ERR internal gateway error");
-        message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      }
-      let text = redactor.redact(failure.message);
-      if (token && token.length >= 8) text = text.split(token).join("***");
-      // A request refused before its format was read (401, 405, ...) still gets the format it asked for.
-      const resp2 =
-        info.resp2 ??
-        (request.header("upstash-response-format")?.trim().toLowerCase() === "resp2" &&
-          request.header("upstash-encoding")?.toLowerCase() !== "base64");
-      response = resp2
-        ? respResponse(failure.status, resp2Error(text), method === "HEAD")
-        : jsonResponse(failure.status, errorJson(text), method === "HEAD");
-      if (failure.status === 401) response.headers["www-authenticate"] = 'Bearer realm="cacheplane"';
-      if (failure.status === 503) response.headers["retry-after"] = String(RETRY_AFTER_SECONDS);
-      message ??= failure.status >= 500 ? text : undefined;
+    let failure: GatewayError;
+    if (error instanceof GatewayError) failure = error;
+    else {
+      failure = new GatewayError(500, "ERR internal gateway error");
+      message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
+    let text = redactor.redact(failure.message);
+    if (token && token.length >= 8) text = text.split(token).join("***");
+    // A request refused before its format was read (401, 405, ...) still gets the format it asked for.
+    const resp2 =
+      info.resp2 ??
+      (request.header("upstash-response-format")?.trim().toLowerCase() === "resp2" &&
+        request.header("upstash-encoding")?.toLowerCase() !== "base64");
+    const response = resp2
+      ? respResponse(failure.status, resp2Error(text), method === "HEAD")
+      : jsonResponse(failure.status, errorJson(text), method === "HEAD");
+    if (failure.status === 401) response.headers["www-authenticate"] = 'Bearer realm="cacheplane"';
+    if (failure.status === 503) response.headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+    message ??= failure.status >= 500 ? text : undefined;
+    return [response, message];
+  }
+
+  /** What every answer gets once it is known: sync token, CORS, traffic counters, the log line. */
+  function finish(
+    request: GatewayRequest,
+    method: string,
+    info: RequestLog,
+    started: number,
+    response: GatewayResponse,
+    message: string | undefined,
+  ): GatewayResponse {
     // Read-your-writes (see sync-token.ts): only for clients that send the header.
     const sync = request.header(SYNC_TOKEN_HEADER);
     if (sync !== null) response.headers[SYNC_TOKEN_HEADER] = syncTokens.next(sync);
@@ -708,6 +779,35 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (message) entry.message = message;
     log(entry);
     return response;
+  }
+
+  /**
+   * The handler core: every adapter ends here. Never rejects (errors become answers). Not an async
+   * function: the answer is one `then` away from Redis's reply.
+   */
+  function respond(request: GatewayRequest): Promise<GatewayResponse> {
+    const started = performance.now();
+    const info: RequestLog = {};
+    const method = request.method.toUpperCase();
+    let token: string | undefined;
+    let pending: GatewayResponse | Promise<GatewayResponse>;
+    try {
+      token = bearerToken(request);
+      pending = handle(request, method, token, info);
+    } catch (error) {
+      const [response, message] = failureAnswer(error, request, method, token, info);
+      return Promise.resolve(finish(request, method, info, started, response, message));
+    }
+    if (!(pending instanceof Promise)) {
+      return Promise.resolve(finish(request, method, info, started, pending, undefined));
+    }
+    return pending.then(
+      (response) => finish(request, method, info, started, response, undefined),
+      (error: unknown) => {
+        const [response, message] = failureAnswer(error, request, method, token, info);
+        return finish(request, method, info, started, response, message);
+      },
+    );
   }
 
   const gateway: Gateway = {

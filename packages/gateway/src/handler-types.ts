@@ -6,12 +6,14 @@
  * errors, CORS and logging, and answer alike.
  */
 
+import type { RequestUrl } from "./request-target.js";
+
 /** A request as the handler core reads it. */
 export interface GatewayRequest {
   /** The method as received (the core upper-cases it). */
   readonly method: string;
-  /** Path and query of the request; scheme and host are not used. */
-  readonly url: URL;
+  /** Path and query of the request (a `URL` will do); scheme and host are not used. */
+  readonly url: RequestUrl;
   /** A header by lower-case name, `null` when absent; several values joined with ", ". */
   header(name: string): string | null;
   /** The body (empty when there is none); a 413 `GatewayError` when it exceeds `maxBytes`. */

@@ -12,6 +12,7 @@ import { bufferedBody, createGateway, type Gateway, gatewayHandler } from "./gat
 import { DEFAULT_MAX_BODY_BYTES, type GatewayOptions } from "./gateway-options.js";
 import type { GatewayRequest, GatewayResponse } from "./handler-types.js";
 import { rememberBody } from "./request-body.js";
+import { type RequestUrl, requestUrl } from "./request-target.js";
 import { loadGatewayServices, loadScannerIdentity, type RedisTarget } from "./services.js";
 import { ensureServiceTokens, serviceTokenPath, tokenRegistryPath } from "./tokens.js";
 
@@ -58,12 +59,13 @@ function readNodeBody(
     }
     chunks.push(chunk);
   });
-  req.once("end", () => {
+  // `on`, not `once` (no wrapper per listener): `settled` makes each call count once.
+  req.on("end", () => {
     if (settled) return;
     settled = true;
     done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
   });
-  req.once("error", (error) => {
+  req.on("error", (error) => {
     if (settled) return;
     settled = true;
     done(error);
@@ -72,14 +74,6 @@ function readNodeBody(
 
 const EMPTY_BODY = Buffer.alloc(0);
 
-/** The path and query of a request target (origin-form keeps its whole path, also `//x`). */
-function requestUrl(target: string): URL {
-  if (target.startsWith("/")) return new URL(`http://gateway.local${target}`);
-  // Absolute-form (`http://host/path?q`): path and query only.
-  const parsed = new URL(target);
-  return new URL(`http://gateway.local${parsed.pathname}${parsed.search}`);
-}
-
 /**
  * The handler core's view of a `node:http` request whose body was read into a Buffer. A class, not
  * an object of closures: nothing is allocated per request beyond the instance.
@@ -87,7 +81,7 @@ function requestUrl(target: string): URL {
 class NodeGatewayRequest implements GatewayRequest {
   constructor(
     readonly method: string,
-    readonly url: URL,
+    readonly url: RequestUrl,
     private readonly req: IncomingMessage,
     private readonly bytes: Buffer,
   ) {}
@@ -174,7 +168,7 @@ async function answerThroughFetch(
   req: IncomingMessage,
   res: ServerResponse,
   method: string,
-  url: URL,
+  url: RequestUrl,
   body: Buffer | undefined,
 ): Promise<void> {
   const headers = new Headers();
@@ -187,7 +181,7 @@ async function answerThroughFetch(
     }
   }
   const payload = body !== undefined && body.length > 0 ? body : undefined;
-  const request = new Request(url, {
+  const request = new Request(`http://gateway.local${url.pathname}${url.search}`, {
     method,
     headers,
     ...(payload ? { body: new Uint8Array(payload) } : {}),
@@ -253,7 +247,7 @@ export function toNodeListener(
     req: IncomingMessage,
     res: ServerResponse,
     method: string,
-    url: URL,
+    url: RequestUrl,
     body: Buffer | undefined,
   ) {
     if (!handler) {
@@ -274,7 +268,7 @@ export function toNodeListener(
   }
 
   function serve(req: IncomingMessage, res: ServerResponse): void {
-    let url: URL;
+    let url: RequestUrl;
     try {
       url = requestUrl(req.url ?? "/");
     } catch {

@@ -222,6 +222,35 @@ describe("command policy with the static fallback table", () => {
     assert.equal(verdict(["SCRIPT", "KILL"], trusted), 403);
   });
 
+  test("remembered verdicts never outlive what they depend on", () => {
+    // A table of its own: nothing remembered from the other tests.
+    const fresh = CommandTable.fallback();
+    const on = (
+      kind: PolicyContext["kind"],
+      extra: Partial<PolicyContext["service"]> = {},
+    ): PolicyContext => ({
+      service: { ...service, ...extra },
+      kind,
+      table: fresh,
+    });
+    for (let i = 0; i < 3; i++) {
+      // The token's kind: SET allowed for read-write, and still refused for read-only.
+      assert.equal(verdict(["SET", "a:k", "v"], on("read-write")), undefined);
+      assert.equal(verdict(["SET", "a:k", "v"], on("read-only")), 403);
+      // Arguments: a stream read without BLOCK, then with it.
+      assert.equal(verdict(["XREAD", "STREAMS", "a:s", "0"], on("read-write")), undefined);
+      assert.equal(verdict(["XREAD", "BLOCK", "0", "STREAMS", "a:s", "0"], on("read-write")), 403);
+      assert.equal(verdict(["COPY", "a:x", "a:y"], on("read-write")), undefined);
+      assert.equal(verdict(["COPY", "a:x", "a:y", "DB", "1"], on("read-write")), 403);
+      // Subcommands: SCRIPT LOAD of a scripting service, then SCRIPT FLUSH.
+      assert.equal(verdict(["SCRIPT", "LOAD", "return 1"], on("read-write", { scripting: true })), undefined);
+      assert.equal(verdict(["SCRIPT", "FLUSH"], on("read-write", { scripting: true })), 403);
+      // The service: EVAL of a scripting service, then of one without scripting.
+      assert.equal(verdict(["EVAL", "return 1", "0"], on("read-write", { scripting: true })), undefined);
+      assert.equal(verdict(["EVAL", "return 1", "0"], on("read-write", { scripting: false })), 403);
+    }
+  });
+
   test("denials never echo unknown subcommands", () => {
     const error = checkCommand(["OBJECT", "secret-looking-argument", "a:k"], rw);
     assert.equal(error?.status, 403);
