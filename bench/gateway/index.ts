@@ -8,6 +8,9 @@
  * - for every server and request: req/s, the server's CPU time per request (its whole process
  *   tree, from /proc: a gateway's workers count), redis-server's CPU per request, wrk's latency
  *   percentiles (µs resolution);
+ * - two floors, without a goal: node:http answering a constant (no token, no Redis), and node:net
+ *   writing a canned response per request (no HTTP parser either), compared with Webdis and the
+ *   gateway: what Node itself costs per request on this machine;
  * - the p99 latency the gateway adds over the bare server at 50 connections (issue 4: <= 1 ms), the
  *   mean latency it adds at 1 connection, and /pipeline of 100 GETs vs 100 single requests.
  *
@@ -35,6 +38,7 @@ import {
   KEY,
   type Platform,
   startBareServer,
+  startFloorServer,
   startGateway,
   startPlatform,
   startWebdis,
@@ -175,6 +179,15 @@ function throughputRows(
   };
   cpuRow("gateway", "bare", `gateway.${op}.cpu.vs-bare`);
   if (webdisSkip === undefined) cpuRow("gateway", "webdis", `gateway.${op}.cpu.vs-webdis`);
+  // The floors: no goal, context for the goals above (what Node costs before any work of its own).
+  for (const floor of ["floor-http", "floor-net"] as const) {
+    if (!servers.some((s) => s.key === floor)) continue;
+    if (webdisSkip === undefined) {
+      pair(floor, "webdis", `${floor}.${op}.vs-webdis`);
+      cpuRow(floor, "webdis", `${floor}.${op}.cpu.vs-webdis`);
+    }
+    cpuRow("gateway", floor, `gateway.${op}.cpu.vs-${floor}`);
+  }
   return rows;
 }
 
@@ -235,6 +248,8 @@ export async function run(): Promise<SuiteResult> {
     const webdisSkip = "skipped" in webdis ? webdis.skipped : undefined;
     if ("skipped" in webdis) console.error(`bench gateway: Webdis rows skipped: ${webdis.skipped}`);
     else started.push(webdis);
+    // The floors are measured in the same rounds but are not part of the goals.
+    started.push(await startFloorServer(layout, "http"), await startFloorServer(layout, "net"));
     const servers = [...started];
     for (const server of servers) {
       await verifyAnswer(server.label, server.get, server.expected.get);

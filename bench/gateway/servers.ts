@@ -28,11 +28,12 @@ import type { HttpRequestShape } from "./wrk.js";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(root, "packages/cli/bin/cacheplane.js");
 const BARE_SERVER = fileURLToPath(new URL("./bare-server.mjs", import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL("./floor-server.mjs", import.meta.url));
 /** The value GET reads and SET writes: 64 bytes, as in issue 10's measurements. */
 export const VALUE = "x".repeat(64);
 export const KEY = "bench:k";
 
-export type ServerKey = "webdis" | "bare" | "gateway";
+export type ServerKey = "webdis" | "bare" | "gateway" | "floor-http" | "floor-net";
 
 /** One HTTP server under test. */
 export interface HttpServer {
@@ -295,6 +296,35 @@ export async function startBareServer(
     label: "node:http + ioredis",
     description:
       "bench/gateway/bare-server.mjs: node:http + ioredis (enableAutoPipelining), Bearer token (SHA-256 + timingSafeEqual), one process",
+    pid: proc.child.pid!,
+    get: { url: `${url}/get/${KEY}`, method: "GET", headers },
+    set: { url: `${url}/`, method: "POST", headers, body: JSON.stringify(["SET", KEY, VALUE]) },
+    expected: { get: { result: VALUE }, set: { result: "OK" } },
+    stop: () => proc.stop(),
+  };
+}
+
+/**
+ * A floor (floor-server.mjs): a constant answer without token, Redis or (mode "net") HTTP parser,
+ * pinned like the others, so the table shows what Node itself costs per request on this machine.
+ */
+export async function startFloorServer(layout: CpuLayout, mode: "http" | "net"): Promise<HttpServer> {
+  const [command, args] = pinned(layout.server, process.execPath, [FLOOR_SERVER]);
+  const { proc, match } = await startProcess(command, args, {
+    env: { ...process.env, BENCH_FLOOR_SERVER: JSON.stringify({ mode, value: VALUE }) },
+    ready: /listening on (\d+)/,
+    timeoutMs: 60_000,
+    what: `${mode} floor server`,
+  });
+  const url = `http://127.0.0.1:${match[1]}`;
+  const headers = { "content-type": "application/json" };
+  return {
+    key: mode === "http" ? "floor-http" : "floor-net",
+    label: mode === "http" ? "node:http floor" : "node:net floor",
+    description:
+      mode === "http"
+        ? "bench/gateway/floor-server.mjs: node:http answering a constant (no token, no Redis), one process"
+        : "bench/gateway/floor-server.mjs: node:net writing a canned response per header block (no HTTP parser, no token, no Redis), one process",
     pid: proc.child.pid!,
     get: { url: `${url}/get/${KEY}`, method: "GET", headers },
     set: { url: `${url}/`, method: "POST", headers, body: JSON.stringify(["SET", KEY, VALUE]) },
