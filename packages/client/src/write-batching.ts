@@ -1,9 +1,16 @@
 /**
- * Per-tick write batching for an ioredis connection (docs/decisions/0021): every command written in
- * the same turn of the event loop leaves in one socket write (`cork()` on the first, `uncork()` in
- * `setImmediate`, i.e. once the I/O callbacks of this turn have run: the requests a server received
- * together, the callers a batch of replies woke up), so Redis reads them with one `read()` and
- * answers them with one `write()` instead of paying a system call and a wake-up per command.
+ * Write batching for an ioredis connection (docs/decisions/0021, 0022): while the connection has
+ * commands in flight, every command written in the same turn of the event loop leaves in one socket
+ * write (`cork()` on the first, `uncork()` in `setImmediate`, i.e. once the I/O callbacks of this turn
+ * have run: the requests a server received together, the callers a batch of replies woke up), so
+ * Redis reads them with one `read()` and answers them with one `write()` instead of paying a system
+ * call and a wake-up per command.
+ *
+ * Adaptive: a command written while nothing is in flight (ioredis's `commandQueue` is empty) and
+ * nothing is corked goes out at once. A lone caller then pays no wait for the rest of the turn (its
+ * reply cannot come back together with anyone else's), and batching starts with the next command of
+ * the turn, when replies are outstanding anyway. Pipeline commands (ioredis's `Pipeline`, `multi`)
+ * never start a cork: the pipeline writes them in one write of its own.
  *
  * Unlike ioredis's `enableAutoPipelining` there is no pipeline object, no extra promise and no wait
  * for an earlier batch: each command is still sent by ioredis's own `sendCommand`, so it keeps its
@@ -17,6 +24,8 @@ import type { Cluster, Redis } from "ioredis";
 const BATCHED = Symbol.for("cacheplane.writeBatching");
 
 type Corkable = { cork(): void; uncork(): void };
+/** What the wrapper reads of an ioredis connection (`commandQueue`: the commands awaiting a reply). */
+type Connection = { status: string; stream?: Corkable; commandQueue?: { length: number } };
 type SendCommand = (this: Redis, command: unknown, stream?: unknown) => unknown;
 
 function uncork(stream: Corkable): void {
@@ -24,9 +33,9 @@ function uncork(stream: Corkable): void {
 }
 
 /**
- * Makes `redis` (one connection) write the commands of a tick together. Idempotent. Only commands
- * written while the connection is ready are corked; the handshake (AUTH) and everything else is
- * untouched.
+ * Makes `redis` (one connection) write the commands of a tick together while it has commands in
+ * flight. Idempotent. Only commands written while the connection is ready are corked; the handshake
+ * (AUTH) and everything else is untouched.
  */
 export function batchWritesPerTick(redis: Redis): void {
   const target = redis as unknown as Record<symbol, boolean> & { sendCommand: SendCommand };
@@ -41,12 +50,16 @@ export function batchWritesPerTick(redis: Redis): void {
     if (stream !== undefined) uncork(stream);
   };
   target.sendCommand = function (this: Redis, command: unknown, stream?: unknown) {
-    if (corked === undefined && this.status === "ready") {
-      const socket = (this as unknown as { stream?: Corkable }).stream;
-      if (socket !== undefined) {
-        socket.cork();
-        corked = socket;
-        setImmediate(flush);
+    if (corked === undefined && stream === undefined) {
+      const connection = this as unknown as Connection;
+      // Nothing in flight: write now. (Without a `commandQueue`, an ioredis that renamed it, batch.)
+      if (connection.status === "ready" && (connection.commandQueue?.length ?? 1) > 0) {
+        const socket = connection.stream;
+        if (socket !== undefined) {
+          socket.cork();
+          corked = socket;
+          setImmediate(flush);
+        }
       }
     }
     return original.call(this, command, stream);
