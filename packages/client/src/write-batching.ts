@@ -7,10 +7,12 @@
  * call and a wake-up per command.
  *
  * Adaptive: a command written while nothing is in flight (ioredis's `commandQueue` is empty) and
- * nothing is corked goes out at once. A lone caller then pays no wait for the rest of the turn (its
- * reply cannot come back together with anyone else's), and batching starts with the next command of
- * the turn, when replies are outstanding anyway. Pipeline commands (ioredis's `Pipeline`, `multi`)
- * never start a cork: the pipeline writes them in one write of its own.
+ * nothing is corked goes out at once, unless the connection's last corked write carried more commands
+ * than one caller writes (then many callers are active: their replies arrived together and their next
+ * commands follow in this turn). A lone caller then pays no wait for the rest of the turn (its reply
+ * cannot come back together with anyone else's), and batching starts with the next command of the
+ * turn, when replies are outstanding anyway. Pipeline commands (ioredis's `Pipeline`, `multi`) never
+ * start a cork: the pipeline writes them in one write of its own.
  *
  * Unlike ioredis's `enableAutoPipelining` there is no pipeline object, no extra promise and no wait
  * for an earlier batch: each command is still sent by ioredis's own `sendCommand`, so it keeps its
@@ -22,6 +24,13 @@ import type { Cluster, Redis } from "ioredis";
 
 /** Marks an instance already batched. */
 const BATCHED = Symbol.for("cacheplane.writeBatching");
+
+/**
+ * The most commands one caller's call writes together (a `get`: the generation read and the value
+ * read). A corked write of more means several callers were active: an idle connection whose last
+ * batch was larger corks its next command too.
+ */
+const LONE_CALLER_BATCH = 2;
 
 type Corkable = { cork(): void; uncork(): void };
 /** What the wrapper reads of an ioredis connection (`commandQueue`: the commands awaiting a reply). */
@@ -44,20 +53,32 @@ export function batchWritesPerTick(redis: Redis): void {
   const original = target.sendCommand;
   /** The socket corked in this turn (undefined: none). */
   let corked: Corkable | undefined;
+  /** Commands written since the cork, and in the last corked write. */
+  let batched = 0;
+  let lastBatch = 0;
   const flush = () => {
     const stream = corked;
     corked = undefined;
+    lastBatch = batched;
+    batched = 0;
     if (stream !== undefined) uncork(stream);
   };
   target.sendCommand = function (this: Redis, command: unknown, stream?: unknown) {
-    if (corked === undefined && stream === undefined) {
+    if (corked !== undefined) batched++;
+    else if (stream === undefined) {
       const connection = this as unknown as Connection;
-      // Nothing in flight: write now. (Without a `commandQueue`, an ioredis that renamed it, batch.)
-      if (connection.status === "ready" && (connection.commandQueue?.length ?? 1) > 0) {
+      // Write now when nothing is in flight, unless the last batch shows several callers (their
+      // replies arrived together, so the others' commands follow in this turn). Without a
+      // `commandQueue` (an ioredis that renamed it), always batch.
+      if (
+        connection.status === "ready" &&
+        (lastBatch > LONE_CALLER_BATCH || (connection.commandQueue?.length ?? 1) > 0)
+      ) {
         const socket = connection.stream;
         if (socket !== undefined) {
           socket.cork();
           corked = socket;
+          batched = 1;
           setImmediate(flush);
         }
       }

@@ -144,6 +144,28 @@ describe("per-tick write batching, standalone", () => {
     }
   });
 
+  it("after a turn of several callers, an idle connection's next command waits for the turn too", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    const client = readyClient(cache);
+    await client.set("wb:y", "1");
+    // Five callers: the first command at once, the other four in one corked write.
+    await Promise.all(Array.from({ length: 5 }, () => client.get("wb:y")));
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const next = client.get("wb:y");
+      assert.equal(writes.count, 0, "nothing in flight, but the last batch had several callers: corked");
+      assert.equal(await next, "1");
+      assert.equal(writes.count, 1, "written at the end of the turn");
+      const lone = client.get("wb:y");
+      assert.equal(writes.count, 2, "the last batch was one command: written at once again");
+      assert.equal(await lone, "1");
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
   it("a lone pipeline is written at once, in one write", async () => {
     const cache = createCache({ secret: secret(), ...RELAXED });
     await cache.connect();
