@@ -26,9 +26,9 @@ import type { Cluster, Redis } from "ioredis";
 const BATCHED = Symbol.for("cacheplane.writeBatching");
 
 /**
- * The most commands one caller's call writes together (a `get`: the generation read and the value
- * read). A corked write of more means several callers were active: an idle connection whose last
- * batch was larger corks its next command too.
+ * The most commands one caller's call writes together on one connection (a `get` on a cluster node
+ * holding both its key and the generation: two GETs). A corked write of more means several callers
+ * were active: an idle connection whose last batch was larger corks its next command too.
  */
 const LONE_CALLER_BATCH = 2;
 
