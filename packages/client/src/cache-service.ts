@@ -839,13 +839,20 @@ export class CacheService {
   private readDirect(operation: string, key: string, decode: true): Promise<unknown>;
   private readDirect(operation: string, key: string, decode: boolean): Promise<unknown> {
     const started = performance.now();
-    const read = this.versions.generation();
+    // The turn's first read carries the generation read in the same command where the store can.
+    const read = this.versions.generation(key);
     let pending: Promise<Buffer | undefined>;
-    try {
-      // Promise.resolve: a store's native promise as is; a (JS) store answering a plain value works too.
-      pending = Promise.resolve(this.store.get(key));
-    } catch (err) {
-      pending = Promise.reject(err);
+    const paired = read.paired;
+    if (paired !== undefined) {
+      read.paired = undefined;
+      pending = paired;
+    } else {
+      try {
+        // Promise.resolve: a store's native promise as is; a (JS) store answering a plain value works too.
+        pending = Promise.resolve(this.store.get(key));
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
     }
     return pending.then(
       (raw) => {

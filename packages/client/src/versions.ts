@@ -14,8 +14,11 @@
  * evicted. (Entries of releases before generations carry no stamp and match a missing generation.)
  *
  * Reads: every read of an entry needs the current generation. The generation read is issued with
- * the first read of an event-loop turn and shared by every read started in that turn (50 concurrent
- * gets cost 50 GETs + 1 generation GET); it is sent before the value read, so on one connection its
+ * the first read of an event-loop turn and shared by every read started in that turn. Where the
+ * store reads two keys in one command (`getPair`: Redis standalone, one MGET) the turn's first hot
+ * read (get, getOrSet) sends its value read in that same command, so a lone get is one command and
+ * 50 concurrent gets cost 1 MGET + 49 GETs (decision 0023); elsewhere (a cluster: the keys live in
+ * different slots) it is a GET of its own, sent before the value read, so on one connection its
  * reply is there first and the value's callback finds it settled. Sharing is safe: nothing outside
  * the process can be observed between two reads of one synchronous turn. Tag versions are read only
  * for tagged entries (one extra round trip on their hits), shared the same way per tag.
@@ -38,7 +41,17 @@ export interface GenerationRead {
   error: unknown;
   /** Settles (never rejects) when `done`. */
   promise: Promise<void>;
+  /**
+   * The value of the key passed to {@link StoreVersions.generation}, read in the same command as
+   * the generation (the turn's first read on a store with `getPair`). Taken once: the caller that
+   * asked for it clears it, so a later read of the key in this turn reads it anew (after a write of
+   * the same turn, say).
+   */
+  paired: Promise<Buffer | undefined> | undefined;
 }
+
+const first = (pair: [Buffer | undefined, Buffer | undefined]) => pair[0];
+const second = (pair: [Buffer | undefined, Buffer | undefined]) => pair[1];
 
 /** A new random version: 16 base64url characters (96 bits). */
 export function newVersion(): string {
@@ -93,8 +106,12 @@ export class StoreVersions {
     return tick?.done === true && tick.error === undefined;
   }
 
-  /** The generation read of this event-loop turn (issued now if this is the turn's first). */
-  generation(): GenerationRead {
+  /**
+   * The generation read of this event-loop turn (issued now if this is the turn's first). With
+   * `withKey`, a store that reads two keys in one command (`getPair`) reads that key along: its value
+   * is in `paired` of the returned read.
+   */
+  generation(withKey?: string): GenerationRead {
     const existing = this.tick;
     if (existing !== undefined) return existing;
     const read: GenerationRead = {
@@ -102,6 +119,7 @@ export class StoreVersions {
       gen: undefined,
       error: undefined,
       promise: undefined as never,
+      paired: undefined,
     };
     // A local store (memory) is read every time: it costs nothing, and a chain of awaits on it runs
     // in one turn, during which this process itself changes the store.
@@ -120,7 +138,11 @@ export class StoreVersions {
     const issuedAt = this.bumps;
     let pending: Promise<Buffer | undefined>;
     try {
-      pending = Promise.resolve(this.store.get(GENERATION_KEY));
+      const pair = withKey === undefined ? undefined : this.store.getPair?.(GENERATION_KEY, withKey);
+      if (pair !== undefined) {
+        pending = pair.then(first);
+        read.paired = pair.then(second);
+      } else pending = Promise.resolve(this.store.get(GENERATION_KEY));
     } catch (err) {
       pending = Promise.reject(err);
     }

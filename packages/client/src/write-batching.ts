@@ -1,9 +1,18 @@
 /**
- * Per-tick write batching for an ioredis connection (docs/decisions/0021): every command written in
- * the same turn of the event loop leaves in one socket write (`cork()` on the first, `uncork()` in
- * `setImmediate`, i.e. once the I/O callbacks of this turn have run: the requests a server received
- * together, the callers a batch of replies woke up), so Redis reads them with one `read()` and
- * answers them with one `write()` instead of paying a system call and a wake-up per command.
+ * Write batching for an ioredis connection (docs/decisions/0021, 0022): while the connection has
+ * commands in flight, every command written in the same turn of the event loop leaves in one socket
+ * write (`cork()` on the first, `uncork()` in `setImmediate`, i.e. once the I/O callbacks of this turn
+ * have run: the requests a server received together, the callers a batch of replies woke up), so
+ * Redis reads them with one `read()` and answers them with one `write()` instead of paying a system
+ * call and a wake-up per command.
+ *
+ * Adaptive: a command written while nothing is in flight (ioredis's `commandQueue` is empty) and
+ * nothing is corked goes out at once, unless the connection's last corked write carried more commands
+ * than one caller writes (then many callers are active: their replies arrived together and their next
+ * commands follow in this turn). A lone caller then pays no wait for the rest of the turn (its reply
+ * cannot come back together with anyone else's), and batching starts with the next command of the
+ * turn, when replies are outstanding anyway. Pipeline commands (ioredis's `Pipeline`, `multi`) never
+ * start a cork: the pipeline writes them in one write of its own.
  *
  * Unlike ioredis's `enableAutoPipelining` there is no pipeline object, no extra promise and no wait
  * for an earlier batch: each command is still sent by ioredis's own `sendCommand`, so it keeps its
@@ -16,7 +25,16 @@ import type { Cluster, Redis } from "ioredis";
 /** Marks an instance already batched. */
 const BATCHED = Symbol.for("cacheplane.writeBatching");
 
+/**
+ * The most commands one caller's call writes together on one connection (a `get` on a cluster node
+ * holding both its key and the generation: two GETs). A corked write of more means several callers
+ * were active: an idle connection whose last batch was larger corks its next command too.
+ */
+const LONE_CALLER_BATCH = 2;
+
 type Corkable = { cork(): void; uncork(): void };
+/** What the wrapper reads of an ioredis connection (`commandQueue`: the commands awaiting a reply). */
+type Connection = { status: string; stream?: Corkable; commandQueue?: { length: number } };
 type SendCommand = (this: Redis, command: unknown, stream?: unknown) => unknown;
 
 function uncork(stream: Corkable): void {
@@ -24,9 +42,9 @@ function uncork(stream: Corkable): void {
 }
 
 /**
- * Makes `redis` (one connection) write the commands of a tick together. Idempotent. Only commands
- * written while the connection is ready are corked; the handshake (AUTH) and everything else is
- * untouched.
+ * Makes `redis` (one connection) write the commands of a tick together while it has commands in
+ * flight. Idempotent. Only commands written while the connection is ready are corked; the handshake
+ * (AUTH) and everything else is untouched.
  */
 export function batchWritesPerTick(redis: Redis): void {
   const target = redis as unknown as Record<symbol, boolean> & { sendCommand: SendCommand };
@@ -35,18 +53,34 @@ export function batchWritesPerTick(redis: Redis): void {
   const original = target.sendCommand;
   /** The socket corked in this turn (undefined: none). */
   let corked: Corkable | undefined;
+  /** Commands written since the cork, and in the last corked write. */
+  let batched = 0;
+  let lastBatch = 0;
   const flush = () => {
     const stream = corked;
     corked = undefined;
+    lastBatch = batched;
+    batched = 0;
     if (stream !== undefined) uncork(stream);
   };
   target.sendCommand = function (this: Redis, command: unknown, stream?: unknown) {
-    if (corked === undefined && this.status === "ready") {
-      const socket = (this as unknown as { stream?: Corkable }).stream;
-      if (socket !== undefined) {
-        socket.cork();
-        corked = socket;
-        setImmediate(flush);
+    if (corked !== undefined) batched++;
+    else if (stream === undefined) {
+      const connection = this as unknown as Connection;
+      // Write now when nothing is in flight, unless the last batch shows several callers (their
+      // replies arrived together, so the others' commands follow in this turn). Without a
+      // `commandQueue` (an ioredis that renamed it), always batch.
+      if (
+        connection.status === "ready" &&
+        (lastBatch > LONE_CALLER_BATCH || (connection.commandQueue?.length ?? 1) > 0)
+      ) {
+        const socket = connection.stream;
+        if (socket !== undefined) {
+          socket.cork();
+          corked = socket;
+          batched = 1;
+          setImmediate(flush);
+        }
       }
     }
     return original.call(this, command, stream);

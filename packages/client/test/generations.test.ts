@@ -1,8 +1,10 @@
 /**
  * O(1) clearing and tags on a real redis-server, as the platform will run them: the service user is
  * denied every command that walks or lists the keyspace (SCAN, KEYS, DBSIZE, RANDOMKEY, INFO...), and
- * the client never needs them. Also the cost of a read: one value GET plus one generation GET per
- * event-loop turn shared by all reads of the turn, and one MGET more only for a tagged entry's hit.
+ * the client never needs them. Also the cost of a read: one generation read per event-loop turn,
+ * shared by all reads of the turn and sent with the turn's first value read in one MGET (standalone;
+ * a GET of its own on a cluster), one GET per other read, and one MGET more only for a tagged entry's
+ * hit.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -126,14 +128,36 @@ describe("a service user that may not enumerate keys", () => {
 });
 
 describe("the cost of a read", () => {
-  it("50 concurrent gets: 50 value GETs and 1 generation GET", async () => {
+  it("50 concurrent gets: one MGET (the generation with the first value) and 49 GETs", async () => {
     await cache.set("hot", { a: 1 });
     await cache.get("hot");
     await admin.config("RESETSTAT");
     const values = await Promise.all(Array.from({ length: 50 }, () => cache.get("hot")));
     assert.ok(values.every((v) => (v as { a: number }).a === 1));
-    assert.equal(await calls("get"), 51);
-    assert.equal(await calls("mget"), 0);
+    assert.equal(await calls("get"), 49);
+    assert.equal(await calls("mget"), 1);
+  });
+
+  it("a lone get or getOrSet hit is one command: the generation and the value in one MGET", async () => {
+    await cache.set("lone", { a: 1 });
+    await admin.config("RESETSTAT");
+    assert.deepEqual(await cache.get("lone"), { a: 1 });
+    assert.deepEqual(await cache.getOrSet("lone", () => ({ a: 2 })), { a: 1 });
+    assert.equal(await calls("mget"), 2);
+    assert.equal(await calls("get"), 0);
+  });
+
+  it("a read after a write of the same key in the same turn sees the write (the paired value is used once)", async () => {
+    await cache.set("rw", 1);
+    await cache.get("rw"); // the generation is fresh: the set below is one SET
+    const [before, written, after] = await Promise.all([
+      cache.get("rw"),
+      cache.set("rw", 2),
+      cache.get("rw"),
+    ]);
+    assert.equal(before, 1);
+    assert.equal(written, true);
+    assert.equal(after, 2, "the second read is a GET sent after the SET");
   });
 
   it("a set right after a read: one SET, no GET", async () => {
@@ -149,12 +173,12 @@ describe("the cost of a read", () => {
     await cache.set("untagged", 1);
     await admin.config("RESETSTAT");
     assert.equal(await cache.get("untagged"), 1);
-    assert.equal(await calls("mget"), 0);
-    assert.equal(await calls("get"), 2);
+    assert.equal(await calls("mget"), 1);
+    assert.equal(await calls("get"), 0);
     await admin.config("RESETSTAT");
     assert.equal(await cache.get("tagged"), 1);
-    assert.equal(await calls("mget"), 1);
-    assert.equal(await calls("get"), 2);
+    assert.equal(await calls("mget"), 2);
+    assert.equal(await calls("get"), 0);
   });
 
   it("entries stay text in Redis, stamped with the generation; entries of older releases are read until the first stamped write", async () => {
@@ -212,6 +236,29 @@ describe("a cluster service user that may not enumerate keys", () => {
   after(async () => {
     await closeAllRedisConnections();
     await cluster?.stop();
+  });
+
+  it("a get reads the generation with a GET of its own (its key lives in another slot): no MGET, no CROSSSLOT", async () => {
+    const c = createCache({ secret: clusterSecret(cluster, "orders", PASSWORD), ...RELAXED });
+    await c.set("pair", { a: 1 });
+    const counts = async (command: string) => {
+      let n = 0;
+      for (const node of cluster.masters) {
+        const nodeAdmin = node.client();
+        try {
+          const info = (await nodeAdmin.info("commandstats")) as string;
+          n += Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(info)?.[1] ?? 0);
+        } finally {
+          nodeAdmin.disconnect();
+        }
+      }
+      return n;
+    };
+    const [gets, mgets] = [await counts("get"), await counts("mget")];
+    assert.deepStrictEqual(await c.get("pair"), { a: 1 });
+    assert.equal((await counts("get")) - gets, 2);
+    assert.equal((await counts("mget")) - mgets, 0);
+    await c.close();
   });
 
   it("clear, tags, locks, sessions, health and multi-key calls work on every node without a denied command", async () => {

@@ -1,6 +1,7 @@
 /**
- * Per-tick write batching (write-batching.ts, docs/decisions/0021): the commands of one tick leave in
- * one socket write per connection, and each keeps its own reply, error and deadline.
+ * Per-tick write batching (write-batching.ts, docs/decisions/0021, 0022): while commands are in
+ * flight, the commands of one tick leave in one socket write per connection, and each keeps its own
+ * reply, error and deadline; a command written while nothing is in flight leaves at once.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -79,7 +80,9 @@ describe("per-tick write batching, standalone", () => {
         values,
         Array.from({ length: 20 }, (_, i) => ({ i })),
       );
-      assert.equal(writes.count, 1, "20 gets of one tick: one write");
+      // The turn's first command (its generation read) found nothing in flight: written at once;
+      // the 20 GETs behind it leave together.
+      assert.equal(writes.count, 2, "20 gets of one tick: the first command alone, then one write");
     } finally {
       writes.restore();
       await cache.close();
@@ -101,6 +104,88 @@ describe("per-tick write batching, standalone", () => {
     }
   });
 
+  it("a lone command is written at once, without waiting for the rest of the turn", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    await cache.set("lone", 1);
+    await cache.get("lone"); // the generation is known: the next set is one SET
+    const client = readyClient(cache);
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const set = cache.set("lone", 2);
+      assert.equal(writes.count, 1, "the SET reached the socket before the call returned");
+      assert.equal(await set, true);
+      const raw = client.get("wb:lone");
+      assert.equal(writes.count, 2, "a raw command on the idle connection too");
+      await raw;
+      assert.equal(await cache.get("lone"), 2);
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("a command written while another is in flight waits for the turn and joins the batch", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    const client = readyClient(cache);
+    await client.set("wb:x", "1");
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const first = client.get("wb:x");
+      assert.equal(writes.count, 1, "nothing in flight: written at once");
+      const rest = [client.get("wb:x"), client.incr("wb:x"), client.get("wb:x")];
+      assert.equal(writes.count, 1, "the next commands wait for the end of the turn");
+      assert.deepEqual(await Promise.all([first, ...rest]), ["1", "1", 2, "2"]);
+      assert.equal(writes.count, 2, "then leave in one write");
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("after a turn of several callers, an idle connection's next command waits for the turn too", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    const client = readyClient(cache);
+    await client.set("wb:y", "1");
+    // Five callers: the first command at once, the other four in one corked write.
+    await Promise.all(Array.from({ length: 5 }, () => client.get("wb:y")));
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const next = client.get("wb:y");
+      assert.equal(writes.count, 0, "nothing in flight, but the last batch had several callers: corked");
+      assert.equal(await next, "1");
+      assert.equal(writes.count, 1, "written at the end of the turn");
+      const lone = client.get("wb:y");
+      assert.equal(writes.count, 2, "the last batch was one command: written at once again");
+      assert.equal(await lone, "1");
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("a lone pipeline is written at once, in one write", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    const client = readyClient(cache);
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const done = client.pipeline().set("wb:p1", "a").set("wb:p2", "b").get("wb:p1").exec();
+      assert.equal(writes.count, 1, "the pipeline's one write, before exec() returned");
+      const results = await done;
+      assert.deepEqual(
+        results?.map(([, value]) => value),
+        ["OK", "OK", "a"],
+      );
+      assert.equal(writes.count, 1);
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
   it("a failing command does not fail the others written in the same tick", async () => {
     const cache = createCache({ secret: secret(), ...RELAXED });
     await cache.connect();
@@ -115,7 +200,11 @@ describe("per-tick write batching, standalone", () => {
         client.get("elsewhere:key"), // outside the service's keyspace: NOPERM
         client.get("wb:n"),
       ]);
-      assert.equal(writes.count, 1, "one write for the four commands");
+      assert.equal(
+        writes.count,
+        2,
+        "the first command at once (nothing in flight), the other three in one write",
+      );
       assert.equal(bad.status, "rejected");
       assert.match(String((bad as PromiseRejectedResult).reason), /not an integer/);
       assert.deepEqual(good, { status: "fulfilled", value: 42 });
@@ -194,7 +283,8 @@ describe("per-tick write batching, 3-master cluster", () => {
         values,
         keys.map((_, i) => i),
       );
-      for (const c of counters) assert.ok(c.count <= 1, `one write per node, saw ${c.count}`);
+      // Per node: its first command at once (nothing in flight there yet), the rest in one write.
+      for (const c of counters) assert.ok(c.count <= 2, `at most two writes per node, saw ${c.count}`);
       assert.ok(counters.reduce((n, c) => n + c.count, 0) >= 2, "the keys live on several nodes");
     } finally {
       for (const c of counters) c.restore();

@@ -1,6 +1,6 @@
-// The gateway's Redis commands are batched per event-loop turn (one socket write per connection,
-// @cacheplane/client's write-batching.ts, docs/decisions/0021): each request still gets its own reply
-// or error, and its own deadline.
+// The gateway's Redis commands are batched per event-loop turn (one socket write per connection
+// while commands are in flight, @cacheplane/client's write-batching.ts, docs/decisions/0021 and
+// 0022): each request still gets its own reply or error, and its own deadline.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -67,7 +67,8 @@ describe("per-turn batching of the gateway's commands", () => {
           connection.call(["NOSUCHCOMMAND"], deadline),
           connection.call(["GET", "a:n"], deadline),
         ]);
-        assert.equal(writes.count, 1, "five requests' commands, one write");
+        // The first command found nothing in flight and left at once; the other four, one write.
+        assert.equal(writes.count, 2, "five requests' commands: the first alone, then one write");
         const [bad, good, refused, unknown, read] = outcomes;
         assert.match(String((bad as PromiseRejectedResult).reason), /not an integer/);
         assert.deepEqual(good, { status: "fulfilled", value: "42" });

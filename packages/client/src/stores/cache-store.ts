@@ -22,6 +22,13 @@ export interface CacheStore {
   readonly local?: boolean;
 
   get(key: string): Promise<Buffer | undefined>;
+  /**
+   * Optional: two keys in one command when the store can read them together right now (Redis
+   * standalone: one MGET), else `undefined` (a cluster, whose keys live in different slots; a client
+   * not ready yet) and the caller reads them one by one. CacheService reads the generation with the
+   * first value of a turn through it.
+   */
+  getPair?(first: string, second: string): Promise<[Buffer | undefined, Buffer | undefined]> | undefined;
   /** Aligned with `keys`; `undefined` for misses. */
   getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
   set(key: string, value: Buffer, ttlMs?: number): Promise<void>;

@@ -39,6 +39,10 @@ function isCluster(client: RedisClient): client is Cluster {
 
 const nullToUndefined = <T>(value: T | null): T | undefined => value ?? undefined;
 const toVoid = (): void => undefined;
+const pairOf = (values: (Buffer | null)[]): [Buffer | undefined, Buffer | undefined] => [
+  values[0] ?? undefined,
+  values[1] ?? undefined,
+];
 
 export class RedisStore implements CacheStore {
   readonly kind = "redis";
@@ -200,6 +204,13 @@ export class RedisStore implements CacheStore {
       return this.withAcquired(async (c, prefix) => (await c.getBuffer(prefix + key)) ?? undefined);
     }
     return client.getBuffer(this.prefix() + key).then(nullToUndefined, this.commandFailed);
+  }
+
+  getPair(first: string, second: string): Promise<[Buffer | undefined, Buffer | undefined]> | undefined {
+    const client = this.readyNow();
+    if (client === undefined || isCluster(client)) return undefined;
+    const prefix = this.prefix();
+    return client.mgetBuffer(prefix + first, prefix + second).then(pairOf, this.commandFailed);
   }
 
   getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
