@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import {
   buildScriptLibrary,
@@ -27,6 +28,15 @@ describe("server script library", () => {
     const changed = buildScriptLibrary([a, defineServerScript("b", "return 2", { readOnly: true })]);
     assert.notEqual(changed.version, one.version);
     assert.match(one.code, /function_name='cp_[0-9a-f]{10}_b', callback=b, flags=\{'no-writes'\}/);
+  });
+
+  it("gives each script the SHA-1 of its Lua (what EVALSHA takes), the same on every read", () => {
+    for (const script of SERVER_SCRIPTS) {
+      const expected = createHash("sha1").update(script.lua).digest("hex");
+      assert.equal(script.sha, expected);
+      assert.equal(script.sha, expected);
+    }
+    assert.ok(Object.isFrozen(SERVER_SCRIPTS[0]));
   });
 
   it("refuses duplicate and non-alphanumeric names", () => {

@@ -28,10 +28,16 @@ export function defineServerScript(
   options?: { readOnly?: boolean },
 ): ServerScript {
   if (!NAME.test(name)) throw new Error(`server script name "${name}" must be letters and digits`);
+  // The SHA-1 is computed on first use (EVALSHA fallback only), not when the module loads: every
+  // script is defined at import, and hashing them all was part of the client's cold start.
+  let sha: string | undefined;
   return Object.freeze({
     name,
     lua,
-    sha: createHash("sha1").update(lua).digest("hex"),
+    get sha(): string {
+      sha ??= createHash("sha1").update(lua).digest("hex");
+      return sha;
+    },
     readOnly: options?.readOnly ?? false,
   });
 }
