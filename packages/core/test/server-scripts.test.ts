@@ -4,7 +4,10 @@ import { describe, it } from "node:test";
 import {
   buildScriptLibrary,
   defineServerScript,
+  SCRIPT_LIBRARY_NAME,
+  SCRIPT_LIBRARY_VERSION,
   SERVER_SCRIPTS,
+  scriptFunctionName,
   scriptLibrary,
 } from "../src/server-scripts/index.js";
 
@@ -18,6 +21,17 @@ describe("server script library", () => {
       assert.equal(fn, `cp_${lib.version}_${script.name}`);
       assert.ok(lib.code.includes(`function_name='${fn}'`));
     }
+  });
+
+  it("the written-out library version is the one computed from the scripts (update it when a script changes)", () => {
+    const lib = scriptLibrary();
+    assert.equal(
+      SCRIPT_LIBRARY_VERSION,
+      lib.version,
+      `set SCRIPT_LIBRARY_VERSION in src/server-scripts/library-version.ts to "${lib.version}"`,
+    );
+    assert.equal(SCRIPT_LIBRARY_NAME, lib.name);
+    for (const script of SERVER_SCRIPTS) assert.equal(scriptFunctionName(script), lib.functionName(script));
   });
 
   it("gets a new version when any script body changes, and the same one when nothing does", () => {
