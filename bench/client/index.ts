@@ -26,7 +26,7 @@ import {
   createCache,
   type RedisStore,
 } from "@cacheplane/client";
-import { createRateLimits } from "@cacheplane/client/rate-limits";
+import { createRateLimiter, createRateLimits } from "@cacheplane/client/rate-limits";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import { startCluster, startRedis } from "@cacheplane/testkit";
 import { Cluster, Redis } from "ioredis";
@@ -250,7 +250,12 @@ export async function rateLimiterRows(cache: CacheService, secret: SecretPayload
       ["sliding-window", "extra, no goal: exact sliding log, one sorted-set entry per request"],
     ] as const;
     for (const [algorithm, note] of algorithms) {
-      const limiter = cache.rateLimiter({ algorithm, limit: 1_000_000_000, window: 3600, name: algorithm });
+      const limiter = createRateLimiter(cache, {
+        algorithm,
+        limit: 1_000_000_000,
+        window: 3600,
+        name: algorithm,
+      });
       let run = 0;
       const result = await interleaved(
         [

@@ -5,6 +5,7 @@
  *   node --import tsx bench/client/lua-cost.ts [checks]
  */
 import { closeAllRedisConnections, createCache, type RateLimitAlgorithm } from "@cacheplane/client";
+import { createRateLimiter } from "@cacheplane/client/rate-limits";
 import { startRedis } from "@cacheplane/testkit";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 
@@ -35,7 +36,7 @@ for (const algorithm of [
   "token-bucket",
   "sliding-window",
 ] as RateLimitAlgorithm[]) {
-  const limiter = cache.rateLimiter({ algorithm, limit: 1e9, window: 3600, name: algorithm });
+  const limiter = createRateLimiter(cache, { algorithm, limit: 1e9, window: 3600, name: algorithm });
   rows.push([algorithm, () => limiter.limit(algorithm === "sliding-window" ? `u${n++ % 100}` : "user-1")]);
 }
 for (let round = 0; round < 3; round++) {

@@ -12,6 +12,7 @@
  */
 import { Session } from "node:inspector/promises";
 import { CacheService, type RedisClient, RedisStore } from "@cacheplane/client";
+import { createRateLimiter } from "@cacheplane/client/rate-limits";
 
 const args = process.argv.slice(2);
 const alloc = args.includes("--alloc");
@@ -53,7 +54,7 @@ for (let i = 0; i < 1000; i++) {
   data.set(`o:rawhit:${i}`, json);
 }
 const loader = async () => value;
-const limiter = cache.rateLimiter({ algorithm: "fixed-window", limit: 1e9, window: 3600, name: "f" });
+const limiter = createRateLimiter(cache, { algorithm: "fixed-window", limit: 1e9, window: 3600, name: "f" });
 
 const scenarios: [string, (i: number) => Promise<unknown>][] = [
   ["raw get + JSON.parse", async (i) => JSON.parse((await fake.get(`o:rawhit:${i % 1000}`)) ?? "null")],

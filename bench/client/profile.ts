@@ -18,6 +18,7 @@ import {
   type RateLimitAlgorithm,
   type RedisStore,
 } from "@cacheplane/client";
+import { createRateLimiter } from "@cacheplane/client/rate-limits";
 import { startRedis } from "@cacheplane/testkit";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
@@ -88,7 +89,12 @@ else if (scenario === "rlf" || scenario === "rlf-on-cache-client") {
   op = () => rlf.consume("user-1");
 } else if (scenario.startsWith("rl-")) {
   const algorithm = scenario.slice(3) as RateLimitAlgorithm;
-  const limiter = cache.rateLimiter({ algorithm, limit: 1_000_000_000, window: 3600, name: algorithm });
+  const limiter = createRateLimiter(cache, {
+    algorithm,
+    limit: 1_000_000_000,
+    window: 3600,
+    name: algorithm,
+  });
   op = (i) => limiter.limit(algorithm === "sliding-window" ? `user-${i % 100}` : "user-1");
 } else throw new Error(`unknown scenario ${scenario}`);
 

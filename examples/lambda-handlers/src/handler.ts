@@ -16,6 +16,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { createCache, wrapHandler } from "@cacheplane/client";
+import { createRateLimiter } from "@cacheplane/client/rate-limits";
+import { createSessionStore } from "@cacheplane/client/sessions";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { fetchProduct, type Product, type SessionData, sessionsTable } from "./backend.js";
 
@@ -25,13 +27,13 @@ const logger = new Logger({ serviceName: "orders-api" });
 // Module level: created once per execution environment, reused by warm invocations. Nothing
 // connects until the first call. The cache's metrics and logs join the service's own.
 const cache = createCache({ metrics, logger });
-const limiter = cache.rateLimiter({
+const limiter = createRateLimiter(cache, {
   algorithm: "sliding-window",
   limit: Number(process.env.RATE_LIMIT ?? 100),
   window: Number(process.env.RATE_WINDOW ?? 60),
   name: "api",
 });
-const sessions = cache.sessions<SessionData>({
+const sessions = createSessionStore<SessionData>(cache, {
   ttl: 30 * 60,
   // On a cache miss (eviction, Redis restart, outage) the table answers and the cache is refilled.
   loader: (id) => sessionsTable.get(id),

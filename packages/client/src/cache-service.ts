@@ -4,8 +4,6 @@
  * cache-aside with stampede protection (getOrSet). Durations in this API are seconds (fractions
  * allowed); store calls use milliseconds.
  */
-import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { KeyBackoff } from "./cache-aside/backoff.js";
 import { LoadLease } from "./cache-aside/lease.js";
 import { LoadContext, type LoaderContext } from "./cache-aside/loader-context.js";
@@ -45,11 +43,9 @@ import {
   type LocalTierHandle as LocalTier,
   type LocalTierFactory,
 } from "./local-tier/contract.js";
+import { builtin, sleep } from "./node-builtins.js";
 import { PendingInvalidations } from "./outage.js";
 import { acquireLock, type Lock, type LockOptions } from "./patterns/lock.js";
-import { createPubSub, type PubSub } from "./patterns/pubsub.js";
-import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./patterns/rate-limiter.js";
-import { createSessionStore, type SessionStore, type SessionsOptions } from "./patterns/sessions.js";
 import { type FlushResult, PendingWork } from "./pending-work.js";
 import { type CacheStats, Counters, LatencyWindow } from "./stats.js";
 import type { CacheStore, StoreEntry } from "./stores/cache-store.js";
@@ -1809,21 +1805,8 @@ export class CacheService {
   }
 
   // ---------------------------------------------------------------- patterns
-
-  /** A rate limiter in this keyspace (atomic server scripts on Redis, in-process on memory). */
-  rateLimiter(options: RateLimiterOptions): RateLimiter {
-    return createRateLimiter(this, options);
-  }
-
-  /** Sessions with conflict-checked updates, revocation and an optional source-of-truth loader. */
-  sessions<T = unknown>(options: SessionsOptions<T>): SessionStore<T> {
-    return createSessionStore<T>(this, options);
-  }
-
-  /** Pub/sub with typed messages on channels prefixed with the keyspace (dedicated subscriber connection). */
-  pubsub<M extends Record<string, unknown> = Record<string, unknown>>(): PubSub<M> {
-    return createPubSub<M>(this);
-  }
+  // Rate limiters, sessions and pub/sub are functions of a cache in their own entry points
+  // (`@cacheplane/client/rate-limits`, `/sessions`, `/pubsub`), outside the main bundle.
 
   /**
    * A lock held until `release()` or `ttl` seconds, with a fencing token (`lock.fence`) greater than
@@ -1883,7 +1866,7 @@ export class CacheService {
  * store only coordinates this process), renewed while its loader runs, released when done.
  */
 class LoaderLock {
-  private readonly token = randomBytes(12);
+  private readonly token = builtin<typeof import("node:crypto")>("node:crypto").randomBytes(12);
   private timer: NodeJS.Timeout | undefined;
   private onFallback = false;
 

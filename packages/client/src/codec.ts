@@ -6,8 +6,11 @@
  * MessagePack, so framed and plain payloads coexist. Text stamped with a generation only (the
  * common case after a `clear()`) stays text: `\x01<generation>\x01<JSON>`.
  */
-import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from "node:zlib";
 import { SerializationError } from "./errors.js";
+import { builtin } from "./node-builtins.js";
+
+/** zlib, loaded when a value is first compressed or decompressed (node-builtins.ts). */
+const zlib = () => builtin<typeof import("node:zlib")>("node:zlib");
 
 /** Turns values into bytes and back. `decode` must throw on data it cannot read. */
 export interface Codec {
@@ -400,13 +403,13 @@ export class Serializer {
     let flags = 0;
     if (this.compression && body.length >= this.compression.threshold) {
       if (this.compression.algorithm === "gzip") {
-        body = gzipSync(body);
+        body = zlib().gzipSync(body);
         flags |= FLAG_GZIP;
       } else {
-        body = brotliCompressSync(body, {
+        body = zlib().brotliCompressSync(body, {
           params: {
-            [constants.BROTLI_PARAM_QUALITY]: 5,
-            [constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+            [zlib().constants.BROTLI_PARAM_QUALITY]: 5,
+            [zlib().constants.BROTLI_PARAM_SIZE_HINT]: body.length,
           },
         });
         flags |= FLAG_BROTLI;
@@ -537,8 +540,8 @@ export class Serializer {
         return this.codec.decodeAt(data, envelope.bodyStart);
       }
       let body = envelope.bodyStart === 0 ? data : data.subarray(envelope.bodyStart);
-      if (envelope.compression === FLAG_GZIP) body = gunzipSync(body);
-      else if (envelope.compression === FLAG_BROTLI) body = brotliDecompressSync(body);
+      if (envelope.compression === FLAG_GZIP) body = zlib().gunzipSync(body);
+      else if (envelope.compression === FLAG_BROTLI) body = zlib().brotliDecompressSync(body);
       return this.codec.decode(body);
     } catch (err) {
       throw this.decodeError(err, key);

@@ -10,11 +10,11 @@
  * `cluster: true` a Cluster client that connects to the node names the
  * cluster announces as they are (ElastiCache TLS and Serverless).
  */
-import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { SecretPayload } from "@cacheplane/core/secret";
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import { trackAvailability } from "./connection-state.js";
+import { builtin } from "./node-builtins.js";
 import { batchClientWrites } from "./write-batching.js";
 
 /** A standalone or cluster client. */
@@ -82,7 +82,12 @@ export function tlsOptionsFor(
   if (!secret.tls) return undefined;
   // The secret's host names the server (SNI and certificate check) unless it is an IP address, which
   // is not a valid server name; `extra.servername` overrides it (a certificate issued for another name).
-  return { ...(isIP(secret.host) === 0 ? { servername: secret.host } : {}), ...extra };
+  return {
+    ...(builtin<typeof import("node:net")>("node:net").isIP(secret.host) === 0
+      ? { servername: secret.host }
+      : {}),
+    ...extra,
+  };
 }
 
 /**

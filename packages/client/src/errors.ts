@@ -108,3 +108,8 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
+
+/** A session id exists already (create), or an update met concurrent updates too many times. */
+export class SessionConflictError extends CacheError {
+  override name = "SessionConflictError";
+}

@@ -7,11 +7,13 @@
  * healthy, or some breaker not closed while the probe passed, e.g. one cluster node stalled);
  * `down` = nothing can serve.
  */
-import { randomBytes } from "node:crypto";
 import type { CacheService } from "./cache-service.js";
 import { describeError } from "./errors.js";
 import { healthKey } from "./internal-keys.js";
+import { builtin } from "./node-builtins.js";
 import type { CacheStore } from "./stores/cache-store.js";
+
+const crypto = () => builtin<typeof import("node:crypto")>("node:crypto");
 
 export interface HealthCheck {
   name: string;
@@ -58,8 +60,8 @@ function round(ms: number): number {
 }
 
 async function probeStore(store: CacheStore, label: string, ms: number): Promise<HealthCheck[]> {
-  const key = healthKey(randomBytes(8).toString("hex"));
-  const value = Buffer.from(randomBytes(8).toString("hex"));
+  const key = healthKey(crypto().randomBytes(8).toString("hex"));
+  const value = Buffer.from(crypto().randomBytes(8).toString("hex"));
   const checks: HealthCheck[] = [];
   const ping = await check(`${label}:ping`, ms, async () => {
     await store.ping();

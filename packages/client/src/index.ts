@@ -45,6 +45,7 @@ export {
   CacheUnavailableError,
   SecretLoadError,
   SerializationError,
+  SessionConflictError,
 } from "./errors.js";
 export type { CacheLogger } from "./event-logger.js";
 export type { CacheEventListener, CacheEventName, CacheEvents, StaleReason } from "./events.js";
@@ -67,6 +68,8 @@ export { type Flushable, type WrapHandlerOptions, wrapHandler } from "./lambda-h
 export type { LocalTierFactory, LocalTierStats } from "./local-tier/contract.js";
 export type { LocalTierOptions } from "./local-tier/options.js";
 export type { Lock, LockOptions } from "./patterns/lock.js";
+// Types only: the code of rate limits, sessions and pub/sub is in the `@cacheplane/client/rate-limits`,
+// `/sessions` and `/pubsub` subpaths, outside the main bundle.
 export type { MessageHandler, PubSub } from "./patterns/pubsub.js";
 export type {
   RateLimitAlgorithm,
@@ -74,7 +77,6 @@ export type {
   RateLimiterOptions,
   RateLimitResult,
 } from "./patterns/rate-limiter.js";
-// Types only: the code is in the `@cacheplane/client/rate-limits` subpath, outside the main bundle.
 export type {
   HeaderSetter,
   Identifiers,
@@ -87,12 +89,7 @@ export type {
   RateLimitsOptions,
   RateLimitsResult,
 } from "./patterns/rate-limits/index.js";
-export {
-  type Session,
-  SessionConflictError,
-  type SessionStore,
-  type SessionsOptions,
-} from "./patterns/sessions.js";
+export type { Session, SessionStore, SessionsOptions } from "./patterns/sessions.js";
 export type { FlushResult, PendingKind, PendingTask } from "./pending-work.js";
 export {
   closeAllRedisConnections,

@@ -3,11 +3,10 @@
  * cache that keeps it across warm Lambda invocations. The cached payload has a max age and can be
  * force-refreshed (after an authentication failure, so a rotated password is picked up).
  */
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { parseSecretPayload, type SecretPayload } from "@cacheplane/core/secret";
 import { SecretLoadError } from "./errors.js";
+import { builtin } from "./node-builtins.js";
 
 export type SecretSourceSpec =
   | { kind: "arn"; arn: string; client?: SecretsManagerClient }
@@ -76,7 +75,11 @@ export class SecretSource {
         break;
       case "inline": {
         const text = typeof spec.value === "string" ? spec.value : JSON.stringify(spec.value);
-        this.id = `inline:${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+        this.id = `inline:${builtin<typeof import("node:crypto")>("node:crypto")
+          .createHash("sha256")
+          .update(text)
+          .digest("hex")
+          .slice(0, 24)}`;
         this.description = spec.label ?? "REDIS_SECRET";
         break;
       }
@@ -128,7 +131,10 @@ export class SecretSource {
       case "file": {
         let text: string;
         try {
-          text = await readFile(spec.path, "utf8");
+          text = await builtin<typeof import("node:fs/promises")>("node:fs/promises").readFile(
+            spec.path,
+            "utf8",
+          );
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code ?? "error";
           throw new SecretLoadError(

@@ -7,11 +7,15 @@
  * {@link CacheConfigError} that says what to do; after such an error the next call tries FCALL again
  * (the platform may have loaded the library meanwhile).
  */
-import { type ServerScript, scriptLibrary } from "@cacheplane/core/server-scripts";
+import {
+  SCRIPT_LIBRARY_NAME,
+  type ServerScript,
+  scriptFunctionName,
+} from "@cacheplane/core/server-scripts/store";
 import type { Cluster, Redis } from "ioredis";
 import { CacheConfigError } from "./errors.js";
 
-export type { ServerScript } from "@cacheplane/core/server-scripts";
+export type { ServerScript } from "@cacheplane/core/server-scripts/store";
 
 type Arg = string | number | Buffer;
 type Client = Redis | Cluster;
@@ -38,9 +42,8 @@ function evalScript(client: Client, script: ServerScript, keys: string[], args: 
 }
 
 function unavailable(script: ServerScript, cause: unknown): CacheConfigError {
-  const library = scriptLibrary();
   return new CacheConfigError(
-    `Server script "${script.name}" cannot run: the platform's script library ${library.name} is not ` +
+    `Server script "${script.name}" cannot run: the platform's script library ${SCRIPT_LIBRARY_NAME} is not ` +
       "loaded on this server (run `cacheplane apply`, which loads it on every node) and this service " +
       "may not run scripts of its own (that needs `scripting: true` in its config).",
     ["scripting"],
@@ -62,7 +65,7 @@ export function runServerScript(
       throw unavailable(script, err);
     });
   }
-  const name = scriptLibrary().functionName(script);
+  const name = scriptFunctionName(script);
   return client.fcall(name, keys.length, ...keys, ...args).catch((err: unknown) => {
     if (!functionUnusable(err)) throw err;
     return evalScript(client, script, keys, args).then(

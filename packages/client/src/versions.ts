@@ -23,10 +23,12 @@
  * the process can be observed between two reads of one synchronous turn. Tag versions are read only
  * for tagged entries (one extra round trip on their hits), shared the same way per tag.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { isVersionText } from "./codec.js";
 import { GENERATION_KEY, tagKey } from "./internal-keys.js";
+import { builtin } from "./node-builtins.js";
 import type { CacheStore } from "./stores/cache-store.js";
+
+const crypto = () => builtin<typeof import("node:crypto")>("node:crypto");
 
 /** `set` re-reads the generation (and rewrites a stale stamp) when what it knows is older than this. */
 const KNOWN_MAX_AGE_MS = 1000;
@@ -55,7 +57,7 @@ const second = (pair: [Buffer | undefined, Buffer | undefined]) => pair[1];
 
 /** A new random version: 16 base64url characters (96 bits). */
 export function newVersion(): string {
-  return randomBytes(12).toString("base64url");
+  return crypto().randomBytes(12).toString("base64url");
 }
 
 /** A stored version as the envelope carries it (foreign or damaged values are mapped, not trusted). */
@@ -63,7 +65,7 @@ export function normalizeVersion(raw: Buffer | undefined): string {
   if (raw === undefined || raw.length === 0) return "";
   const text = raw.toString("latin1");
   if (isVersionText(text)) return text;
-  return createHash("sha1").update(raw).digest("base64url").slice(0, 16);
+  return crypto().createHash("sha1").update(raw).digest("base64url").slice(0, 16);
 }
 
 export interface VersionHooks {

@@ -13,6 +13,7 @@ import {
   MemoryStore,
   SerializationError,
 } from "../src/index.js";
+import { createSessionStore } from "../src/sessions.js";
 
 /** The client's own keys (generation, tags, locks...): not what these tests count. */
 const internal = (args: unknown[]) => typeof args[0] === "string" && args[0].startsWith("__cp:");
@@ -402,7 +403,7 @@ describe("CacheService", () => {
     const cache = new CacheService({ store, maxTtl: 60 });
     await cache.getOrSet("swr", async () => 1, { ttl: 50, staleWhileRevalidate: 3600 });
     assert.ok(((await store.getTtl("swr")) ?? Number.POSITIVE_INFINITY) <= 60_000);
-    const sessions = cache.sessions<{ n: number }>({ ttl: Number.POSITIVE_INFINITY });
+    const sessions = createSessionStore<{ n: number }>(cache, { ttl: Number.POSITIVE_INFINITY });
     const { id } = await sessions.create({ n: 1 });
     assert.ok(((await store.getTtl(`__cp:sess:session:${id}`)) ?? Number.POSITIVE_INFINITY) <= 60_000);
   });

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CacheService } from "../src/cache-service.js";
 import { CacheConfigError, CacheKeyError } from "../src/errors.js";
 import { SessionConflictError } from "../src/patterns/sessions.js";
+import { createSessionStore } from "../src/sessions.js";
 import type { CacheStore } from "../src/stores/cache-store.js";
 
 export interface ContractBackend {
@@ -161,7 +162,7 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       assert.equal(await otherProcess.get("k1"), 1);
       const lock = await mine.lock("job", 30);
       assert.ok(lock);
-      const sessions = mine.sessions<{ user: string }>({ ttl: 60 });
+      const sessions = createSessionStore<{ user: string }>(mine, { ttl: 60 });
       const session = await sessions.create({ user: "ann" });
 
       assert.equal(await mine.clear(), true);
@@ -372,7 +373,7 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       const cache = await service();
       const truth = new Map<string, { user: string }>([["known", { user: "ann" }]]);
       let loads = 0;
-      const sessions = cache.sessions<{ user: string }>({
+      const sessions = createSessionStore<{ user: string }>(cache, {
         ttl: 60,
         loader: async (id) => {
           loads++;
@@ -397,7 +398,7 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
     it("sessions: no fixation, no overwrite, no resurrection, atomic updates", async () => {
       const cache = await service();
       const truth = new Map<string, { n: number }>();
-      const sessions = cache.sessions<{ n: number }>({ ttl: 60, loader: (id) => truth.get(id) });
+      const sessions = createSessionStore<{ n: number }>(cache, { ttl: 60, loader: (id) => truth.get(id) });
       await assert.rejects(sessions.create({ n: 0 }, { id: "chosen-by-attacker" }), CacheConfigError);
       assert.equal(await sessions.update("any-id", { n: 1 }), false, "update never creates");
       assert.equal(await sessions.update("any-id", (s) => ({ n: s.n + 1 })), false);
@@ -417,7 +418,7 @@ export function storeContract(name: string, setup: () => Promise<ContractBackend
       assert.equal(await sessions.get(id), undefined, "the tombstone keeps the loader from refilling it");
       assert.equal(await sessions.revoke(id), false);
 
-      const custom = cache.sessions<{ n: number }>({ ttl: 60, allowCustomIds: true });
+      const custom = createSessionStore<{ n: number }>(cache, { ttl: 60, allowCustomIds: true });
       await custom.create({ n: 1 }, { id: "migrated-1" });
       await assert.rejects(custom.create({ n: 2 }, { id: "migrated-1" }), SessionConflictError);
       assert.deepStrictEqual(await custom.get("migrated-1"), { n: 1 }, "create never overwrites");

@@ -11,6 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { type CacheService, closeAllRedisConnections, createCache, MemoryStore } from "../src/index.js";
+import { createRateLimiter } from "../src/patterns/rate-limits/index.js";
+import { createSessionStore } from "../src/sessions.js";
 import {
   clusterSecret,
   loadScriptLibrary,
@@ -112,11 +114,11 @@ describe("a service user that may not enumerate keys", () => {
     const lock = await cache.lock("job", 10);
     assert.ok(lock && lock.fence > 0);
     await lock.release();
-    const sessions = cache.sessions<{ n: number }>({ ttl: 60 });
+    const sessions = createSessionStore<{ n: number }>(cache, { ttl: 60 });
     const { id } = await sessions.create({ n: 1 });
     assert.equal(await sessions.update(id, (s) => ({ n: s.n + 1 })), true);
     assert.equal(await sessions.revoke(id), true);
-    const limiter = cache.rateLimiter({ algorithm: "sliding-window-counter", limit: 5, window: 10 });
+    const limiter = createRateLimiter(cache, { algorithm: "sliding-window-counter", limit: 5, window: 10 });
     assert.equal((await limiter.limit("ip")).allowed, true);
     const health = await cache.health();
     assert.equal(health.status, "ok", JSON.stringify(health.checks));
@@ -273,7 +275,7 @@ describe("a cluster service user that may not enumerate keys", () => {
     const lock = await c.lock("job", 10);
     assert.ok(lock && lock.fence > 0);
     await lock.release();
-    const sessions = c.sessions<{ n: number }>({ ttl: 60 });
+    const sessions = createSessionStore<{ n: number }>(c, { ttl: 60 });
     const { id } = await sessions.create({ n: 1 });
     assert.equal(await sessions.update(id, (v) => ({ n: v.n + 1 })), true);
     assert.equal((await c.health()).status, "ok");

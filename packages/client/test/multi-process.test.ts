@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { type RedisServer, startRedis } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { type CacheService, closeAllRedisConnections, createCache } from "../src/index.js";
+import { createSessionStore } from "../src/sessions.js";
 import { createServiceUser, RELAXED, secretFor } from "./helpers/redis.js";
 import { runWorkers } from "./helpers/workers.js";
 
@@ -38,7 +39,7 @@ after(async () => {
 
 describe("sessions across processes", () => {
   it("4 processes × 100 read-modify-write updates of one session: all 400 applied, none lost", async () => {
-    const sessions = cache.sessions<{ n: number }>({ ttl: 300 });
+    const sessions = createSessionStore<{ n: number }>(cache, { ttl: 300 });
     const { id } = await sessions.create({ n: 0 });
     const results = await runWorkers<{ applied: number; failed: number }>(
       WORKER,
@@ -62,7 +63,7 @@ describe("sessions across processes", () => {
   });
 
   it("a revocation racing updates from 3 processes wins: the session stays revoked", async () => {
-    const sessions = cache.sessions<{ n: number }>({ ttl: 300 });
+    const sessions = createSessionStore<{ n: number }>(cache, { ttl: 300 });
     const { id } = await sessions.create({ n: 0 });
     const common = { WORKER_SECRET: secret, WORKER_ID: id };
     const results = await runWorkers<{ applied?: number; revoked?: boolean }>(WORKER, [

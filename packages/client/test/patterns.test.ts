@@ -8,6 +8,7 @@ import {
   emfMetrics,
   type MemoryStore,
 } from "../src/index.js";
+import { createPubSub } from "../src/pubsub.js";
 import {
   clusterSecret,
   createClusterServiceUser,
@@ -53,8 +54,8 @@ function pubsubSuite(
     });
 
     it("delivers typed messages on keyspace-prefixed channels; unsubscribe stops delivery", async () => {
-      const bus = subscriber.pubsub<Events>();
-      const out = publisher.pubsub<Events>();
+      const bus = createPubSub<Events>(subscriber);
+      const out = createPubSub<Events>(publisher);
       const got = nextMessage<{ message: Events["order.created"]; channel: string }>();
       const created: Events["order.created"][] = [];
       const unsubscribe = await bus.subscribe("order.created", (message, channel) => {
@@ -83,7 +84,7 @@ function pubsubSuite(
     });
 
     it("the subscriber connection is dedicated: normal commands keep working", async () => {
-      const bus = subscriber.pubsub<Events>();
+      const bus = createPubSub<Events>(subscriber);
       await bus.subscribe("order.cancelled", () => undefined);
       await subscriber.set("while-subscribed", 1);
       assert.equal(await subscriber.get("while-subscribed"), 1);

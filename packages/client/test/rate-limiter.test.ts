@@ -20,6 +20,7 @@ import {
   CacheService as Service,
 } from "../src/index.js";
 import { memoryLimit } from "../src/patterns/rate-limiter.js";
+import { createRateLimiter } from "../src/patterns/rate-limits/index.js";
 import {
   clusterSecret,
   createClusterServiceUser,
@@ -38,7 +39,7 @@ const ALGORITHMS: RateLimitAlgorithm[] = [
 
 /** 1,000 concurrent requests against limit 100 (long window: no refill while the test runs). */
 async function burst(cache: CacheService, algorithm: RateLimitAlgorithm, identifier: string) {
-  const limiter = cache.rateLimiter({ algorithm, limit: 100, window: 3600, name: algorithm });
+  const limiter = createRateLimiter(cache, { algorithm, limit: 100, window: 3600, name: algorithm });
   const results = await Promise.all(Array.from({ length: 1000 }, () => limiter.limit(identifier)));
   return { limiter, results, allowed: results.filter((r) => r.allowed).length };
 }
@@ -78,7 +79,12 @@ function redisSuite(
     }
 
     it("identifiers are independent; reset forgets one", async () => {
-      const limiter = cache.rateLimiter({ algorithm: "fixed-window", limit: 2, window: 60, name: "indep" });
+      const limiter = createRateLimiter(cache, {
+        algorithm: "fixed-window",
+        limit: 2,
+        window: 60,
+        name: "indep",
+      });
       assert.equal((await limiter.limit("a")).allowed, true);
       assert.equal((await limiter.limit("a")).allowed, true);
       assert.equal((await limiter.limit("a")).allowed, false);
@@ -88,7 +94,12 @@ function redisSuite(
     });
 
     it("survives SCRIPT FLUSH (EVALSHA falls back to EVAL on NOSCRIPT)", async () => {
-      const limiter = cache.rateLimiter({ algorithm: "token-bucket", limit: 5, window: 60, name: "flush" });
+      const limiter = createRateLimiter(cache, {
+        algorithm: "token-bucket",
+        limit: 5,
+        window: 60,
+        name: "flush",
+      });
       assert.equal((await limiter.limit("x")).allowed, true);
       await flushScripts();
       const after = await limiter.limit("x");
@@ -98,7 +109,12 @@ function redisSuite(
     });
 
     it("cost counts several units", async () => {
-      const limiter = cache.rateLimiter({ algorithm: "sliding-window", limit: 10, window: 60, name: "cost" });
+      const limiter = createRateLimiter(cache, {
+        algorithm: "sliding-window",
+        limit: 10,
+        window: 60,
+        name: "cost",
+      });
       assert.equal((await limiter.limit("c", { cost: 7 })).remaining, 3);
       const denied = await limiter.limit("c", { cost: 4 });
       assert.equal(denied.allowed, false);
@@ -164,7 +180,7 @@ describe("rate limiter on the memory store", () => {
 
   it("headers(): RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and Retry-After when denied", async () => {
     const cache = createCache({ storage: "memory" });
-    const limiter = cache.rateLimiter({ algorithm: "fixed-window", limit: 1, window: 30 });
+    const limiter = createRateLimiter(cache, { algorithm: "fixed-window", limit: 1, window: 30 });
     const ok = await limiter.limit("h");
     const okHeaders = ok.headers();
     assert.equal(okHeaders["RateLimit-Limit"], "1");
@@ -178,7 +194,12 @@ describe("rate limiter on the memory store", () => {
   it("windows move on: a short fixed window and a sliding window admit again later", async () => {
     const cache = createCache({ storage: "memory" });
     for (const algorithm of ALGORITHMS) {
-      const limiter = cache.rateLimiter({ algorithm, limit: 1, window: 0.1, name: `short-${algorithm}` });
+      const limiter = createRateLimiter(cache, {
+        algorithm,
+        limit: 1,
+        window: 0.1,
+        name: `short-${algorithm}`,
+      });
       assert.equal((await limiter.limit("w")).allowed, true);
       assert.equal((await limiter.limit("w")).allowed, false);
       // The counter weighs the previous window in: its request has fully slid out after 2 windows.
@@ -191,7 +212,7 @@ describe("rate limiter on the memory store", () => {
     const cache = new Service({
       store: new DynamoDbStore({ tableName: "t", client: async () => Promise.reject(new Error("unused")) }),
     });
-    assert.throws(() => cache.rateLimiter({ limit: 1, window: 1 }), CacheConfigError);
+    assert.throws(() => createRateLimiter(cache, { limit: 1, window: 1 }), CacheConfigError);
   });
 
   it("fails open (or closed) when the store is unavailable, without throwing", async () => {
@@ -200,10 +221,10 @@ describe("rate limiter on the memory store", () => {
       connectTimeoutMs: 100,
       breaker: false,
     });
-    const open = await down.rateLimiter({ limit: 5, window: 60 }).limit("x");
+    const open = await createRateLimiter(down, { limit: 5, window: 60 }).limit("x");
     assert.equal(open.allowed, true);
     assert.equal(open.degraded, true);
-    const closed = await down.rateLimiter({ limit: 5, window: 60, failOpen: false }).limit("x");
+    const closed = await createRateLimiter(down, { limit: 5, window: 60, failOpen: false }).limit("x");
     assert.equal(closed.allowed, false);
     await down.close();
   });

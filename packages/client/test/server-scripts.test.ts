@@ -8,6 +8,7 @@ import { scriptLibrary, slidingWindowScript } from "@cacheplane/core/server-scri
 import { type RedisServer, startRedis } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { CacheConfigError, type CacheService, closeAllRedisConnections, createCache } from "../src/index.js";
+import { createRateLimiter } from "../src/patterns/rate-limits/index.js";
 import { loadScriptLibrary, RELAXED, secretFor } from "./helpers/redis.js";
 
 const PASSWORD = "Server-Scripts-Pw-0011223344";
@@ -58,7 +59,7 @@ describe("server scripts", () => {
     const cache = await user("nofcalleval", "fc", NO_EVAL);
     const fcallsBefore = await commandCalls("fcall");
     const evalsBefore = (await commandCalls("evalsha")) + (await commandCalls("eval"));
-    const limiter = cache.rateLimiter({ algorithm: "fixed-window", limit: 2, window: 60, name: "f" });
+    const limiter = createRateLimiter(cache, { algorithm: "fixed-window", limit: 2, window: 60, name: "f" });
     assert.equal((await limiter.limit("u")).allowed, true);
     assert.equal((await limiter.limit("u")).allowed, true);
     assert.equal((await limiter.limit("u")).allowed, false);
@@ -73,7 +74,7 @@ describe("server scripts", () => {
   it("fall back to EVALSHA when the library is not loaded and the service may script", async () => {
     await admin.call("FUNCTION", "FLUSH");
     const cache = await user("evaluser", "ev", [], true);
-    const limiter = cache.rateLimiter({ algorithm: "token-bucket", limit: 3, window: 60, name: "e" });
+    const limiter = createRateLimiter(cache, { algorithm: "token-bucket", limit: 3, window: 60, name: "e" });
     assert.equal((await limiter.limit("u")).remaining, 2);
     await admin.script("FLUSH"); // NOSCRIPT -> EVAL loads it again
     assert.equal((await limiter.limit("u")).remaining, 1);
@@ -83,7 +84,7 @@ describe("server scripts", () => {
   it("fail with an actionable CacheConfigError when neither works, and recover once the library is loaded", async () => {
     await admin.call("FUNCTION", "FLUSH");
     const cache = await user("stuck", "st", NO_EVAL);
-    const limiter = cache.rateLimiter({ algorithm: "fixed-window", limit: 5, window: 60, name: "s" });
+    const limiter = createRateLimiter(cache, { algorithm: "fixed-window", limit: 5, window: 60, name: "s" });
     await assert.rejects(limiter.limit("u"), (err: unknown) => {
       assert.ok(err instanceof CacheConfigError);
       assert.match(err.message, new RegExp(scriptLibrary().name));
@@ -102,7 +103,7 @@ describe("server scripts", () => {
     const old = scriptLibrary().code.replaceAll(scriptLibrary().version, "0000000000");
     await admin.call("FUNCTION", "LOAD", old);
     const cache = await user("oldlib", "ol", NO_EVAL);
-    const limiter = cache.rateLimiter({ algorithm: "fixed-window", limit: 5, window: 60, name: "o" });
+    const limiter = createRateLimiter(cache, { algorithm: "fixed-window", limit: 5, window: 60, name: "o" });
     await assert.rejects(limiter.limit("u"), CacheConfigError);
     await loadScriptLibrary(admin);
     assert.equal((await limiter.limit("u")).allowed, true);
@@ -141,7 +142,7 @@ describe("server scripts", () => {
 
   it("the client refuses a sliding-window cost the server script would refuse", async () => {
     const cache = createCache({ storage: "memory" });
-    const limiter = cache.rateLimiter({ algorithm: "sliding-window", limit: 5000, window: 60 });
+    const limiter = createRateLimiter(cache, { algorithm: "sliding-window", limit: 5000, window: 60 });
     await assert.rejects(limiter.limit("u", { cost: 1001 }), CacheConfigError);
     await cache.close();
   });

@@ -230,6 +230,7 @@ describe("the @cacheplane/client/connection entry point", () => {
       "iam-auth.ts",
       "iam-reauth.ts",
       "key-slot.ts",
+      "node-builtins.ts",
       "redis-connection.ts",
       "secret-source.ts",
       "write-batching.ts",

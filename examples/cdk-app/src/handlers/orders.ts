@@ -3,10 +3,16 @@
  * REDIS_SECRET_ARN (set by ServiceCacheAccess) and keeps every key under the service's keyspace.
  */
 import { createCache } from "@cacheplane/client";
+import { createRateLimiter } from "@cacheplane/client/rate-limits";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 
 const cache = createCache();
-const limiter = cache.rateLimiter({ name: "api", limit: 100, window: 60, algorithm: "sliding-window" });
+const limiter = createRateLimiter(cache, {
+  name: "api",
+  limit: 100,
+  window: 60,
+  algorithm: "sliding-window",
+});
 
 interface Order {
   id: string;

@@ -7,11 +7,12 @@
  * refuse a token lower than the highest they have seen: a holder that paused past its ttl (GC,
  * frozen Lambda) is then fenced off. Only the holder of the random token can release or extend.
  */
-import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { CacheService } from "../cache-service.js";
 import { CacheConfigError } from "../errors.js";
 import { lockKey } from "../internal-keys.js";
+import { builtin, sleep } from "../node-builtins.js";
+
+const crypto = () => builtin<typeof import("node:crypto")>("node:crypto");
 
 export interface LockOptions {
   /** Seconds to keep retrying while the lock is held elsewhere. Default 0 (one attempt). */
@@ -55,7 +56,7 @@ export async function acquireLock(
 ): Promise<Lock | undefined> {
   const ttlMs = toMs(ttl, "ttl");
   const name = lockKey(key);
-  const tokenText = randomBytes(16).toString("base64url");
+  const tokenText = crypto().randomBytes(16).toString("base64url");
   const token = Buffer.from(tokenText);
   const deadline = Date.now() + (options.wait ?? 0) * 1000;
   const retryDelay = options.retryDelayMs ?? 50;

@@ -18,7 +18,10 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CacheService } from "../cache-service.js";
-import { CacheConfigError, CacheError } from "../errors.js";
+import { CacheConfigError, SessionConflictError } from "../errors.js";
+
+export { SessionConflictError } from "../errors.js";
+
 import { sessionKey } from "../internal-keys.js";
 
 export interface SessionsOptions<T> {
@@ -61,11 +64,6 @@ export interface SessionStore<T> {
   touch(id: string): Promise<boolean>;
   /** Revokes the session (a tombstone for its ttl); `true` when it was live. Revoke it in the source of truth too. */
   revoke(id: string): Promise<boolean>;
-}
-
-/** A session id exists already (create), or an update met concurrent updates too many times. */
-export class SessionConflictError extends CacheError {
-  override name = "SessionConflictError";
 }
 
 const LIVE = 0x53; // S

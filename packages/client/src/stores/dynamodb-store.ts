@@ -7,11 +7,10 @@
  * token, its expiry (`lockUntilMs`) and its fence counter, which outlives the lock (7 days).
  * Nothing scans the table: CacheService clears a keyspace with generations.
  */
-import { isUtf8 } from "node:buffer";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CacheConfigError, CacheError } from "../errors.js";
+import { builtin, sleep } from "../node-builtins.js";
 import { type CacheStore, chunk, FENCE_TTL_MS, type StoreEntry } from "./cache-store.js";
 
 export interface DynamoDbStoreOptions {
@@ -51,7 +50,9 @@ function toBuffer(value: unknown): Buffer | undefined {
 
 /** Text stays readable in the console; other bytes are stored as binary. */
 function toAttribute(value: Buffer): string | Uint8Array {
-  return value.length > 0 && isUtf8(value) ? value.toString("utf8") : new Uint8Array(value);
+  return value.length > 0 && builtin<typeof import("node:buffer")>("node:buffer").isUtf8(value)
+    ? value.toString("utf8")
+    : new Uint8Array(value);
 }
 
 export class DynamoDbStore implements CacheStore {

@@ -2,7 +2,8 @@
  * In-process store: a Map in LRU order with per-entry expiry and a maximum number of entries.
  * Volatile (a cold start empties it); used for tests, local development and per-instance caching.
  */
-import { EventEmitter } from "node:events";
+
+import { builtin } from "../node-builtins.js";
 import { type CacheStore, FENCE_TTL_MS, type StoreEntry } from "./cache-store.js";
 
 interface Entry {
@@ -25,7 +26,9 @@ export class MemoryStore implements CacheStore {
   readonly keyspace: string;
   readonly maxEntries: number;
   /** In-process message bus used by the memory pub/sub. */
-  readonly bus = new EventEmitter();
+  readonly bus: import("node:events").EventEmitter = new (builtin<typeof import("node:events")>(
+    "node:events",
+  ).EventEmitter)();
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
   /** Number of LRU evictions since creation. */

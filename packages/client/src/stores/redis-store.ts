@@ -11,7 +11,7 @@ import {
   compareAndExpireScript,
   compareAndSetScript,
   lockAcquireScript,
-} from "@cacheplane/core/server-scripts";
+} from "@cacheplane/core/server-scripts/store";
 import type { Cluster } from "ioredis";
 import { CacheConfigError } from "../errors.js";
 import { FENCE_SUFFIX } from "../internal-keys.js";

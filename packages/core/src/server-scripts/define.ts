@@ -7,7 +7,20 @@
  * Every script declares all keys it touches (one here) and bounds its own work whatever its
  * arguments, because a tenant can call the functions directly with any arguments.
  */
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+
+/**
+ * SHA-1 hex of `text`. `node:crypto` comes from `process.getBuiltinModule` (Node 20.16+; `require`
+ * before) when first needed, not from a static import: an ES module facade of `node:crypto` costs a
+ * Lambda bundle's cold start even when no script is ever hashed (the client's node-builtins.ts).
+ */
+function sha1Hex(text: string): string {
+  const crypto = (process.getBuiltinModule?.("node:crypto") ??
+    createRequire(typeof __filename === "string" ? __filename : import.meta.url)(
+      "node:crypto",
+    )) as typeof import("node:crypto");
+  return crypto.createHash("sha1").update(text).digest("hex");
+}
 
 export interface ServerScript {
   /** Letters and digits; part of the function name. */
@@ -28,10 +41,16 @@ export function defineServerScript(
   options?: { readOnly?: boolean },
 ): ServerScript {
   if (!NAME.test(name)) throw new Error(`server script name "${name}" must be letters and digits`);
+  // The SHA-1 is computed on first use (EVALSHA fallback only), not when the module loads: every
+  // script is defined at import, and hashing them all was part of the client's cold start.
+  let sha: string | undefined;
   return Object.freeze({
     name,
     lua,
-    sha: createHash("sha1").update(lua).digest("hex"),
+    get sha(): string {
+      sha ??= sha1Hex(lua);
+      return sha;
+    },
     readOnly: options?.readOnly ?? false,
   });
 }
@@ -72,7 +91,7 @@ export function buildScriptLibrary(scripts: readonly ServerScript[]): ScriptLibr
       })
       .join("\n");
   // The version is computed over the body with a placeholder prefix, then substituted.
-  const version = createHash("sha1").update(body("cp_VERSION_")).digest("hex").slice(0, 10);
+  const version = sha1Hex(body("cp_VERSION_")).slice(0, 10);
   const prefix = `cp_${version}_`;
   const name = `cacheplane_${version}`;
   return Object.freeze({

@@ -15,6 +15,7 @@ import {
 } from "./rate-limit.js";
 
 export { buildScriptLibrary, defineServerScript, type ScriptLibrary, type ServerScript } from "./define.js";
+export { SCRIPT_LIBRARY_NAME, SCRIPT_LIBRARY_VERSION, scriptFunctionName } from "./library-version.js";
 export {
   compareAndDeleteScript,
   compareAndExpireScript,

@@ -3,8 +3,20 @@
  * identifier), refunds, per-key dynamic limits, fail-open or fail-closed, and the IETF
  * `RateLimit-Policy` / `RateLimit` / `Retry-After` headers for Lambda and Node responses.
  *
- *   import { createRateLimits, setRateLimitHeaders } from "@cacheplane/client/rate-limits";
+ *   import { createRateLimiter, createRateLimits, setRateLimitHeaders } from "@cacheplane/client/rate-limits";
+ *   const limiter = createRateLimiter(cache, { algorithm: "sliding-window", limit: 100, window: 60 });
+ *
+ * Like every rate limit code, the single limiter (`createRateLimiter`, formerly `cache.rateLimiter()`)
+ * lives here, outside the main bundle: its Lua and in-process algorithms are not in a Lambda that
+ * only gets and sets.
  */
+export {
+  createRateLimiter,
+  type RateLimitAlgorithm,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitResult,
+} from "../rate-limiter.js";
 export {
   type HeaderSetter,
   type LambdaHttpResult,
