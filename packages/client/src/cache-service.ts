@@ -1838,6 +1838,32 @@ export class CacheService {
     return runHealthCheck(this, options);
   }
 
+  // ---------------------------------------------------------------- moved patterns
+
+  /**
+   * @deprecated Moved to its own entry point (decision 0024): `createRateLimiter(cache, options)`
+   * from `@cacheplane/client/rate-limits`. Throws a {@link CacheConfigError} saying so.
+   */
+  rateLimiter(..._args: unknown[]): never {
+    throw movedPattern("rateLimiter", "createRateLimiter(cache, options)", "rate-limits");
+  }
+
+  /**
+   * @deprecated Moved to its own entry point (decision 0024): `createSessionStore(cache, options)`
+   * from `@cacheplane/client/sessions`. Throws a {@link CacheConfigError} saying so.
+   */
+  sessions(..._args: unknown[]): never {
+    throw movedPattern("sessions", "createSessionStore(cache, options)", "sessions");
+  }
+
+  /**
+   * @deprecated Moved to its own entry point (decision 0024): `createPubSub(cache)` from
+   * `@cacheplane/client/pubsub`. Throws a {@link CacheConfigError} saying so.
+   */
+  pubsub(..._args: unknown[]): never {
+    throw movedPattern("pubsub", "createPubSub(cache)", "pubsub");
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   /** Opens the connection now (e.g. during Lambda init) instead of at the first call. */
@@ -1915,4 +1941,12 @@ class LoaderLock {
       ._run("unlock", this.name, (s) => s.compareAndDelete(this.name, this.token))
       .catch(() => undefined);
   }
+}
+
+/** The error of a pattern method that moved to its own entry point (decision 0024). */
+function movedPattern(method: string, replacement: string, entry: string): CacheConfigError {
+  return new CacheConfigError(
+    `cache.${method}() moved out of the main entry point: use ${replacement} from "@cacheplane/client/${entry}"`,
+    [method],
+  );
 }
