@@ -9,6 +9,7 @@ import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
 import { startCluster, startRedis } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { type CacheService, closeAllRedisConnections, createCache, type RedisStore } from "../src/index.js";
+import { MAX_BATCH } from "../src/write-batching.js";
 import { clusterSecret, createClusterServiceUser, createServiceUser, RELAXED } from "./helpers/redis.js";
 
 const PASSWORD = "svc-Password-batching-1234";
@@ -80,9 +81,33 @@ describe("per-tick write batching, standalone", () => {
         values,
         Array.from({ length: 20 }, (_, i) => ({ i })),
       );
-      // The turn's first command (its generation read) found nothing in flight: written at once;
-      // the 20 GETs behind it leave together.
-      assert.equal(writes.count, 2, "20 gets of one tick: the first command alone, then one write");
+      // The turn's first GET found nothing in flight: written at once; the 19 behind it leave in
+      // one full batch of MAX_BATCH (16) and one write at the end of the turn.
+      assert.equal(writes.count, 3, "20 gets of one tick: the first alone, then 16, then 3");
+    } finally {
+      writes.restore();
+      await cache.close();
+    }
+  });
+
+  it("a busy turn leaves in writes of at most MAX_BATCH commands, so Redis starts before the turn ends", async () => {
+    const cache = createCache({ secret: secret(), ...RELAXED });
+    await cache.connect();
+    await cache.set("many", 1);
+    await cache.get("many"); // the generation is known: each get below is one GET
+    const client = readyClient(cache);
+    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    try {
+      const gets = Array.from({ length: 40 }, () => cache.get("many"));
+      // The first GET went alone; the two full batches of 16 left as soon as they filled, within
+      // this turn; the last 7 at its end.
+      assert.equal(MAX_BATCH, 16);
+      assert.equal(writes.count, 3, "full batches are written at once");
+      assert.deepEqual(
+        await Promise.all(gets),
+        Array.from({ length: 40 }, () => 1),
+      );
+      assert.equal(writes.count, 4, "the rest left at the end of the turn");
     } finally {
       writes.restore();
       await cache.close();
