@@ -6,38 +6,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { RedisCluster, RedisServer } from "@cacheplane/testkit";
-import { startCluster, startRedis } from "@cacheplane/testkit";
+import { countSocketWrites, startCluster, startRedis } from "@cacheplane/testkit";
 import type { Redis } from "ioredis";
 import { type CacheService, closeAllRedisConnections, createCache, type RedisStore } from "../src/index.js";
 import { MAX_BATCH } from "../src/write-batching.js";
 import { clusterSecret, createClusterServiceUser, createServiceUser, RELAXED } from "./helpers/redis.js";
 
 const PASSWORD = "svc-Password-batching-1234";
-
-/** Counts the writes that reach `socket` (each `_write` or `_writev` call is one write to the kernel). */
-function countWrites(socket: unknown): { readonly count: number; restore(): void } {
-  const s = socket as { _write: (...a: unknown[]) => unknown; _writev?: (...a: unknown[]) => unknown };
-  const write = s._write;
-  const writev = s._writev;
-  const counter = {
-    count: 0,
-    restore() {
-      s._write = write;
-      s._writev = writev;
-    },
-  };
-  s._write = function (this: unknown, ...args: unknown[]) {
-    counter.count++;
-    return write.apply(this, args);
-  };
-  if (writev) {
-    s._writev = function (this: unknown, ...args: unknown[]) {
-      counter.count++;
-      return writev.apply(this, args);
-    };
-  }
-  return counter;
-}
 
 function readyClient(cache: CacheService): Redis {
   const client = (cache.store as RedisStore).connection?.readyClient();
@@ -74,7 +49,7 @@ describe("per-tick write batching, standalone", () => {
     await cache.setMany(Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: { i } })));
     const client = readyClient(cache);
     await cache.get("k0"); // the generation is read: the next gets are single GETs
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const values = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get(`k${i}`)));
       assert.deepEqual(
@@ -96,7 +71,7 @@ describe("per-tick write batching, standalone", () => {
     await cache.set("many", 1);
     await cache.get("many"); // the generation is known: each get below is one GET
     const client = readyClient(cache);
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const gets = Array.from({ length: 40 }, () => cache.get("many"));
       // The first GET went alone; the two full batches of 16 left as soon as they filled, within
@@ -119,7 +94,7 @@ describe("per-tick write batching, standalone", () => {
     await cache.connect();
     await cache.set("one", 1);
     await cache.get("one");
-    const writes = countWrites((readyClient(cache) as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((readyClient(cache) as unknown as { stream: unknown }).stream);
     try {
       await Promise.all(Array.from({ length: 20 }, () => cache.get("one")));
       assert.ok(writes.count >= 10, `unbatched: ${writes.count} writes for 20 gets`);
@@ -135,7 +110,7 @@ describe("per-tick write batching, standalone", () => {
     await cache.set("lone", 1);
     await cache.get("lone"); // the generation is known: the next set is one SET
     const client = readyClient(cache);
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const set = cache.set("lone", 2);
       assert.equal(writes.count, 1, "the SET reached the socket before the call returned");
@@ -155,7 +130,7 @@ describe("per-tick write batching, standalone", () => {
     await cache.connect();
     const client = readyClient(cache);
     await client.set("wb:x", "1");
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const first = client.get("wb:x");
       assert.equal(writes.count, 1, "nothing in flight: written at once");
@@ -176,7 +151,7 @@ describe("per-tick write batching, standalone", () => {
     await client.set("wb:y", "1");
     // Five callers: the first command at once, the other four in one corked write.
     await Promise.all(Array.from({ length: 5 }, () => client.get("wb:y")));
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const next = client.get("wb:y");
       assert.equal(writes.count, 0, "nothing in flight, but the last batch had several callers: corked");
@@ -195,7 +170,7 @@ describe("per-tick write batching, standalone", () => {
     const cache = createCache({ secret: secret(), ...RELAXED });
     await cache.connect();
     const client = readyClient(cache);
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const done = client.pipeline().set("wb:p1", "a").set("wb:p2", "b").get("wb:p1").exec();
       assert.equal(writes.count, 1, "the pipeline's one write, before exec() returned");
@@ -217,7 +192,7 @@ describe("per-tick write batching, standalone", () => {
     const client = readyClient(cache);
     await client.set("wb:text", "not a number");
     await client.set("wb:n", "41");
-    const writes = countWrites((client as unknown as { stream: unknown }).stream);
+    const writes = countSocketWrites((client as unknown as { stream: unknown }).stream);
     try {
       const [bad, good, refused, other] = await Promise.allSettled([
         client.incr("wb:text"),
@@ -301,7 +276,9 @@ describe("per-tick write batching, 3-master cluster", () => {
     assert.ok(client && "nodes" in client);
     const masters = (client as unknown as { nodes(role: string): Redis[] }).nodes("master");
     assert.equal(masters.length, 3);
-    const counters = masters.map((node) => countWrites((node as unknown as { stream: unknown }).stream));
+    const counters = masters.map((node) =>
+      countSocketWrites((node as unknown as { stream: unknown }).stream),
+    );
     try {
       const values = await Promise.all(keys.map((key) => cache.get(key)));
       assert.deepEqual(

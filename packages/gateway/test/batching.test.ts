@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stopAll } from "@cacheplane/testkit";
+import { countSocketWrites, stopAll } from "@cacheplane/testkit";
 import { ServiceConnection } from "../src/redis-connection.js";
 import { type Fixture, post, startFixture } from "./helpers/fixture.js";
 
@@ -23,29 +23,6 @@ after(async () => {
   await stopAll();
 });
 
-/** Counts the writes that reach `socket` (`_write` and `_writev` calls). */
-function countWrites(socket: unknown): { readonly count: number; restore(): void } {
-  const s = socket as { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
-  const write = s._write;
-  const writev = s._writev;
-  const counter = {
-    count: 0,
-    restore() {
-      s._write = write;
-      s._writev = writev;
-    },
-  };
-  s._write = function (this: unknown, ...args: unknown[]) {
-    counter.count++;
-    return write.apply(this, args);
-  };
-  s._writev = function (this: unknown, ...args: unknown[]) {
-    counter.count++;
-    return writev.apply(this, args);
-  };
-  return counter;
-}
-
 describe("per-turn batching of the gateway's commands", () => {
   test("commands of one turn leave in one write; a bad command does not fail its neighbours", async () => {
     const service = { name: "a", keyspace: "a", sharedKeyspaces: [], secret: fx.secrets.a! };
@@ -58,7 +35,7 @@ describe("per-turn batching of the gateway's commands", () => {
       const client = (
         connection as unknown as { redis: { readyClient(): { stream: unknown } } }
       ).redis.readyClient();
-      const writes = countWrites(client.stream);
+      const writes = countSocketWrites(client.stream);
       try {
         const outcomes = await Promise.allSettled([
           connection.call(["INCR", "a:text"], deadline),

@@ -16,4 +16,5 @@ export {
   type StartRedisOptions,
   startRedis,
 } from "./redis-server.js";
+export { countSocketWrites, type SocketWriteCounter } from "./socket-writes.js";
 export { generateTlsCertificates, type TlsCertificates } from "./tls-certs.js";
